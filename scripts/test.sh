@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# Build layerfs and run its whole test suite, twice:
+#   (a) a normal build with -Werror            in build/
+#   (b) a build with AddressSanitizer and UBSan in build-asan/
+# This is the one test command of the project (README.md, .ci/run).
+#
+# Usage: sudo scripts/test.sh [--no-asan | --only-asan] [-- MESON-TEST-ARGS...]
+#   --no-asan     run only pass (a)
+#   --only-asan   run only pass (b)
+#   -- ARGS       handed to `meson test` (e.g. `-- --suite unit`)
+# Environment: LAYERFS_BUILDDIR (default build), LAYERFS_ASAN_BUILDDIR
+# (default build-asan), both relative to the repository root or absolute.
+#
+# The real-mount tests need root and /dev/fuse. The script fails when any
+# build or test fails, when a pass runs no test at all, or when a layerfs
+# mount under /tmp is left behind (it unmounts it first). Its last line is
+# "N passed, N failed", counted over both passes.
+set -euo pipefail
+
+usage() {
+	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+run_plain=1
+run_asan=1
+meson_test_args=()
+while [[ $# -gt 0 ]]; do
+	case "$1" in
+	--no-asan) run_asan=0 ;;
+	--only-asan) run_plain=0 ;;
+	-h | --help) usage; exit 0 ;;
+	--) shift; meson_test_args=("$@"); break ;;
+	*) echo "test.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+	esac
+	shift
+done
+if [[ $run_plain -eq 0 && $run_asan -eq 0 ]]; then
+	echo "test.sh: --no-asan and --only-asan together leave nothing to run" >&2
+	exit 2
+fi
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$repo"
+builddir=${LAYERFS_BUILDDIR:-build}
+asandir=${LAYERFS_ASAN_BUILDDIR:-build-asan}
+
+# ---------------------------------------------------------------- mounts --
+
+# Print the mount points (one per line, innermost last) of layerfs mounts
+# under /tmp. A mount is layerfs's when its type is fuse.layerfs, or when it
+# is plain fuse and its source names layerfs.
+layerfs_mounts_under_tmp() {
+	awk '{
+		for (i = 7; i <= NF; i++) if ($i == "-") break
+		fstype = $(i + 1); source = $(i + 2)
+		if (fstype == "fuse.layerfs" || (fstype ~ /^fuse/ && source ~ /layerfs/))
+			print $5
+	}' /proc/self/mountinfo |
+		while IFS= read -r mp; do
+			mp=$(printf '%b' "$mp") # undo the \040-style escapes of mountinfo
+			[[ "$mp" == /tmp/* ]] && printf '%s\n' "$mp"
+		done
+}
+
+# Unmount every layerfs mount under /tmp (innermost first). Prints what it
+# did; returns 1 when it found any.
+unmount_leftovers() {
+	local found=0 mp i
+	local -a mps=()
+	mapfile -t mps < <(layerfs_mounts_under_tmp)
+	for ((i = ${#mps[@]} - 1; i >= 0; i--)); do
+		mp=${mps[i]}
+		found=1
+		echo "test.sh: unmounting leftover layerfs mount: $mp" >&2
+		fusermount3 -u -z "$mp" 2>/dev/null || umount -l "$mp" ||
+			echo "test.sh: could not unmount $mp" >&2
+	done
+	return $((found))
+}
+
+final_check_done=0
+on_exit() {
+	local rc=$?
+	if [[ $final_check_done -eq 0 ]]; then
+		# Interrupted or aborted early: still never leave a mount behind.
+		unmount_leftovers || true
+	fi
+	exit "$rc"
+}
+trap on_exit EXIT
+
+# ------------------------------------------------------------------ deps --
+
+"$repo/scripts/deps.sh"
+
+if ! unmount_leftovers; then
+	echo "test.sh: warning: the mounts above were left by an earlier run" >&2
+fi
+if [[ $(id -u) -ne 0 ]]; then
+	echo "test.sh: warning: not root; the real-mount tests need root (sudo $0)" >&2
+fi
+
+# ---------------------------------------------------------------- passes --
+
+total_pass=0
+total_fail=0
+total_skip=0
+overall_ok=1
+summaries=()
+
+# Pull one count out of meson's closing table ("Ok:   3").
+meson_count() {
+	local label=$1 log=$2
+	awk -v l="$label:" '$0 ~ "^" l { n = $NF } END { print n + 0 }' "$log"
+}
+
+# run_pass NAME BUILDDIR MESON-SETUP-OPTIONS...
+run_pass() {
+	local name=$1 dir=$2
+	shift 2
+	local -a opts=("$@")
+
+	echo
+	echo "==================== pass $name: $dir ===================="
+	if [[ -f "$dir/meson-private/coredata.dat" ]]; then
+		if ! meson setup --reconfigure "$dir" "${opts[@]}"; then
+			echo "test.sh: reconfigure of $dir failed; wiping it" >&2
+			meson setup --wipe "$dir" "${opts[@]}" || return 1
+		fi
+	else
+		meson setup "$dir" "${opts[@]}" || return 1
+	fi
+	ninja -C "$dir" || return 1
+
+	local log rc=0
+	log=$(mktemp /tmp/layerfs-test-log.XXXXXX)
+	meson test -C "$dir" --print-errorlogs "${meson_test_args[@]}" 2>&1 | tee "$log" || rc=$?
+
+	local ok xfail fail upass skip timeout passed failed
+	ok=$(meson_count 'Ok' "$log")
+	xfail=$(meson_count 'Expected Fail' "$log")
+	fail=$(meson_count 'Fail' "$log")
+	upass=$(meson_count 'Unexpected Pass' "$log")
+	skip=$(meson_count 'Skipped' "$log")
+	timeout=$(meson_count 'Timeout' "$log")
+	rm -f "$log"
+
+	passed=$((ok + xfail))
+	failed=$((fail + upass + timeout))
+	total_pass=$((total_pass + passed))
+	total_fail=$((total_fail + failed))
+	total_skip=$((total_skip + skip))
+
+	local note=""
+	if [[ $((passed + failed + skip)) -eq 0 ]]; then
+		echo "test.sh: ERROR: pass $name ran no tests at all" >&2
+		note=" -- RAN NO TESTS"
+		overall_ok=0
+	elif [[ $passed -eq 0 && $failed -eq 0 ]]; then
+		echo "test.sh: ERROR: pass $name skipped every test" >&2
+		note=" -- EVERY TEST SKIPPED"
+		overall_ok=0
+	fi
+	if [[ $rc -ne 0 ]]; then
+		overall_ok=0
+		if [[ $failed -eq 0 ]]; then
+			note+=" -- meson test exited $rc"
+		fi
+	fi
+	[[ $failed -eq 0 ]] || overall_ok=0
+	summaries+=("pass $name ($dir): $passed passed, $failed failed, $skip skipped$note")
+	return 0
+}
+
+build_failed() {
+	echo
+	echo "test.sh: FAILED: could not configure or build pass $1 (see above)" >&2
+	exit 1
+}
+
+# After each pass: a layerfs mount left under /tmp counts as one failure.
+check_leftovers() {
+	if ! unmount_leftovers; then
+		echo "test.sh: ERROR: pass $1 left layerfs mounts behind (unmounted now)" >&2
+		summaries+=("pass $1: left layerfs mounts under /tmp behind: 1 failed")
+		total_fail=$((total_fail + 1))
+		overall_ok=0
+	fi
+}
+
+if [[ $run_plain -eq 1 ]]; then
+	run_pass "a/plain" "$builddir" -Dwerror=true -Db_sanitize=none -Db_lundef=true ||
+		build_failed "a/plain"
+	check_leftovers "a/plain"
+fi
+if [[ $run_asan -eq 1 ]]; then
+	run_pass "b/asan+ubsan" "$asandir" -Dwerror=true \
+		-Db_sanitize=address,undefined -Db_lundef=false ||
+		build_failed "b/asan+ubsan"
+	check_leftovers "b/asan+ubsan"
+fi
+final_check_done=1
+
+# ---------------------------------------------------------------- summary --
+
+echo
+echo "==================== summary ===================="
+for s in "${summaries[@]}"; do
+	echo "$s"
+done
+if [[ $overall_ok -eq 1 ]]; then
+	echo "result: OK ($total_skip skipped)"
+else
+	echo "result: FAILED ($total_skip skipped)"
+fi
+echo "$total_pass passed, $total_fail failed"
+[[ $overall_ok -eq 1 ]]

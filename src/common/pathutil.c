@@ -1,0 +1,148 @@
+/* Path and name containment helpers: see include/layerfs/pathutil.h. */
+#include "layerfs/pathutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+bool lfs_name_is_valid(const char *name)
+{
+	if (name == NULL || name[0] == '\0')
+		return false;
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return false;
+	if (strchr(name, '/') != NULL)
+		return false;
+	return strnlen(name, NAME_MAX + 1) <= NAME_MAX;
+}
+
+/* Steps *p over slashes and returns the length of the component that starts
+ * there (0 at the end of the string). */
+static size_t next_component(const char **p)
+{
+	while (**p == '/')
+		(*p)++;
+	return strcspn(*p, "/");
+}
+
+static bool is_dot(const char *c, size_t len)
+{
+	return len == 1 && c[0] == '.';
+}
+
+static bool is_dotdot(const char *c, size_t len)
+{
+	return len == 2 && c[0] == '.' && c[1] == '.';
+}
+
+/* First pass: everything that makes the path unacceptable whatever the room
+ * in the output buffer. Containment errors win over length errors. */
+static int check_relative_path(const char *in)
+{
+	if (in[0] == '/')
+		return -EINVAL;
+	bool too_long = false;
+	const char *p = in;
+	for (size_t len; (len = next_component(&p)) > 0; p += len) {
+		if (is_dotdot(p, len))
+			return -EINVAL;
+		if (len > NAME_MAX)
+			too_long = true;
+	}
+	return too_long ? -ENAMETOOLONG : 0;
+}
+
+/* Second pass: joins the components that are not "." with single slashes.
+ * Writing never overtakes reading, so in == out works too. */
+static int join_components(const char *in, char *out, size_t outsz)
+{
+	size_t limit = outsz < PATH_MAX ? outsz : PATH_MAX;
+	size_t used = 0;
+	const char *p = in;
+	for (size_t len; (len = next_component(&p)) > 0; p += len) {
+		if (is_dot(p, len))
+			continue;
+		size_t sep = used > 0 ? 1 : 0;
+		if (used + sep + len >= limit)
+			return -ENAMETOOLONG;
+		if (sep)
+			out[used++] = '/';
+		memmove(out + used, p, len);
+		used += len;
+	}
+	if (used == 0) {
+		if (limit < 2)
+			return -ENAMETOOLONG;
+		out[used++] = '.';
+	}
+	out[used] = '\0';
+	return 0;
+}
+
+/* Beyond the header: a component longer than NAME_MAX, or a result that
+ * does not fit PATH_MAX (or outsz) bytes with its NUL, is -ENAMETOOLONG.
+ * On error out holds "" (when outsz allows). */
+int lfs_path_normalize(const char *in, char *out, size_t outsz)
+{
+	int rc = in == NULL ? -EINVAL : check_relative_path(in);
+	if (rc == 0 && (out == NULL || outsz == 0))
+		return -ENAMETOOLONG;
+	if (rc == 0)
+		rc = join_components(in, out, outsz);
+	if (rc != 0 && out != NULL && outsz > 0)
+		out[0] = '\0';
+	return rc;
+}
+
+bool lfs_path_is_beneath(const char *base, const char *path)
+{
+	if (base == NULL || path == NULL || base[0] != '/' || path[0] != '/')
+		return false;
+	size_t blen = strlen(base);
+	/* Tolerate a trailing slash on base ("/a/" acts as "/a"). */
+	while (blen > 1 && base[blen - 1] == '/')
+		blen--;
+	if (strncmp(base, path, blen) != 0)
+		return false;
+	/* blen == 1 is "/": every absolute path lies below the root. */
+	return blen == 1 || path[blen] == '\0' || path[blen] == '/';
+}
+
+static bool creates_file(int flags)
+{
+	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
+}
+
+/* openat2 fails with EAGAIN when a concurrent rename keeps it from proving
+ * that ".." stayed beneath dirfd; a retry normally succeeds. */
+#define OPENAT2_ATTEMPTS 8
+
+int lfs_openat_beneath(int dirfd, const char *relpath, int flags, mode_t mode,
+		       bool no_symlinks)
+{
+	if (relpath == NULL)
+		return -EINVAL;
+	if (relpath[0] == '\0')
+		relpath = ".";
+
+	struct open_how how = {
+		.flags = (unsigned int)(flags | O_CLOEXEC),
+		/* openat2 rejects a mode unless the call can create a file. */
+		.mode = creates_file(flags) ? mode : 0,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS |
+			   (no_symlinks ? RESOLVE_NO_SYMLINKS : 0),
+	};
+
+	for (int attempt = 0; attempt < OPENAT2_ATTEMPTS; attempt++) {
+		long fd = syscall(SYS_openat2, dirfd, relpath, &how, sizeof(how));
+		if (fd >= 0)
+			return (int)fd;
+		if (errno != EAGAIN && errno != EINTR)
+			break;
+	}
+	return -errno;
+}

@@ -1,0 +1,281 @@
+/* Copy-up: before a lower object changes, it is rebuilt in the rw branch.
+ * Everything is built under the work directory and renamed into place only
+ * when complete, so a crash never leaves a half-made object visible; the
+ * work directory is emptied at the next mount. */
+#include "layerfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "copyfile.h"
+
+static bool skip_internal_xattr(const char *name)
+{
+	return strncmp(name, "trusted.layerfs.", 16) == 0 ||
+	       strncmp(name, "user.layerfs.", 13) == 0;
+}
+
+static bool node_is_up(struct node *n)
+{
+	pthread_mutex_lock(&lfs->tree_lock);
+	bool up = S_ISDIR(n->type) ? (n->ndirbr && n->dirbr[0] == 0) : n->branch == 0;
+	pthread_mutex_unlock(&lfs->tree_lock);
+	return up;
+}
+
+static struct node *node_parent(struct node *n)
+{
+	pthread_mutex_lock(&lfs->tree_lock);
+	struct node *p = n->names ? n->names->parent : NULL;
+	pthread_mutex_unlock(&lfs->tree_lock);
+	return p;
+}
+
+/* Moves the finished object from the work directory to its place. Losing a
+ * race to another copy-up of the same object is success. */
+static int publish(int orph, const char *tmp, int dstdfd, const char *name)
+{
+	if (renameat2(orph, tmp, dstdfd, name, RENAME_NOREPLACE) == 0)
+		return 0;
+	int err = errno;
+	lfs_remove_tree_at(orph, tmp);
+	return err == EEXIST ? 0 : -err;
+}
+
+static int link_from_index(struct node *n, const char *key, int dstdfd, const char *name)
+{
+	int plink = lfs_work_plink();
+	if (plink < 0)
+		return plink;
+	if (linkat(plink, key, dstdfd, name, 0) < 0 && errno != EEXIST)
+		return -errno;
+	pthread_mutex_lock(&lfs->tree_lock);
+	if (!n->plink)
+		n->plink = strdup(key);
+	pthread_mutex_unlock(&lfs->tree_lock);
+	return 0;
+}
+
+static int fill_regular(const struct objref *src, const struct stat *st, int orph,
+			const char *tmp, bool data)
+{
+	int sfd = openat(src->dfd, src->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (sfd < 0)
+		return -errno;
+	int dfd = openat(orph, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+	if (dfd < 0) {
+		int err = errno;
+		close(sfd);
+		return -err;
+	}
+	int ret = data ? lfs_copy_data(sfd, dfd, st->st_size) : 0;
+	if (ret == 0)
+		ret = lfs_copy_xattrs(src->dfd, src->name, orph, tmp, skip_internal_xattr);
+	if (ret == 0)
+		ret = lfs_copy_attrs_fd(dfd, st);
+	close(sfd);
+	close(dfd);
+	return ret;
+}
+
+static int copy_regular(struct node *n, const struct objref *src, const struct stat *st,
+			int dstdfd, bool data)
+{
+	char key[64] = "";
+	int plink = -1;
+	if (st->st_nlink > 1) {
+		/* Another name of this inode may have been copied up already. */
+		lfs_plink_key(st, key, sizeof(key));
+		plink = lfs_work_plink();
+		if (plink < 0)
+			return plink;
+		struct stat ist;
+		if (fstatat(plink, key, &ist, AT_SYMLINK_NOFOLLOW) == 0)
+			return link_from_index(n, key, dstdfd, src->name);
+	}
+	int orph = lfs_work_orph();
+	if (orph < 0)
+		return orph;
+	char tmp[64];
+	lfs_tmpname(tmp, sizeof(tmp), "cu");
+	int ret = fill_regular(src, st, orph, tmp, data || st->st_nlink > 1);
+	if (ret == 0 && plink >= 0 && linkat(orph, tmp, plink, key, 0) < 0 && errno != EEXIST)
+		ret = -errno;
+	if (ret) {
+		unlinkat(orph, tmp, 0);
+		return ret;
+	}
+	ret = publish(orph, tmp, dstdfd, src->name);
+	if (ret == 0 && plink >= 0) {
+		pthread_mutex_lock(&lfs->tree_lock);
+		if (!n->plink)
+			n->plink = strdup(key);
+		n->lower_nlink = st->st_nlink;
+		pthread_mutex_unlock(&lfs->tree_lock);
+	}
+	return ret;
+}
+
+static int make_special(const struct objref *src, const struct stat *st, int orph,
+			const char *tmp)
+{
+	if (S_ISLNK(st->st_mode)) {
+		char target[PATH_MAX];
+		ssize_t len = readlinkat(src->dfd, src->name, target, sizeof(target) - 1);
+		if (len < 0)
+			return -errno;
+		target[len] = '\0';
+		return symlinkat(target, orph, tmp) < 0 ? -errno : 0;
+	}
+	if (S_ISDIR(st->st_mode))
+		return mkdirat(orph, tmp, 0700) < 0 ? -errno : 0;
+	return mknodat(orph, tmp, st->st_mode & S_IFMT, st->st_rdev) < 0 ? -errno : 0;
+}
+
+static int copy_other(const struct objref *src, const struct stat *st, int dstdfd)
+{
+	int orph = lfs_work_orph();
+	if (orph < 0)
+		return orph;
+	char tmp[64];
+	lfs_tmpname(tmp, sizeof(tmp), "cu");
+	int ret = make_special(src, st, orph, tmp);
+	if (ret)
+		return ret;
+	ret = lfs_copy_xattrs(src->dfd, src->name, orph, tmp, skip_internal_xattr);
+	if (ret == 0)
+		ret = lfs_copy_attrs(orph, tmp, st);
+	if (ret) {
+		lfs_remove_tree_at(orph, tmp);
+		return ret;
+	}
+	return publish(orph, tmp, dstdfd, src->name);
+}
+
+static int copyup_locked(struct node *n, struct node *parent, bool data)
+{
+	struct objref src, dst;
+	int ret = lfs_obj_locate(n, &src);
+	if (ret)
+		return ret;
+	struct stat st;
+	if (fstatat(src.dfd, src.name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		ret = -errno;
+		lfs_obj_release(&src);
+		return ret;
+	}
+	ret = lfs_obj_locate_dir(parent, 0, &dst);
+	if (ret) {
+		lfs_obj_release(&src);
+		return ret;
+	}
+	if (S_ISREG(st.st_mode))
+		ret = copy_regular(n, &src, &st, dst.dfd, data);
+	else
+		ret = copy_other(&src, &st, dst.dfd);
+	struct stat ust;
+	if (ret == 0 && fstatat(dst.dfd, src.name, &ust, AT_SYMLINK_NOFOLLOW) == 0)
+		ret = lfs_ino_remember(&ust, n->ino);
+	if (ret == 0)
+		lfs_node_set_upper(n);
+	else
+		lfs_log("copy-up of '%s' from branch %d failed: %s", src.name, src.branch,
+			strerror(-ret));
+	lfs_obj_release(&src);
+	lfs_obj_release(&dst);
+	return ret;
+}
+
+int lfs_copyup(struct node *n, bool data)
+{
+	if (!lfs->has_rw)
+		return -EROFS;
+	if (n == lfs->root || node_is_up(n))
+		return 0;
+	struct node *parent = node_parent(n);
+	if (!parent)
+		return -ESTALE;
+	int ret = lfs_copyup(parent, true);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&n->lock);
+	ret = node_is_up(n) ? 0 : copyup_locked(n, parent, data);
+	pthread_mutex_unlock(&n->lock);
+	return ret;
+}
+
+int lfs_upper_dir(struct node *dir, struct objref *o)
+{
+	int ret = lfs_copyup(dir, true);
+	if (ret)
+		return ret;
+	return lfs_obj_locate_dir(dir, 0, o);
+}
+
+static bool entry_in_rw(int dfd, const char *name)
+{
+	struct stat st;
+	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+int lfs_copyup_at(struct node *dir, const char *name, struct node *n)
+{
+	struct objref pd;
+	int ret = lfs_upper_dir(dir, &pd);
+	if (ret)
+		return ret;
+	if (!entry_in_rw(pd.dfd, name)) {
+		ret = lfs_copyup(n, true);
+		char key[64] = "";
+		pthread_mutex_lock(&lfs->tree_lock);
+		if (n->plink)
+			snprintf(key, sizeof(key), "%s", n->plink);
+		pthread_mutex_unlock(&lfs->tree_lock);
+		/* Another name of n went up: this one links to the same copy. */
+		if (ret == 0 && key[0] && !entry_in_rw(pd.dfd, name))
+			ret = link_from_index(n, key, pd.dfd, name);
+	}
+	lfs_obj_release(&pd);
+	return ret;
+}
+
+/* A node for a child met while walking a tree; the caller forgets it. */
+static struct node *child_node(struct node *dir, const char *name)
+{
+	struct resolved *r = malloc(sizeof(*r));
+	if (!r)
+		return NULL;
+	struct node *n = NULL;
+	if (lfs_resolve(dir, name, 0, r) == 0) {
+		struct fuse_entry_param e;
+		if (lfs_make_entry(dir, name, r, &e) == 0)
+			n = lfs_node(e.ino);
+	}
+	free(r);
+	return n;
+}
+
+int lfs_copyup_tree(struct node *dir)
+{
+	int ret = lfs_copyup(dir, true);
+	if (ret)
+		return ret;
+	struct dirlist list = { 0 };
+	ret = lfs_dir_merge(dir, &list, false);
+	for (size_t i = 0; ret == 0 && i < list.n; i++) {
+		struct node *child = child_node(dir, list.v[i].name);
+		if (!child) {
+			ret = -EIO;
+			break;
+		}
+		ret = S_ISDIR(child->type) ? lfs_copyup_tree(child)
+					   : lfs_copyup_at(dir, list.v[i].name, child);
+		lfs_node_forget(child, 1);
+	}
+	lfs_dirlist_free(&list);
+	return ret;
+}

@@ -1,0 +1,289 @@
+/* The branch set of a mount, opening directories beneath a branch, and the
+ * inode numbers shown to users. */
+#include "layerfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "layerfs/pathutil.h"
+
+struct lfs *lfs;
+
+static void fs_error(const char *what, const char *path, int err)
+{
+	fprintf(stderr, "layerfs: %s '%s': %s\n", what, path, strerror(err));
+}
+
+static int open_branch_root(const struct lfs_branch_spec *spec, const char *mnt,
+			    struct branch *b)
+{
+	char *real = realpath(spec->path, NULL);
+	if (!real) {
+		int err = errno;
+		fs_error("branch", spec->path, err);
+		return -err;
+	}
+	int fd = open(real, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		int err = errno;
+		fs_error("branch", spec->path, err == ENOTDIR ? ENOTDIR : err);
+		free(real);
+		return -err;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int err = errno;
+		fs_error("branch", spec->path, err);
+		close(fd);
+		free(real);
+		return -err;
+	}
+	if (mnt && lfs_path_is_beneath(mnt, real)) {
+		fprintf(stderr, "layerfs: branch '%s' is inside the mountpoint '%s'\n",
+			spec->path, mnt);
+		close(fd);
+		free(real);
+		return -EINVAL;
+	}
+	b->path = real;
+	b->fd = fd;
+	b->perm = spec->perm;
+	b->wh = spec->wh || spec->perm == LFS_PERM_RW;
+	b->dev = st.st_dev;
+	return 0;
+}
+
+static int check_distinct(struct lfs *fs)
+{
+	for (int i = 0; i < fs->nbr; i++) {
+		struct stat a;
+		if (fstat(fs->br[i].fd, &a) < 0)
+			return -errno;
+		for (int j = 0; j < i; j++) {
+			struct stat b;
+			if (fstat(fs->br[j].fd, &b) < 0)
+				return -errno;
+			if (a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+				fprintf(stderr, "layerfs: the same branch twice: '%s' and '%s'\n",
+					fs->br[j].path, fs->br[i].path);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
+static unsigned dev_index(struct lfs *fs, dev_t dev)
+{
+	for (unsigned i = 0; i < fs->ndevs; i++)
+		if (fs->devs[i] == dev)
+			return i;
+	dev_t *n = realloc(fs->devs, (fs->ndevs + 1) * sizeof(*n));
+	if (!n)
+		return UINT32_MAX;
+	fs->devs = n;
+	fs->devs[fs->ndevs] = dev;
+	return fs->ndevs++;
+}
+
+static int setup_workdir(struct lfs *fs, const char *workdir)
+{
+	fs->orphfd = fs->plinkfd = fs->workfd = -1;
+	if (!fs->has_rw)
+		return 0;
+	const char *path = workdir ? workdir : fs->br[0].path;
+	char *real = realpath(path, NULL);
+	if (!real) {
+		int err = errno;
+		fs_error("workdir", path, err);
+		return -err;
+	}
+	int fd = open(real, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int err = errno;
+		fs_error("workdir", path, err);
+		if (fd >= 0)
+			close(fd);
+		free(real);
+		return -err;
+	}
+	if (st.st_dev != fs->br[0].dev) {
+		fprintf(stderr, "layerfs: workdir '%s' is not on the filesystem of the rw branch '%s'\n",
+			path, fs->br[0].path);
+		close(fd);
+		free(real);
+		return -EXDEV;
+	}
+	fs->workdir = real;
+	fs->workfd = fd;
+	return 0;
+}
+
+int lfs_fs_init(struct lfs *fs, const struct lfs_branch_list *list,
+		const char *workdir, const char *mountpoint)
+{
+	if (list->n > LFS_MAX_BRANCHES) {
+		fprintf(stderr, "layerfs: too many branches (%zu, at most %d)\n",
+			list->n, LFS_MAX_BRANCHES);
+		return -EINVAL;
+	}
+	fs->workfd = fs->orphfd = fs->plinkfd = -1;
+	fs->br = calloc(list->n, sizeof(*fs->br));
+	if (!fs->br)
+		return -ENOMEM;
+	char *mnt = mountpoint ? realpath(mountpoint, NULL) : NULL;
+	if (mountpoint && !mnt) {
+		int err = errno;
+		fs_error("mountpoint", mountpoint, err);
+		return -err;
+	}
+	int ret = 0;
+	for (size_t i = 0; i < list->n && ret == 0; i++) {
+		ret = open_branch_root(&list->v[i], mnt, &fs->br[i]);
+		if (ret == 0)
+			fs->nbr++;
+	}
+	free(mnt);
+	if (ret == 0)
+		ret = check_distinct(fs);
+	if (ret)
+		return ret;
+	fs->has_rw = fs->br[0].perm == LFS_PERM_RW;
+	for (int i = 0; i < fs->nbr; i++)
+		fs->br[i].devidx = dev_index(fs, fs->br[i].dev);
+	pthread_mutex_init(&fs->meta_lock, NULL);
+	pthread_mutex_init(&fs->tree_lock, NULL);
+	return setup_workdir(fs, workdir);
+}
+
+void lfs_fs_destroy(struct lfs *fs)
+{
+	for (int i = 0; i < fs->nbr; i++) {
+		close(fs->br[i].fd);
+		free(fs->br[i].path);
+	}
+	free(fs->br);
+	if (fs->workfd >= 0)
+		close(fs->workfd);
+	if (fs->orphfd >= 0)
+		close(fs->orphfd);
+	if (fs->plinkfd >= 0)
+		close(fs->plinkfd);
+	free(fs->workdir);
+	free(fs->devs);
+}
+
+int lfs_open_dir(int b, const char *relpath)
+{
+	return lfs_openat_beneath(lfs->br[b].fd, relpath, O_PATH | O_DIRECTORY, 0, true);
+}
+
+/* ---- inode numbers ----
+ * Objects of the first device keep their own st_ino; those of other devices
+ * carry the device's index in the top bits. Copied-up objects keep the
+ * number their lower original had, through a map that lives as long as the
+ * mount. */
+
+struct ino_ent {
+	dev_t dev;
+	ino_t ino;
+	uint64_t vino;
+	struct ino_ent *next;
+};
+
+#define INO_BUCKETS 4096
+static struct ino_ent *ino_map[INO_BUCKETS];
+static pthread_mutex_t ino_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t next_synthetic = (1ULL << 63);
+
+static size_t ino_bucket(dev_t dev, ino_t ino)
+{
+	uint64_t h = (uint64_t)ino * 0x9E3779B97F4A7C15ULL ^ (uint64_t)dev;
+	return (size_t)(h >> 40) % INO_BUCKETS;
+}
+
+static struct ino_ent *ino_find(dev_t dev, ino_t ino)
+{
+	for (struct ino_ent *e = ino_map[ino_bucket(dev, ino)]; e; e = e->next)
+		if (e->dev == dev && e->ino == ino)
+			return e;
+	return NULL;
+}
+
+static int ino_insert(dev_t dev, ino_t ino, uint64_t vino)
+{
+	struct ino_ent *e = ino_find(dev, ino);
+	if (e) {
+		e->vino = vino;
+		return 0;
+	}
+	e = malloc(sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	size_t b = ino_bucket(dev, ino);
+	*e = (struct ino_ent){ dev, ino, vino, ino_map[b] };
+	ino_map[b] = e;
+	return 0;
+}
+
+uint64_t lfs_ino_for(int b, const struct stat *st)
+{
+	(void)b;
+	pthread_mutex_lock(&ino_lock);
+	uint64_t vino;
+	struct ino_ent *e = ino_find(st->st_dev, st->st_ino);
+	if (e) {
+		vino = e->vino;
+	} else {
+		unsigned idx = dev_index(lfs, st->st_dev);
+		if (idx == 0 && st->st_ino < (1ULL << 56))
+			vino = st->st_ino;
+		else if (idx < 127 && st->st_ino < (1ULL << 56))
+			vino = st->st_ino | ((uint64_t)idx << 56);
+		else {
+			vino = next_synthetic++;
+			ino_insert(st->st_dev, st->st_ino, vino);
+		}
+	}
+	pthread_mutex_unlock(&ino_lock);
+	return vino;
+}
+
+int lfs_ino_remember(const struct stat *upper, uint64_t ino)
+{
+	pthread_mutex_lock(&ino_lock);
+	int ret = ino_insert(upper->st_dev, upper->st_ino, ino);
+	pthread_mutex_unlock(&ino_lock);
+	return ret;
+}
+
+void lfs_ino_forget(const struct stat *upper)
+{
+	pthread_mutex_lock(&ino_lock);
+	for (struct ino_ent **p = &ino_map[ino_bucket(upper->st_dev, upper->st_ino)]; *p;
+	     p = &(*p)->next) {
+		struct ino_ent *e = *p;
+		if (e->dev == upper->st_dev && e->ino == upper->st_ino) {
+			*p = e->next;
+			free(e);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ino_lock);
+}
+
+void lfs_ino_map_free(void)
+{
+	for (size_t i = 0; i < INO_BUCKETS; i++) {
+		while (ino_map[i]) {
+			struct ino_ent *e = ino_map[i];
+			ino_map[i] = e->next;
+			free(e);
+		}
+	}
+}

@@ -1,0 +1,24 @@
+/* Open-file handles. A handle opened while its file was still in a lower
+ * branch follows the file up when another open copies it up, so readers see
+ * what writers write. */
+#ifndef LAYERFS_HANDLE_H
+#define LAYERFS_HANDLE_H
+
+#include "layerfs.h"
+
+struct fhandle {
+	int fd;
+	int flags;            /* open flags the daemon used */
+	unsigned gen;         /* node's copy-up generation when fd was opened */
+	pthread_mutex_t lock;
+};
+
+static inline struct fhandle *lfs_handle(struct fuse_file_info *fi)
+{
+	return (struct fhandle *)(uintptr_t)fi->fh;
+}
+
+/* The handle's fd, reopened first if the file moved up since. */
+int lfs_handle_fd(struct fhandle *h, struct node *n);
+
+#endif

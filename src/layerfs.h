@@ -1,0 +1,230 @@
+/* layerfs daemon: the state every part of the daemon shares.
+ *
+ * Branch 0 is the top. A merged object is a node; the kernel's nodeid is the
+ * node's address (the root is FUSE_ROOT_ID). Objects are found in a branch
+ * by opening their parent directory beneath the branch root (never through a
+ * symlink) and then using *at() calls on the final name with NOFOLLOW. */
+#ifndef LAYERFS_H
+#define LAYERFS_H
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "layerfs/branchspec.h"
+
+#define LFS_MAX_BRANCHES 1024
+
+struct branch {
+	char *path;          /* canonical absolute path */
+	int fd;              /* O_PATH|O_DIRECTORY of the branch root */
+	enum lfs_perm perm;
+	bool wh;             /* honours whiteouts and opaque markers */
+	dev_t dev;
+	unsigned devidx;     /* index of dev among the branches' devices */
+};
+
+/* One name of a node: (parent directory node, entry name). */
+struct lname {
+	struct node *parent;
+	char *name;
+	struct lname *next;
+};
+
+struct node {
+	uint64_t ino;        /* st_ino shown to users; stable for the mount */
+	uint64_t nlookup;    /* references the kernel holds */
+	uint32_t pins;       /* names of children that point at this node */
+	mode_t type;         /* S_IFMT bits */
+	int branch;          /* topmost branch holding the object */
+	uint16_t *dirbr;     /* directories: branches that contribute, top-down */
+	unsigned ndirbr;
+	nlink_t lower_nlink; /* link count the lower object had (hardlink index) */
+	char *plink;         /* data lives in the hardlink index under this name */
+	struct lname *names; /* NULL only for the root */
+	bool hashed;         /* reachable from the inode table */
+	unsigned gen;        /* bumped when the object moves to the rw branch */
+	pthread_mutex_t lock; /* serialises copy-up of this node */
+	struct node *hnext;
+};
+
+struct lfs {
+	struct branch *br;
+	int nbr;
+	bool has_rw;         /* branch 0 is writable */
+	char *workdir;       /* where metadata lives: the rw root or workdir= */
+	int workfd;          /* O_PATH of workdir */
+	int orphfd;          /* work directory, -1 until first needed */
+	int plinkfd;         /* hardlink index directory, -1 until needed */
+	pthread_mutex_t meta_lock;
+	double timeout;      /* kernel entry/attr cache timeout */
+	bool debug;
+	dev_t *devs;         /* distinct devices of the branches */
+	unsigned ndevs;
+	struct node *root;
+	pthread_mutex_t tree_lock; /* node table, names, node locations */
+};
+
+extern struct lfs *lfs;
+
+/* ---- fs.c: branches, objects inside branches, inode numbers ---- */
+int lfs_fs_init(struct lfs *fs, const struct lfs_branch_list *list,
+		const char *workdir, const char *mountpoint);
+void lfs_fs_destroy(struct lfs *fs);
+/* Opens directory relpath ("" = root) of branch b as O_PATH, never through a
+ * symlink. Returns an fd or -errno. */
+int lfs_open_dir(int b, const char *relpath);
+/* The st_ino shown for an object of branch b with stat st. */
+uint64_t lfs_ino_for(int b, const struct stat *st);
+/* Remembers that the rw object upper (now) stands for ino (after copy-up). */
+int lfs_ino_remember(const struct stat *upper, uint64_t ino);
+/* The rw object upper is gone: its number may be reused by a new object. */
+void lfs_ino_forget(const struct stat *upper);
+void lfs_ino_map_free(void);
+static inline bool lfs_branch_is_rw(int b) { return b == 0 && lfs->has_rw; }
+
+/* ---- node.c: the node table ---- */
+struct node *lfs_node(fuse_ino_t id);
+static inline fuse_ino_t lfs_node_id(struct node *n)
+{
+	return n == lfs->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
+}
+struct node *lfs_node_new_root(void);
+/* Looks up or creates the node for a resolved object, adds (parent, name) to
+ * its names and takes one kernel reference. Caller holds tree_lock. */
+struct node *lfs_node_get(struct node *parent, const char *name, uint64_t ino,
+			  mode_t type, int branch, const uint16_t *dirbr,
+			  unsigned ndirbr);
+void lfs_node_forget(struct node *n, uint64_t count);
+struct node *lfs_node_find_locked(uint64_t ino);
+/* After a directory moved: it and every directory below it now live only
+ * in the rw branch (the moved tree is opaque). Caller holds tree_lock. */
+void lfs_node_trim_subtree(struct node *dir);
+/* Drops name (parent, name) from whichever node carries it. Caller holds
+ * tree_lock. */
+void lfs_node_unname(struct node *n, struct node *parent, const char *name);
+/* Moves name (oldparent, oldname) of n to (newparent, newname). */
+int lfs_node_rename(struct node *n, struct node *oldparent, const char *oldname,
+		    struct node *newparent, const char *newname);
+/* Relative path of n in its branches ("" for the root). Caller holds tree_lock. */
+int lfs_node_path_locked(struct node *n, char *buf, size_t size);
+int lfs_node_path(struct node *n, char *buf, size_t size);
+int lfs_child_path(struct node *dir, const char *name, char *buf, size_t size);
+/* After copy-up or creation in the rw branch. */
+void lfs_node_set_upper(struct node *n);
+bool lfs_node_dir_in_rw(struct node *n);
+/* Copies dirbr of a directory node (under tree_lock). */
+unsigned lfs_node_dirbr(struct node *n, uint16_t *out);
+void lfs_node_free_all(void);
+
+/* A located object: the directory holding it (opened beneath a branch) and
+ * its name there ("." for a branch root). */
+struct objref {
+	int dfd;
+	bool own_dfd;
+	int branch;
+	char name[NAME_MAX + 1];
+};
+/* Locates the object of node n in its topmost branch (or the index). */
+int lfs_obj_locate(struct node *n, struct objref *o);
+/* Locates the directory node dir in branch b (name "." of a dir fd). */
+int lfs_obj_locate_dir(struct node *dir, int b, struct objref *o);
+void lfs_obj_release(struct objref *o);
+/* "/proc/self/fd/DFD/NAME" for the *xattr calls that have no *at form. */
+void lfs_obj_procpath(const struct objref *o, char *buf, size_t size);
+
+/* ---- lookup.c: resolving a name in a merged directory ---- */
+struct resolved {
+	struct stat st;       /* of the topmost object */
+	int branch;           /* topmost branch */
+	uint16_t dirbr[LFS_MAX_BRANCHES];
+	unsigned ndirbr;
+};
+/* Resolves name in directory node dir using branches >= min_branch. */
+int lfs_resolve(struct node *dir, const char *name, int min_branch,
+		struct resolved *r);
+/* True when a branch below the rw branch would show name in dir. */
+bool lfs_lower_has(struct node *dir, const char *name);
+void lfs_plink_key(const struct stat *lower, char *buf, size_t size);
+/* Fills a FUSE entry for the resolved object and takes a node reference. */
+int lfs_make_entry(struct node *dir, const char *name, const struct resolved *r,
+		   struct fuse_entry_param *e);
+/* Looks name up again after a change and fills the entry. */
+int lfs_lookup_entry(struct node *dir, const char *name, struct fuse_entry_param *e);
+/* Attributes shown for node n (stat of its object, ino/nlink adjusted). */
+int lfs_node_stat(struct node *n, struct stat *st);
+void lfs_fix_stat(struct node *n, struct stat *st);
+
+/* ---- dirmerge.c: merged listings ---- */
+struct dentry_rec {
+	char *name;
+	uint64_t ino;
+	unsigned char type;   /* DT_* */
+};
+struct dirlist {
+	struct dentry_rec *v;
+	size_t n, cap;
+};
+/* Builds the merged listing of directory node dir ("." and ".." excluded).
+ * With stop_at_first, stops after one entry (emptiness checks). */
+int lfs_dir_merge(struct node *dir, struct dirlist *out, bool stop_at_first);
+void lfs_dirlist_free(struct dirlist *l);
+
+/* ---- whiteout_ops.c: whiteouts, opaque markers, the work directory ---- */
+int lfs_work_orph(void);     /* fd of the work directory, created on demand */
+int lfs_work_plink(void);    /* fd of the hardlink index, created on demand */
+int lfs_work_plink_if_exists(void);
+void lfs_tmpname(char *buf, size_t size, const char *tag);
+int lfs_whiteout_make(int dfd, const char *name);
+int lfs_whiteout_remove(int dfd, const char *name);
+bool lfs_whiteout_exists(int dfd, const char *name);
+int lfs_opaque_make(int dfd, const char *dirname);
+/* Removes an rw-branch directory tree by first moving it into the work
+ * directory (so the name disappears atomically). */
+int lfs_remove_dir_atomic(int dfd, const char *name);
+int lfs_remove_tree_at(int dfd, const char *name);
+int lfs_clean_orph(void);
+
+/* ---- copyup.c ---- */
+/* Makes sure node n exists in the rw branch. With data false, a regular file
+ * is created empty (the caller truncates it anyway). */
+int lfs_copyup(struct node *n, bool data);
+/* Makes sure the entry name of dir (naming node n) exists in the rw branch:
+ * linked from the hardlink index when n's data lives there. */
+int lfs_copyup_at(struct node *dir, const char *name, struct node *n);
+/* Copies up a whole directory tree (for rename of a merged directory). */
+int lfs_copyup_tree(struct node *dir);
+/* Makes sure directory node dir exists in the rw branch; opens it. */
+int lfs_upper_dir(struct node *dir, struct objref *o);
+
+/* ---- creds ---- */
+/* Gives a new rw object the caller's uid and the gid the parent decides. */
+int lfs_set_owner(fuse_req_t req, int dfd, const char *name, int parent_dfd);
+
+/* ---- operation tables ---- */
+void lfs_ops_entry(struct fuse_lowlevel_ops *ops);
+void lfs_ops_rename(struct fuse_lowlevel_ops *ops);
+void lfs_ops_attr(struct fuse_lowlevel_ops *ops);
+void lfs_ops_file(struct fuse_lowlevel_ops *ops);
+void lfs_ops_dir(struct fuse_lowlevel_ops *ops);
+void lfs_ops_xattr(struct fuse_lowlevel_ops *ops);
+
+/* Rejects names that may not be created through the mount. */
+int lfs_check_new_name(const char *name);
+/* ENOTEMPTY unless the merged directory name (resolved as r) is empty. */
+int lfs_dir_check_empty(struct node *dir, const char *name, const struct resolved *r);
+void lfs_forget_name(struct node *dir, const char *name, uint64_t ino);
+/* Creates a non-directory (or, with link_target, a symlink) in dir. */
+int lfs_create_object(fuse_req_t req, struct node *dir, const char *name, mode_t mode,
+		      dev_t rdev, const char *link_target);
+
+#define lfs_log(fmt, ...) fuse_log(FUSE_LOG_ERR, "layerfs: " fmt "\n", ##__VA_ARGS__)
+#define lfs_dbg(fmt, ...) do { if (lfs->debug) \
+	fuse_log(FUSE_LOG_DEBUG, "layerfs: " fmt "\n", ##__VA_ARGS__); } while (0)
+
+#endif

@@ -1,0 +1,176 @@
+/* Resolving a name in a merged directory, top branch down, and the
+ * attributes shown for a node. */
+#include "layerfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "layerfs/whiteout.h"
+
+static bool dir_is_opaque(int dfd, const char *name)
+{
+	char path[NAME_MAX + sizeof(LFS_WH_OPAQUE) + 2];
+	struct stat st;
+	snprintf(path, sizeof(path), "%s/%s", name, LFS_WH_OPAQUE);
+	return fstatat(dfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* One branch's say about name: 1 found (st filled), 0 absent, -1 whited out,
+ * or -errno. */
+static int probe_branch(int b, const char *dirpath, const char *name, struct stat *st,
+			bool *opaque)
+{
+	int dfd = lfs_open_dir(b, dirpath);
+	if (dfd < 0)
+		return (dfd == -ENOENT || dfd == -ENOTDIR || dfd == -ELOOP) ? 0 : dfd;
+	int ret;
+	if (fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) == 0) {
+		*opaque = S_ISDIR(st->st_mode) && lfs->br[b].wh && dir_is_opaque(dfd, name);
+		ret = 1;
+	} else if (errno == ENOENT) {
+		ret = lfs->br[b].wh && lfs_whiteout_exists(dfd, name) ? -1 : 0;
+	} else {
+		ret = -errno;
+	}
+	close(dfd);
+	return ret;
+}
+
+int lfs_resolve(struct node *dir, const char *name, int min_branch, struct resolved *r)
+{
+	uint16_t dirbr[LFS_MAX_BRANCHES];
+	char path[PATH_MAX];
+	unsigned nd = lfs_node_dirbr(dir, dirbr);
+	int ret = lfs_node_path(dir, path, sizeof(path));
+	if (ret)
+		return ret;
+	bool found = false;
+	r->ndirbr = 0;
+	for (unsigned i = 0; i < nd; i++) {
+		int b = dirbr[i];
+		if (b < min_branch)
+			continue;
+		struct stat st;
+		bool opaque = false;
+		int got = probe_branch(b, path, name, &st, &opaque);
+		if (got < 0 && got != -1)
+			return got;
+		if (got == -1)
+			break;          /* whited out below here */
+		if (got == 0)
+			continue;
+		if (found && !S_ISDIR(st.st_mode))
+			break;          /* a non-directory ends a directory's merge */
+		if (!found) {
+			r->st = st;
+			r->branch = b;
+			found = true;
+			if (!S_ISDIR(st.st_mode))
+				break;
+		}
+		r->dirbr[r->ndirbr++] = (uint16_t)b;
+		if (opaque)
+			break;
+	}
+	return found ? 0 : -ENOENT;
+}
+
+bool lfs_lower_has(struct node *dir, const char *name)
+{
+	struct resolved r;
+	return lfs_resolve(dir, name, lfs->has_rw ? 1 : 0, &r) == 0;
+}
+
+static void plink_key(const struct stat *st, char *buf, size_t size)
+{
+	snprintf(buf, size, "%llx_%llx", (unsigned long long)st->st_dev,
+		 (unsigned long long)st->st_ino);
+}
+
+/* A multiply-linked lower file that was copied up through another name
+ * lives in the hardlink index: use that copy. */
+static bool plink_lookup(const struct resolved *r, char *key, size_t keysize,
+			 struct stat *st)
+{
+	if (!lfs->has_rw || r->branch == 0 || !S_ISREG(r->st.st_mode) || r->st.st_nlink < 2)
+		return false;
+	plink_key(&r->st, key, keysize);
+	int fd = lfs_work_plink_if_exists();
+	if (fd < 0)
+		return false;
+	return fstatat(fd, key, st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+void lfs_plink_key(const struct stat *lower, char *buf, size_t size)
+{
+	plink_key(lower, buf, size);
+}
+
+void lfs_fix_stat(struct node *n, struct stat *st)
+{
+	st->st_ino = n->ino;
+	if (n->plink && S_ISREG(st->st_mode)) {
+		/* The index holds one link of its own. */
+		nlink_t up = st->st_nlink > 1 ? st->st_nlink - 1 : 1;
+		st->st_nlink = up > n->lower_nlink ? up : n->lower_nlink;
+	}
+	if (S_ISDIR(st->st_mode) && n->ndirbr > 1)
+		st->st_nlink = 1;   /* merged: the real count is unknown, as on overlayfs */
+}
+
+int lfs_make_entry(struct node *dir, const char *name, const struct resolved *r,
+		   struct fuse_entry_param *e)
+{
+	char key[64];
+	struct stat pst;
+	bool in_index = plink_lookup(r, key, sizeof(key), &pst);
+	uint64_t ino = lfs_ino_for(r->branch, &r->st);
+	memset(e, 0, sizeof(*e));
+	e->attr = in_index ? pst : r->st;
+	pthread_mutex_lock(&lfs->tree_lock);
+	struct node *n = lfs_node_get(dir, name, ino, r->st.st_mode & S_IFMT,
+				      in_index ? 0 : r->branch, r->dirbr, r->ndirbr);
+	if (!n) {
+		pthread_mutex_unlock(&lfs->tree_lock);
+		return -ENOMEM;
+	}
+	if (in_index && !n->plink)
+		n->plink = strdup(key);
+	if (r->branch != 0 || !lfs->has_rw)
+		n->lower_nlink = r->st.st_nlink;
+	lfs_fix_stat(n, &e->attr);
+	pthread_mutex_unlock(&lfs->tree_lock);
+	e->ino = lfs_node_id(n);
+	e->attr_timeout = lfs->timeout;
+	e->entry_timeout = lfs->timeout;
+	return 0;
+}
+
+int lfs_lookup_entry(struct node *dir, const char *name, struct fuse_entry_param *e)
+{
+	struct resolved r;
+	int ret = lfs_resolve(dir, name, 0, &r);
+	if (ret)
+		return ret;
+	return lfs_make_entry(dir, name, &r, e);
+}
+
+int lfs_node_stat(struct node *n, struct stat *st)
+{
+	struct objref o;
+	int ret = lfs_obj_locate(n, &o);
+	if (ret)
+		return ret;
+	if (fstatat(o.dfd, o.name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		ret = -errno;
+	lfs_obj_release(&o);
+	if (ret == 0) {
+		pthread_mutex_lock(&lfs->tree_lock);
+		lfs_fix_stat(n, st);
+		pthread_mutex_unlock(&lfs->tree_lock);
+	}
+	return ret;
+}

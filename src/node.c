@@ -1,0 +1,443 @@
+/* The node table: one node per merged object the kernel knows, found by the
+ * inode number shown to users (so every hardlink name is the same node),
+ * each with the names (parent, entry) it is known by. */
+#include "layerfs.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NODE_BUCKETS 65536
+static struct node *node_hash[NODE_BUCKETS];
+
+static size_t node_bucket(uint64_t ino)
+{
+	return (size_t)((ino * 0x9E3779B97F4A7C15ULL) >> 48) % NODE_BUCKETS;
+}
+
+struct node *lfs_node(fuse_ino_t id)
+{
+	if (id == FUSE_ROOT_ID)
+		return lfs->root;
+	return (struct node *)(uintptr_t)id;
+}
+
+static void node_hash_add(struct node *n)
+{
+	size_t b = node_bucket(n->ino);
+	n->hnext = node_hash[b];
+	node_hash[b] = n;
+	n->hashed = true;
+}
+
+static void node_hash_del(struct node *n)
+{
+	if (!n->hashed)
+		return;
+	for (struct node **p = &node_hash[node_bucket(n->ino)]; *p; p = &(*p)->hnext) {
+		if (*p == n) {
+			*p = n->hnext;
+			break;
+		}
+	}
+	n->hashed = false;
+}
+
+struct node *lfs_node_find_locked(uint64_t ino)
+{
+	for (struct node *n = node_hash[node_bucket(ino)]; n; n = n->hnext)
+		if (n->ino == ino)
+			return n;
+	return NULL;
+}
+
+static int node_set_dirbr(struct node *n, const uint16_t *dirbr, unsigned ndirbr)
+{
+	if (ndirbr == n->ndirbr && ndirbr &&
+	    memcmp(n->dirbr, dirbr, ndirbr * sizeof(*dirbr)) == 0)
+		return 0;
+	uint16_t *v = NULL;
+	if (ndirbr) {
+		v = malloc(ndirbr * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		memcpy(v, dirbr, ndirbr * sizeof(*v));
+	}
+	free(n->dirbr);
+	n->dirbr = v;
+	n->ndirbr = ndirbr;
+	return 0;
+}
+
+static struct node *node_alloc(uint64_t ino, mode_t type)
+{
+	struct node *n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->ino = ino;
+	n->type = type;
+	pthread_mutex_init(&n->lock, NULL);
+	return n;
+}
+
+struct node *lfs_node_new_root(void)
+{
+	struct stat st;
+	if (fstat(lfs->br[0].fd, &st) < 0)
+		return NULL;
+	struct node *n = node_alloc(lfs_ino_for(0, &st), S_IFDIR);
+	if (!n)
+		return NULL;
+	uint16_t *all = malloc(lfs->nbr * sizeof(*all));
+	if (!all) {
+		free(n);
+		return NULL;
+	}
+	for (int i = 0; i < lfs->nbr; i++)
+		all[i] = (uint16_t)i;
+	n->dirbr = all;
+	n->ndirbr = (unsigned)lfs->nbr;
+	n->branch = 0;
+	n->nlookup = 1;
+	return n;
+}
+
+static struct lname *node_find_name(struct node *n, struct node *parent, const char *name)
+{
+	for (struct lname *l = n->names; l; l = l->next)
+		if (l->parent == parent && strcmp(l->name, name) == 0)
+			return l;
+	return NULL;
+}
+
+static int node_add_name(struct node *n, struct node *parent, const char *name)
+{
+	if (node_find_name(n, parent, name))
+		return 0;
+	struct lname *l = malloc(sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->name = strdup(name);
+	if (!l->name) {
+		free(l);
+		return -ENOMEM;
+	}
+	l->parent = parent;
+	parent->pins++;
+	/* A directory has exactly one name: a new one replaces the old. */
+	if (S_ISDIR(n->type)) {
+		while (n->names) {
+			struct lname *old = n->names;
+			n->names = old->next;
+			old->parent->pins--;
+			free(old->name);
+			free(old);
+		}
+	}
+	l->next = n->names;
+	n->names = l;
+	return 0;
+}
+
+static void node_free(struct node *n);
+
+static void node_maybe_free(struct node *n)
+{
+	if (n != lfs->root && n->nlookup == 0 && n->pins == 0)
+		node_free(n);
+}
+
+static void node_free(struct node *n)
+{
+	node_hash_del(n);
+	while (n->names) {
+		struct lname *l = n->names;
+		n->names = l->next;
+		struct node *parent = l->parent;
+		free(l->name);
+		free(l);
+		parent->pins--;
+		node_maybe_free(parent);
+	}
+	free(n->dirbr);
+	free(n->plink);
+	pthread_mutex_destroy(&n->lock);
+	free(n);
+}
+
+struct node *lfs_node_get(struct node *parent, const char *name, uint64_t ino,
+			  mode_t type, int branch, const uint16_t *dirbr,
+			  unsigned ndirbr)
+{
+	struct node *n = lfs_node_find_locked(ino);
+	if (n && n->type != type) {
+		/* The number now belongs to another object: retire the old node. */
+		node_hash_del(n);
+		n = NULL;
+	}
+	bool fresh = !n;
+	if (fresh) {
+		n = node_alloc(ino, type);
+		if (!n)
+			return NULL;
+	}
+	if (node_add_name(n, parent, name) < 0 ||
+	    node_set_dirbr(n, dirbr, S_ISDIR(type) ? ndirbr : 0) < 0) {
+		if (fresh)
+			node_free(n);
+		return NULL;
+	}
+	n->branch = branch;
+	if (fresh)
+		node_hash_add(n);
+	n->nlookup++;
+	return n;
+}
+
+static bool node_below(struct node *n, struct node *dir)
+{
+	for (struct node *p = n; p && p != lfs->root; p = p->names ? p->names->parent : NULL)
+		if (p == dir)
+			return true;
+	return false;
+}
+
+void lfs_node_trim_subtree(struct node *dir)
+{
+	for (size_t b = 0; b < NODE_BUCKETS; b++) {
+		for (struct node *n = node_hash[b]; n; n = n->hnext) {
+			if (!S_ISDIR(n->type) || !n->ndirbr || n->dirbr[0] != 0 ||
+			    !node_below(n, dir))
+				continue;
+			n->ndirbr = 1;
+		}
+	}
+}
+
+void lfs_node_forget(struct node *n, uint64_t count)
+{
+	pthread_mutex_lock(&lfs->tree_lock);
+	n->nlookup = count > n->nlookup ? 0 : n->nlookup - count;
+	node_maybe_free(n);
+	pthread_mutex_unlock(&lfs->tree_lock);
+}
+
+void lfs_node_unname(struct node *n, struct node *parent, const char *name)
+{
+	for (struct lname **p = &n->names; *p; p = &(*p)->next) {
+		struct lname *l = *p;
+		if (l->parent == parent && strcmp(l->name, name) == 0) {
+			*p = l->next;
+			free(l->name);
+			free(l);
+			parent->pins--;
+			break;
+		}
+	}
+	/* A node without names is gone from the tree: its number may be reused
+	 * by an object created later, which must get a node of its own. */
+	if (!n->names)
+		node_hash_del(n);
+}
+
+int lfs_node_rename(struct node *n, struct node *oldparent, const char *oldname,
+		    struct node *newparent, const char *newname)
+{
+	struct lname *l = node_find_name(n, oldparent, oldname);
+	if (!l)
+		return node_add_name(n, newparent, newname);
+	char *dup = strdup(newname);
+	if (!dup)
+		return -ENOMEM;
+	free(l->name);
+	l->name = dup;
+	if (l->parent != newparent) {
+		newparent->pins++;
+		l->parent->pins--;
+		l->parent = newparent;
+	}
+	return 0;
+}
+
+static int path_append(char *buf, size_t size, size_t *len, const char *comp)
+{
+	size_t cl = strlen(comp);
+	size_t need = *len + (*len ? 1 : 0) + cl;
+	if (need + 1 > size)
+		return -ENAMETOOLONG;
+	if (*len)
+		buf[(*len)++] = '/';
+	memcpy(buf + *len, comp, cl);
+	*len += cl;
+	buf[*len] = '\0';
+	return 0;
+}
+
+int lfs_node_path_locked(struct node *n, char *buf, size_t size)
+{
+	const char *comps[PATH_MAX / 2];
+	size_t depth = 0;
+	for (struct node *p = n; p != lfs->root; p = p->names->parent) {
+		if (!p->names)
+			return -ESTALE;
+		if (depth == sizeof(comps) / sizeof(comps[0]))
+			return -ENAMETOOLONG;
+		comps[depth++] = p->names->name;
+	}
+	size_t len = 0;
+	buf[0] = '\0';
+	while (depth) {
+		int ret = path_append(buf, size, &len, comps[--depth]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int lfs_node_path(struct node *n, char *buf, size_t size)
+{
+	pthread_mutex_lock(&lfs->tree_lock);
+	int ret = lfs_node_path_locked(n, buf, size);
+	pthread_mutex_unlock(&lfs->tree_lock);
+	return ret;
+}
+
+int lfs_child_path(struct node *dir, const char *name, char *buf, size_t size)
+{
+	int ret = lfs_node_path(dir, buf, size);
+	if (ret)
+		return ret;
+	size_t len = strlen(buf);
+	return path_append(buf, size, &len, name);
+}
+
+void lfs_node_set_upper(struct node *n)
+{
+	pthread_mutex_lock(&lfs->tree_lock);
+	n->branch = 0;
+	__atomic_add_fetch(&n->gen, 1, __ATOMIC_RELEASE);
+	if (S_ISDIR(n->type) && (n->ndirbr == 0 || n->dirbr[0] != 0)) {
+		uint16_t *v = malloc((n->ndirbr + 1) * sizeof(*v));
+		if (v) {
+			v[0] = 0;
+			if (n->ndirbr)
+				memcpy(v + 1, n->dirbr, n->ndirbr * sizeof(*v));
+			free(n->dirbr);
+			n->dirbr = v;
+			n->ndirbr++;
+		}
+	}
+	pthread_mutex_unlock(&lfs->tree_lock);
+}
+
+bool lfs_node_dir_in_rw(struct node *n)
+{
+	pthread_mutex_lock(&lfs->tree_lock);
+	bool up = lfs->has_rw && n->ndirbr && n->dirbr[0] == 0;
+	pthread_mutex_unlock(&lfs->tree_lock);
+	return up;
+}
+
+unsigned lfs_node_dirbr(struct node *n, uint16_t *out)
+{
+	pthread_mutex_lock(&lfs->tree_lock);
+	unsigned cnt = n->ndirbr;
+	memcpy(out, n->dirbr, cnt * sizeof(*out));
+	pthread_mutex_unlock(&lfs->tree_lock);
+	return cnt;
+}
+
+void lfs_node_free_all(void)
+{
+	for (size_t b = 0; b < NODE_BUCKETS; b++) {
+		while (node_hash[b]) {
+			struct node *n = node_hash[b];
+			node_hash_del(n);
+			n->nlookup = 0;
+		}
+	}
+	/* Unhashed nodes are only reachable through the kernel, which has
+	 * forgotten everything at unmount; the root goes last. */
+	struct node *root = lfs->root;
+	free(root->dirbr);
+	pthread_mutex_destroy(&root->lock);
+	free(root);
+	lfs->root = NULL;
+}
+
+/* ---- locating objects ---- */
+
+int lfs_obj_locate_dir(struct node *dir, int b, struct objref *o)
+{
+	char path[PATH_MAX];
+	int ret = lfs_node_path(dir, path, sizeof(path));
+	if (ret)
+		return ret;
+	int fd = lfs_open_dir(b, path);
+	if (fd < 0)
+		return fd;
+	o->dfd = fd;
+	o->own_dfd = true;
+	o->branch = b;
+	strcpy(o->name, ".");
+	return 0;
+}
+
+int lfs_obj_locate(struct node *n, struct objref *o)
+{
+	char path[PATH_MAX];
+	pthread_mutex_lock(&lfs->tree_lock);
+	int b = n->branch;
+	int ret = 0;
+	if (n->plink) {
+		snprintf(o->name, sizeof(o->name), "%s", n->plink);
+		pthread_mutex_unlock(&lfs->tree_lock);
+		int fd = lfs_work_plink();
+		if (fd < 0)
+			return fd;
+		o->dfd = fd;
+		o->own_dfd = false;
+		o->branch = 0;
+		return 0;
+	}
+	if (n == lfs->root) {
+		pthread_mutex_unlock(&lfs->tree_lock);
+		o->dfd = lfs->br[b].fd;
+		o->own_dfd = false;
+		o->branch = b;
+		strcpy(o->name, ".");
+		return 0;
+	}
+	if (!n->names) {
+		pthread_mutex_unlock(&lfs->tree_lock);
+		return -ESTALE;
+	}
+	struct node *parent = n->names->parent;
+	snprintf(o->name, sizeof(o->name), "%s", n->names->name);
+	ret = lfs_node_path_locked(parent, path, sizeof(path));
+	pthread_mutex_unlock(&lfs->tree_lock);
+	if (ret)
+		return ret;
+	int fd = lfs_open_dir(b, path);
+	if (fd < 0)
+		return fd;
+	o->dfd = fd;
+	o->own_dfd = true;
+	o->branch = b;
+	return 0;
+}
+
+void lfs_obj_release(struct objref *o)
+{
+	if (o->own_dfd && o->dfd >= 0)
+		close(o->dfd);
+	o->dfd = -1;
+	o->own_dfd = false;
+}
+
+void lfs_obj_procpath(const struct objref *o, char *buf, size_t size)
+{
+	snprintf(buf, size, "/proc/self/fd/%d/%s", o->dfd, o->name);
+}

@@ -1,0 +1,147 @@
+/* FUSE operations on attributes: getattr, setattr, readlink, statfs. */
+#include "layerfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "handle.h"
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct node *n = lfs_node(ino);
+	struct stat st;
+	int ret = 0;
+	if (fi && fi->fh) {
+		struct fhandle *h = lfs_handle(fi);
+		if (fstat(lfs_handle_fd(h, n), &st) < 0)
+			ret = -errno;
+		else {
+			pthread_mutex_lock(&lfs->tree_lock);
+			lfs_fix_stat(n, &st);
+			pthread_mutex_unlock(&lfs->tree_lock);
+		}
+	} else {
+		ret = lfs_node_stat(n, &st);
+	}
+	if (ret)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_attr(req, &st, lfs->timeout);
+}
+
+static struct timespec pick_time(int to_set, int set_flag, int now_flag,
+				 const struct timespec *value)
+{
+	if (to_set & now_flag)
+		return (struct timespec){ .tv_nsec = UTIME_NOW };
+	if (to_set & set_flag)
+		return *value;
+	return (struct timespec){ .tv_nsec = UTIME_OMIT };
+}
+
+static int truncate_obj(const struct objref *o, struct fuse_file_info *fi, struct node *n,
+			off_t size)
+{
+	if (fi && fi->fh)
+		return ftruncate(lfs_handle_fd(lfs_handle(fi), n), size) < 0 ? -errno : 0;
+	int fd = openat(o->dfd, o->name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int ret = ftruncate(fd, size) < 0 ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+/* Applies the requested changes to the (rw) object o. Owner before mode:
+ * chown drops setuid/setgid. Times last: everything else touches them. */
+static int apply_setattr(const struct objref *o, struct node *n, struct stat *attr,
+			 int to_set, struct fuse_file_info *fi)
+{
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+		if (fchownat(o->dfd, o->name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+	}
+	if ((to_set & FUSE_SET_ATTR_MODE) &&
+	    fchmodat(o->dfd, o->name, attr->st_mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		int ret = truncate_obj(o, fi, n, attr->st_size);
+		if (ret)
+			return ret;
+	}
+	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+		      FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) {
+		struct timespec ts[2] = {
+			pick_time(to_set, FUSE_SET_ATTR_ATIME, FUSE_SET_ATTR_ATIME_NOW, &attr->st_atim),
+			pick_time(to_set, FUSE_SET_ATTR_MTIME, FUSE_SET_ATTR_MTIME_NOW, &attr->st_mtim),
+		};
+		if (utimensat(o->dfd, o->name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct node *n = lfs_node(ino);
+	bool only_truncate_to_zero = (to_set & FUSE_SET_ATTR_SIZE) && attr->st_size == 0;
+	int ret = lfs->has_rw ? lfs_copyup(n, !only_truncate_to_zero) : -EROFS;
+	struct objref o;
+	if (ret == 0)
+		ret = lfs_obj_locate(n, &o);
+	if (ret == 0) {
+		ret = apply_setattr(&o, n, attr, to_set, fi);
+		lfs_obj_release(&o);
+	}
+	struct stat st;
+	if (ret == 0)
+		ret = lfs_node_stat(n, &st);
+	if (ret)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_attr(req, &st, lfs->timeout);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct objref o;
+	int ret = lfs_obj_locate(lfs_node(ino), &o);
+	if (ret) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	char buf[PATH_MAX + 1];
+	ssize_t len = readlinkat(o.dfd, o.name, buf, sizeof(buf) - 1);
+	int err = errno;
+	lfs_obj_release(&o);
+	if (len < 0) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	buf[len] = '\0';
+	fuse_reply_readlink(req, buf);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	(void)ino;
+	struct statvfs sv;
+	if (fstatvfs(lfs->br[0].fd, &sv) < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_statfs(req, &sv);
+}
+
+void lfs_ops_attr(struct fuse_lowlevel_ops *ops)
+{
+	ops->getattr = op_getattr;
+	ops->setattr = op_setattr;
+	ops->readlink = op_readlink;
+	ops->statfs = op_statfs;
+}

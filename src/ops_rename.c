@@ -1,0 +1,210 @@
+/* rename(2) on the union. A lower file is copied up first; a directory with
+ * lower parts is copied up whole and made opaque, so it can move anywhere
+ * (no EXDEV). The old name gets a whiteout when a lower branch still has it,
+ * made before the rename so a crash shows either the old or the new state. */
+#include "layerfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct rename_side {
+	struct node *dir;
+	const char *name;
+	struct resolved r;
+	bool exists;
+	struct node *node;     /* referenced while we work; forgotten at the end */
+};
+
+static int side_resolve(struct rename_side *s)
+{
+	int ret = lfs_resolve(s->dir, s->name, 0, &s->r);
+	s->exists = ret == 0;
+	if (ret && ret != -ENOENT)
+		return ret;
+	if (!s->exists)
+		return 0;
+	struct fuse_entry_param e;
+	ret = lfs_make_entry(s->dir, s->name, &s->r, &e);
+	if (ret == 0)
+		s->node = lfs_node(e.ino);
+	return ret;
+}
+
+static void side_release(struct rename_side *s)
+{
+	if (s->node)
+		lfs_node_forget(s->node, 1);
+}
+
+static int check_types(struct rename_side *src, struct rename_side *dst, unsigned flags)
+{
+	if (!src->exists)
+		return -ENOENT;
+	if ((flags & RENAME_NOREPLACE) && dst->exists)
+		return -EEXIST;
+	if ((flags & RENAME_EXCHANGE) && !dst->exists)
+		return -ENOENT;
+	if (!dst->exists || (flags & RENAME_EXCHANGE))
+		return 0;
+	bool sdir = S_ISDIR(src->r.st.st_mode), ddir = S_ISDIR(dst->r.st.st_mode);
+	if (sdir && !ddir)
+		return -ENOTDIR;
+	if (!sdir && ddir)
+		return -EISDIR;
+	if (ddir)
+		return lfs_dir_check_empty(dst->dir, dst->name, &dst->r);
+	return 0;
+}
+
+static bool has_lower_parts(struct rename_side *s)
+{
+	return s->r.branch != 0 || s->r.ndirbr > 1;
+}
+
+/* Both names only in the rw branch: the one case exchange can do as is. */
+static int rename_exchange(struct rename_side *src, struct rename_side *dst)
+{
+	if (has_lower_parts(src) || has_lower_parts(dst) ||
+	    lfs_lower_has(src->dir, src->name) || lfs_lower_has(dst->dir, dst->name))
+		return -EINVAL;
+	struct objref opd, npd;
+	int ret = lfs_upper_dir(src->dir, &opd);
+	if (ret)
+		return ret;
+	ret = lfs_upper_dir(dst->dir, &npd);
+	if (ret == 0) {
+		if (renameat2(opd.dfd, src->name, npd.dfd, dst->name, RENAME_EXCHANGE) < 0)
+			ret = -errno;
+		lfs_obj_release(&npd);
+	}
+	lfs_obj_release(&opd);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&lfs->tree_lock);
+	lfs_node_rename(src->node, src->dir, src->name, dst->dir, "\x01tmp");
+	lfs_node_rename(dst->node, dst->dir, dst->name, src->dir, src->name);
+	lfs_node_rename(src->node, dst->dir, "\x01tmp", dst->dir, dst->name);
+	pthread_mutex_unlock(&lfs->tree_lock);
+	return 0;
+}
+
+/* Brings the source into the rw branch under its own name. */
+static int source_up(struct rename_side *src, bool *made_tree)
+{
+	*made_tree = false;
+	if (S_ISDIR(src->r.st.st_mode)) {
+		if (!has_lower_parts(src))
+			return 0;
+		*made_tree = true;
+		return lfs_copyup_tree(src->node);
+	}
+	return lfs_copyup_at(src->dir, src->name, src->node);
+}
+
+/* Replaces dst with the source in the rw branch. An rw directory at dst is
+ * merged-empty but may hold whiteouts, so it is swapped out, then removed. */
+static int move_into_place(struct objref *opd, const char *oldname, struct objref *npd,
+			   const char *newname)
+{
+	struct stat st;
+	bool dst_rw_dir = fstatat(npd->dfd, newname, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			  S_ISDIR(st.st_mode);
+	if (!dst_rw_dir) {
+		bool dst_rw = fstatat(npd->dfd, newname, &st, AT_SYMLINK_NOFOLLOW) == 0;
+		if (renameat(opd->dfd, oldname, npd->dfd, newname) < 0)
+			return -errno;
+		if (dst_rw && st.st_nlink == 1)
+			lfs_ino_forget(&st);
+		return 0;
+	}
+	if (renameat2(opd->dfd, oldname, npd->dfd, newname, RENAME_EXCHANGE) < 0)
+		return -errno;
+	lfs_ino_forget(&st);
+	return lfs_remove_dir_atomic(opd->dfd, oldname);
+}
+
+static int rename_plain(struct rename_side *src, struct rename_side *dst)
+{
+	bool is_dir = S_ISDIR(src->r.st.st_mode), tree = false;
+	int ret = source_up(src, &tree);
+	struct objref opd, npd;
+	if (ret == 0)
+		ret = lfs_upper_dir(src->dir, &opd);
+	if (ret)
+		return ret;
+	ret = lfs_upper_dir(dst->dir, &npd);
+	if (ret) {
+		lfs_obj_release(&opd);
+		return ret;
+	}
+	/* A moved directory must not merge with whatever lower branches hold at
+	 * its new path (nor lose its copied-up lower content's hiding rules). */
+	if (is_dir && (tree || lfs_lower_has(dst->dir, dst->name)))
+		ret = lfs_opaque_make(opd.dfd, src->name);
+	if (ret == 0 && lfs_lower_has(src->dir, src->name))
+		ret = lfs_whiteout_make(opd.dfd, src->name);
+	if (ret == 0)
+		ret = move_into_place(&opd, src->name, &npd, dst->name);
+	if (ret == 0)
+		ret = lfs_whiteout_remove(npd.dfd, dst->name);
+	lfs_obj_release(&opd);
+	lfs_obj_release(&npd);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&lfs->tree_lock);
+	if (dst->exists && dst->node != src->node)
+		lfs_node_unname(dst->node, dst->dir, dst->name);
+	lfs_node_rename(src->node, src->dir, src->name, dst->dir, dst->name);
+	if (is_dir)
+		lfs_node_trim_subtree(src->node);
+	pthread_mutex_unlock(&lfs->tree_lock);
+	return 0;
+}
+
+static int do_rename(struct node *odir, const char *oldname, struct node *ndir,
+		     const char *newname, unsigned flags)
+{
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	int ret = lfs_check_new_name(newname);
+	if (ret)
+		return ret;
+	struct rename_side *s = calloc(2, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	struct rename_side *src = &s[0], *dst = &s[1];
+	src->dir = odir;
+	src->name = oldname;
+	dst->dir = ndir;
+	dst->name = newname;
+	ret = side_resolve(src);
+	if (ret == 0)
+		ret = side_resolve(dst);
+	if (ret == 0)
+		ret = check_types(src, dst, flags);
+	if (ret == 0 && dst->exists && src->node == dst->node && !(flags & RENAME_EXCHANGE))
+		goto out;       /* two names of one inode: nothing to do */
+	if (ret == 0)
+		ret = (flags & RENAME_EXCHANGE) ? rename_exchange(src, dst) : rename_plain(src, dst);
+out:
+	side_release(src);
+	side_release(dst);
+	free(s);
+	return ret;
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	int ret = do_rename(lfs_node(parent), name, lfs_node(newparent), newname, flags);
+	fuse_reply_err(req, -ret);
+}
+
+void lfs_ops_rename(struct fuse_lowlevel_ops *ops)
+{
+	ops->rename = op_rename;
+}

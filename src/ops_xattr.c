@@ -1,0 +1,132 @@
+/* FUSE operations on extended attributes. Changing one copies the object
+ * up first. Names layerfs might keep for itself are hidden and refused. */
+#include "layerfs.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+
+static bool internal_xattr(const char *name)
+{
+	return strncmp(name, "trusted.layerfs.", 16) == 0 ||
+	       strncmp(name, "user.layerfs.", 13) == 0;
+}
+
+static int locate_path(struct node *n, struct objref *o, char *path, size_t size)
+{
+	int ret = lfs_obj_locate(n, o);
+	if (ret == 0)
+		lfs_obj_procpath(o, path, size);
+	return ret;
+}
+
+static void reply_value(fuse_req_t req, ssize_t len, const char *buf, size_t size, int err)
+{
+	if (len < 0)
+		fuse_reply_err(req, err);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)len);
+	else
+		fuse_reply_buf(req, buf, (size_t)len);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	if (internal_xattr(name)) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	struct objref o;
+	char path[PATH_MAX + 64];
+	int ret = locate_path(lfs_node(ino), &o, path, sizeof(path));
+	if (ret) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	char *buf = size ? malloc(size) : NULL;
+	ssize_t len = size && !buf ? (errno = ENOMEM, -1) : lgetxattr(path, name, buf, size);
+	int err = errno;
+	lfs_obj_release(&o);
+	reply_value(req, len, buf, size, err);
+	free(buf);
+}
+
+/* Drops internal names from a NUL-separated list in place. */
+static size_t filter_list(char *list, size_t len)
+{
+	size_t out = 0;
+	for (size_t i = 0; i < len;) {
+		size_t l = strlen(list + i) + 1;
+		if (!internal_xattr(list + i)) {
+			memmove(list + out, list + i, l);
+			out += l;
+		}
+		i += l;
+	}
+	return out;
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct objref o;
+	char path[PATH_MAX + 64];
+	int ret = locate_path(lfs_node(ino), &o, path, sizeof(path));
+	if (ret) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	/* Read the whole list even for a size query: hidden names must not
+	 * count in the size we report. */
+	ssize_t len = llistxattr(path, NULL, 0);
+	char *buf = len > 0 ? malloc((size_t)len) : NULL;
+	if (len > 0 && buf)
+		len = llistxattr(path, buf, (size_t)len);
+	int err = len > 0 && !buf ? ENOMEM : errno;
+	lfs_obj_release(&o);
+	if (len > 0 && buf)
+		len = (ssize_t)filter_list(buf, (size_t)len);
+	if (len >= 0 && size && (size_t)len > size) {
+		len = -1;
+		err = ERANGE;
+	}
+	reply_value(req, len, buf, size, err);
+	free(buf);
+}
+
+static int change_xattr(struct node *n, const char *name, const char *value, size_t size,
+			int flags, bool remove)
+{
+	if (internal_xattr(name))
+		return -EPERM;
+	int ret = lfs->has_rw ? lfs_copyup(n, true) : -EROFS;
+	struct objref o;
+	char path[PATH_MAX + 64];
+	if (ret == 0)
+		ret = locate_path(n, &o, path, sizeof(path));
+	if (ret)
+		return ret;
+	int rc = remove ? lremovexattr(path, name) : lsetxattr(path, name, value, size, flags);
+	ret = rc < 0 ? -errno : 0;
+	lfs_obj_release(&o);
+	return ret;
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	fuse_reply_err(req, -change_xattr(lfs_node(ino), name, value, size, flags, false));
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	fuse_reply_err(req, -change_xattr(lfs_node(ino), name, NULL, 0, 0, true));
+}
+
+void lfs_ops_xattr(struct fuse_lowlevel_ops *ops)
+{
+	ops->getxattr = op_getxattr;
+	ops->listxattr = op_listxattr;
+	ops->setxattr = op_setxattr;
+	ops->removexattr = op_removexattr;
+}
