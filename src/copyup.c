@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/xattr.h>
 
 #include "copyfile.h"
 
@@ -82,6 +83,15 @@ static int fill_regular(const struct objref *src, const struct stat *st, int orp
 	return ret;
 }
 
+static void mark_indexed(int dfd, const char *name, const char *key, nlink_t nlink)
+{
+	char path[PATH_MAX], value[96];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dfd, name);
+	int len = snprintf(value, sizeof(value), "%s %lu", key, (unsigned long)nlink);
+	if (lsetxattr(path, lfs_xattr_plink(), value, (size_t)len, 0) < 0)
+		lfs_dbg("cannot mark '%s' as indexed: %s", name, strerror(errno));
+}
+
 static int copy_regular(struct node *n, const struct objref *src, const struct stat *st,
 			int dstdfd, bool data)
 {
@@ -103,6 +113,8 @@ static int copy_regular(struct node *n, const struct objref *src, const struct s
 	char tmp[64];
 	lfs_tmpname(tmp, sizeof(tmp), "cu");
 	int ret = fill_regular(src, st, orph, tmp, data || st->st_nlink > 1);
+	if (ret == 0 && plink >= 0)
+		mark_indexed(orph, tmp, key, st->st_nlink);
 	if (ret == 0 && plink >= 0 && linkat(orph, tmp, plink, key, 0) < 0 && errno != EEXIST)
 		ret = -errno;
 	if (ret) {
@@ -190,6 +202,32 @@ static int copyup_locked(struct node *n, struct node *parent, bool data)
 	return ret;
 }
 
+/* Every known name of a copied-up hardlinked file becomes a link of the
+ * upper copy, so the rw branch says the same as the merged view. */
+static int link_known_names(struct node *n)
+{
+	struct { struct node *dir; char *name; } known[16];
+	size_t cnt = 0;
+	pthread_mutex_lock(&lfs->tree_lock);
+	for (struct lname *l = n->names; l && cnt < 16; l = l->next) {
+		known[cnt].dir = l->parent;
+		known[cnt].name = strdup(l->name);
+		if (known[cnt].name)
+			l->parent->pins++, cnt++;
+	}
+	pthread_mutex_unlock(&lfs->tree_lock);
+	int ret = 0;
+	for (size_t i = 0; i < cnt; i++) {
+		if (ret == 0)
+			ret = lfs_copyup_at(known[i].dir, known[i].name, n);
+		free(known[i].name);
+		pthread_mutex_lock(&lfs->tree_lock);
+		known[i].dir->pins--;
+		pthread_mutex_unlock(&lfs->tree_lock);
+	}
+	return ret;
+}
+
 int lfs_copyup(struct node *n, bool data)
 {
 	if (!lfs->has_rw)
@@ -203,8 +241,11 @@ int lfs_copyup(struct node *n, bool data)
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&n->lock);
-	ret = node_is_up(n) ? 0 : copyup_locked(n, parent, data);
+	bool copied = !node_is_up(n);
+	ret = copied ? copyup_locked(n, parent, data) : 0;
 	pthread_mutex_unlock(&n->lock);
+	if (ret == 0 && copied && n->plink)
+		ret = link_known_names(n);
 	return ret;
 }
 

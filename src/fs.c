@@ -42,9 +42,20 @@ static int open_branch_root(const struct lfs_branch_spec *spec, const char *mnt,
 		free(real);
 		return -err;
 	}
-	if (mnt && lfs_path_is_beneath(mnt, real)) {
+	/* Mounting over a branch itself is fine (its fd is open already), but a
+	 * branch below the mountpoint would be hidden by the mount, and a
+	 * mountpoint inside a branch would show the union inside itself. */
+	bool same = mnt && strcmp(mnt, real) == 0;
+	if (mnt && !same && lfs_path_is_beneath(mnt, real)) {
 		fprintf(stderr, "layerfs: branch '%s' is inside the mountpoint '%s'\n",
 			spec->path, mnt);
+		close(fd);
+		free(real);
+		return -EINVAL;
+	}
+	if (mnt && !same && lfs_path_is_beneath(real, mnt)) {
+		fprintf(stderr, "layerfs: mountpoint '%s' is inside branch '%s'\n",
+			mnt, spec->path);
 		close(fd);
 		free(real);
 		return -EINVAL;

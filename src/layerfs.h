@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "layerfs/branchspec.h"
 
@@ -137,6 +138,15 @@ int lfs_obj_locate_dir(struct node *dir, int b, struct objref *o);
 void lfs_obj_release(struct objref *o);
 /* "/proc/self/fd/DFD/NAME" for the *xattr calls that have no *at form. */
 void lfs_obj_procpath(const struct objref *o, char *buf, size_t size);
+
+/* On an inode of the hardlink index: "KEY NLINK" (its index name and the
+ * link count of the lower original), so any upper name can find both. */
+#define LFS_XATTR_PLINK_ROOT "trusted.layerfs.plink"
+#define LFS_XATTR_PLINK_USER "user.layerfs.plink"
+static inline const char *lfs_xattr_plink(void)
+{
+	return lfs->workfd >= 0 && geteuid() == 0 ? LFS_XATTR_PLINK_ROOT : LFS_XATTR_PLINK_USER;
+}
 
 /* ---- lookup.c: resolving a name in a merged directory ---- */
 struct resolved {

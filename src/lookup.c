@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/xattr.h>
 
 #include "layerfs/whiteout.h"
 
@@ -104,6 +105,31 @@ static bool plink_lookup(const struct resolved *r, char *key, size_t keysize,
 	return fstatat(fd, key, st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+/* An rw file with several links may be a copy in the hardlink index. */
+static bool plink_marked(struct node *dir, const char *name, const struct resolved *r,
+			 char *key, size_t keysize, nlink_t *lower_nlink)
+{
+	if (!lfs->has_rw || r->branch != 0 || !S_ISREG(r->st.st_mode) || r->st.st_nlink < 2)
+		return false;
+	struct objref o;
+	if (lfs_obj_locate_dir(dir, 0, &o))
+		return false;
+	char path[PATH_MAX + 64], value[96];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", o.dfd, name);
+	ssize_t len = lgetxattr(path, lfs_xattr_plink(), value, sizeof(value) - 1);
+	lfs_obj_release(&o);
+	if (len <= 0)
+		return false;
+	value[len] = '\0';
+	unsigned long nl = 0;
+	char k[64];
+	if (sscanf(value, "%63s %lu", k, &nl) != 2)
+		return false;
+	snprintf(key, keysize, "%s", k);
+	*lower_nlink = (nlink_t)nl;
+	return true;
+}
+
 void lfs_plink_key(const struct stat *lower, char *buf, size_t size)
 {
 	plink_key(lower, buf, size);
@@ -127,7 +153,9 @@ int lfs_make_entry(struct node *dir, const char *name, const struct resolved *r,
 	char key[64];
 	struct stat pst;
 	bool in_index = plink_lookup(r, key, sizeof(key), &pst);
-	uint64_t ino = lfs_ino_for(r->branch, &r->st);
+	nlink_t marked_nlink = 0;
+	bool marked = !in_index && plink_marked(dir, name, r, key, sizeof(key), &marked_nlink);
+	uint64_t ino = in_index ? lfs_ino_for(0, &pst) : lfs_ino_for(r->branch, &r->st);
 	memset(e, 0, sizeof(*e));
 	e->attr = in_index ? pst : r->st;
 	pthread_mutex_lock(&lfs->tree_lock);
@@ -137,8 +165,10 @@ int lfs_make_entry(struct node *dir, const char *name, const struct resolved *r,
 		pthread_mutex_unlock(&lfs->tree_lock);
 		return -ENOMEM;
 	}
-	if (in_index && !n->plink)
+	if ((in_index || marked) && !n->plink)
 		n->plink = strdup(key);
+	if (marked)
+		n->lower_nlink = marked_nlink;
 	if (r->branch != 0 || !lfs->has_rw)
 		n->lower_nlink = r->st.st_nlink;
 	lfs_fix_stat(n, &e->attr);
@@ -146,6 +176,14 @@ int lfs_make_entry(struct node *dir, const char *name, const struct resolved *r,
 	e->ino = lfs_node_id(n);
 	e->attr_timeout = lfs->timeout;
 	e->entry_timeout = lfs->timeout;
+	/* This name of a copied-up hardlinked file is still only lower: link
+	 * it to the copy, so the rw branch matches what users see. */
+	if (in_index) {
+		int ret = lfs_copyup_at(dir, name, n);
+		if (ret)
+			lfs_log("linking '%s' to its copied-up inode failed: %s", name,
+				strerror(-ret));
+	}
 	return 0;
 }
 

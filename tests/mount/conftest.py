@@ -122,11 +122,13 @@ class Mount:
                                 % (self.mnt, ent["fstype"]))
                 break
             if self.proc.poll() is not None:
+                self.checked = True     # reported here, not again at teardown
                 err = self.stderr()
                 pytest.fail("layerfs exited with status %s before mounting %s; "
                             "args %r; stderr:\n%s" % (self.proc.returncode, self.mnt,
                                                       self.args, err), pytrace=False)
             if time.monotonic() > deadline:
+                self.checked = True
                 self.proc.kill()
                 self.proc.wait()
                 pytest.fail("mount %s did not appear within %.0fs; stderr:\n%s"

@@ -1,0 +1,84 @@
+"""Item 9: st_ino stable for the mount's life (also across copy-up and
+forgets), the same for every hardlink, distinct for distinct objects;
+st_dev is the mount's."""
+import os
+
+from lfsutil import HL, drop_caches, ls, read, write
+
+
+def inos(m, names):
+    return {n: os.lstat(m.p(n)).st_ino for n in names}
+
+
+def test_ino_stable_across_forget_and_copyup(union):
+    m = union.std(rw={"r": "1", "rd": {"x": "2"}},
+                  lowers=[{"f": "lower", "d": {"g": "3"}, "s": {"t": "4"}}])
+    names = ["r", "rd", "rd/x", "f", "d", "d/g", "s", "s/t", ""]
+    before = inos(m, names)
+    drop_caches()
+    assert inos(m, names) == before
+    os.chmod(m.p("f"), 0o600)               # copy-up
+    write(m.p("d", "g"), "changed")         # copy-up incl. parent dir
+    os.utime(m.p("s"))                      # dir copy-up
+    assert inos(m, names) == before
+    drop_caches()
+    assert inos(m, names) == before
+    fd = os.open(m.p("f"), os.O_RDONLY)
+    try:
+        assert os.fstat(fd).st_ino == before["f"]
+    finally:
+        os.close(fd)
+
+
+def test_ino_kept_by_rename(union):
+    m = union.std(rw={"r": "1"}, lowers=[{"f": "lower", "d": {"in": "x"}}])
+    before = inos(m, ["r", "f", "d", "d/in"])
+    os.rename(m.p("r"), m.p("r2"))
+    os.rename(m.p("f"), m.p("f2"))
+    assert os.lstat(m.p("r2")).st_ino == before["r"]
+    assert os.lstat(m.p("f2")).st_ino == before["f"]
+    drop_caches()
+    assert os.lstat(m.p("f2")).st_ino == before["f"]
+
+
+def test_hardlinks_same_ino(union):
+    m = union.std(lowers=[{"a": "x", "b": HL("a"), "d": {"c": HL("a")}}])
+    i = inos(m, ["a", "b", "d/c"])
+    assert len(set(i.values())) == 1
+    drop_caches()
+    assert inos(m, ["d/c", "b", "a"]) == i
+
+
+def test_distinct_objects_distinct_ino_across_filesystems(union):
+    """Two fresh tmpfs branches hand out the same inode numbers; the union
+    must still give every object its own st_ino."""
+    rw = union.tmpfs("rwfs")
+    l1 = union.tmpfs("l1fs")
+    l2 = union.tmpfs("l2fs")
+    for b, prefix in ((l1, "a"), (l2, "b")):
+        for i in range(5):
+            write(os.path.join(b, "%s%d" % (prefix, i)), prefix)
+        os.mkdir(os.path.join(b, prefix + "dir"))
+    assert os.stat(os.path.join(l1, "a0")).st_ino == os.stat(os.path.join(l2, "b0")).st_ino, \
+        "test setup: tmpfs inode numbers expected to collide"
+    m = union.mount([(rw, "rw"), (l1, "ro"), (l2, "ro")])
+    write(m.p("c0"), "c")
+    names = ls(m.mnt)
+    all_inos = [os.lstat(m.p(n)).st_ino for n in names] + [os.lstat(m.mnt).st_ino]
+    assert len(set(all_inos)) == len(all_inos), dict(zip(names + ["/"], all_inos))
+
+
+def test_st_dev_is_the_mounts(union):
+    m = union.std(rw={"r": "1"}, lowers=[{"d": {"e": {"f": "x"}}}])
+    dev = os.stat(m.mnt).st_dev
+    assert dev != os.stat(m.rw).st_dev
+    for p in ("r", "d", "d/e", "d/e/f"):
+        assert os.lstat(m.p(p)).st_dev == dev, p
+    write(m.p("d", "e", "f"), "y")
+    assert os.lstat(m.p("d/e/f")).st_dev == dev
+
+
+def test_readdir_ino_matches_stat(union):
+    m = union.std(rw={"r": "1"}, lowers=[{"a": "x", "d": {}, "h": "h"}])
+    for e in os.scandir(m.mnt):
+        assert e.inode() == os.lstat(e.path).st_ino, e.name
