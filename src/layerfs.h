@@ -52,6 +52,7 @@ struct node {
 	unsigned gen;        /* bumped when the object moves to the rw branch */
 	pthread_mutex_t lock; /* serialises copy-up of this node */
 	struct node *hnext;
+	struct node *all_prev, *all_next; /* every live node, for teardown */
 };
 
 struct lfs {

@@ -167,7 +167,9 @@ static int run_session(struct fuse_session *se, struct fuse_cmdline_opts *copts)
 	if (!cfg)
 		return -ENOMEM;
 	fuse_loop_cfg_set_clone_fd(cfg, copts->clone_fd);
-	fuse_loop_cfg_set_idle_threads(cfg, copts->max_idle_threads);
+	fuse_loop_cfg_set_max_threads(cfg, copts->max_threads);
+	if (copts->max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(cfg, copts->max_idle_threads);
 	int ret = fuse_session_loop_mt(se, cfg);
 	fuse_loop_cfg_destroy(cfg);
 	return ret;

@@ -71,6 +71,8 @@ static int node_set_dirbr(struct node *n, const uint16_t *dirbr, unsigned ndirbr
 	return 0;
 }
 
+static struct node all_nodes = { .all_prev = &all_nodes, .all_next = &all_nodes };
+
 static struct node *node_alloc(uint64_t ino, mode_t type)
 {
 	struct node *n = calloc(1, sizeof(*n));
@@ -79,7 +81,27 @@ static struct node *node_alloc(uint64_t ino, mode_t type)
 	n->ino = ino;
 	n->type = type;
 	pthread_mutex_init(&n->lock, NULL);
+	n->all_next = &all_nodes;
+	n->all_prev = all_nodes.all_prev;
+	all_nodes.all_prev->all_next = n;
+	all_nodes.all_prev = n;
 	return n;
+}
+
+static void node_release_memory(struct node *n)
+{
+	n->all_prev->all_next = n->all_next;
+	n->all_next->all_prev = n->all_prev;
+	while (n->names) {
+		struct lname *l = n->names;
+		n->names = l->next;
+		free(l->name);
+		free(l);
+	}
+	free(n->dirbr);
+	free(n->plink);
+	pthread_mutex_destroy(&n->lock);
+	free(n);
 }
 
 struct node *lfs_node_new_root(void)
@@ -152,19 +174,19 @@ static void node_maybe_free(struct node *n)
 static void node_free(struct node *n)
 {
 	node_hash_del(n);
-	while (n->names) {
-		struct lname *l = n->names;
-		n->names = l->next;
-		struct node *parent = l->parent;
-		free(l->name);
-		free(l);
-		parent->pins--;
-		node_maybe_free(parent);
+	struct node *parents[8];
+	size_t np = 0;
+	for (struct lname *l = n->names; l; l = l->next) {
+		l->parent->pins--;
+		bool listed = false;
+		for (size_t i = 0; i < np; i++)
+			listed |= parents[i] == l->parent;
+		if (!listed && np < 8)
+			parents[np++] = l->parent;
 	}
-	free(n->dirbr);
-	free(n->plink);
-	pthread_mutex_destroy(&n->lock);
-	free(n);
+	node_release_memory(n);
+	for (size_t i = 0; i < np; i++)
+		node_maybe_free(parents[i]);
 }
 
 struct node *lfs_node_get(struct node *parent, const char *name, uint64_t ino,
@@ -281,7 +303,7 @@ int lfs_node_path_locked(struct node *n, char *buf, size_t size)
 	size_t depth = 0;
 	for (struct node *p = n; p != lfs->root; p = p->names->parent) {
 		if (!p->names)
-			return -ESTALE;
+			return -ENOENT;   /* removed while the kernel still holds it */
 		if (depth == sizeof(comps) / sizeof(comps[0]))
 			return -ENAMETOOLONG;
 		comps[depth++] = p->names->name;
@@ -351,19 +373,10 @@ unsigned lfs_node_dirbr(struct node *n, uint16_t *out)
 
 void lfs_node_free_all(void)
 {
-	for (size_t b = 0; b < NODE_BUCKETS; b++) {
-		while (node_hash[b]) {
-			struct node *n = node_hash[b];
-			node_hash_del(n);
-			n->nlookup = 0;
-		}
-	}
-	/* Unhashed nodes are only reachable through the kernel, which has
-	 * forgotten everything at unmount; the root goes last. */
-	struct node *root = lfs->root;
-	free(root->dirbr);
-	pthread_mutex_destroy(&root->lock);
-	free(root);
+	/* At unmount the kernel forgets nothing more: free every node. */
+	while (all_nodes.all_next != &all_nodes)
+		node_release_memory(all_nodes.all_next);
+	memset(node_hash, 0, sizeof(node_hash));
 	lfs->root = NULL;
 }
 
@@ -412,7 +425,7 @@ int lfs_obj_locate(struct node *n, struct objref *o)
 	}
 	if (!n->names) {
 		pthread_mutex_unlock(&lfs->tree_lock);
-		return -ESTALE;
+		return -ENOENT;
 	}
 	struct node *parent = n->names->parent;
 	snprintf(o->name, sizeof(o->name), "%s", n->names->name);
