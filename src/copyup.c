@@ -168,6 +168,22 @@ static int copy_other(const struct objref *src, const struct stat *st, int dstdf
 	return publish(orph, tmp, dstdfd, src->name);
 }
 
+/* Putting a copy into an rw directory is not a change users made: the
+ * directory keeps the times it had (as on overlayfs). */
+static bool save_times(int dfd, struct stat *st)
+{
+	return fstatat(dfd, "", st, AT_EMPTY_PATH) == 0;
+}
+
+static void restore_times(int dfd, const struct stat *st)
+{
+	char path[64];
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", dfd);
+	if (utimensat(AT_FDCWD, path, ts, 0) < 0)
+		lfs_dbg("cannot restore directory times: %s", strerror(errno));
+}
+
 static int copyup_locked(struct node *n, struct node *parent, bool data)
 {
 	struct objref src, dst;
@@ -185,10 +201,14 @@ static int copyup_locked(struct node *n, struct node *parent, bool data)
 		lfs_obj_release(&src);
 		return ret;
 	}
+	struct stat pst;
+	bool keep_times = save_times(dst.dfd, &pst);
 	if (S_ISREG(st.st_mode))
 		ret = copy_regular(n, &src, &st, dst.dfd, data);
 	else
 		ret = copy_other(&src, &st, dst.dfd);
+	if (ret == 0 && keep_times)
+		restore_times(dst.dfd, &pst);
 	struct stat ust;
 	if (ret == 0 && fstatat(dst.dfd, src.name, &ust, AT_SYMLINK_NOFOLLOW) == 0)
 		ret = lfs_ino_remember(&ust, n->ino);
@@ -236,7 +256,7 @@ int lfs_copyup(struct node *n, bool data)
 		return 0;
 	struct node *parent = node_parent(n);
 	if (!parent)
-		return -ESTALE;
+		return -ENOENT;   /* unlinked: nothing left to copy up to */
 	int ret = lfs_copyup(parent, true);
 	if (ret)
 		return ret;
@@ -269,7 +289,9 @@ int lfs_copyup_at(struct node *dir, const char *name, struct node *n)
 	int ret = lfs_upper_dir(dir, &pd);
 	if (ret)
 		return ret;
+	struct stat pst;
 	if (!entry_in_rw(pd.dfd, name)) {
+		bool keep_times = save_times(pd.dfd, &pst);
 		ret = lfs_copyup(n, true);
 		char key[64] = "";
 		pthread_mutex_lock(&lfs->tree_lock);
@@ -279,6 +301,8 @@ int lfs_copyup_at(struct node *dir, const char *name, struct node *n)
 		/* Another name of n went up: this one links to the same copy. */
 		if (ret == 0 && key[0] && !entry_in_rw(pd.dfd, name))
 			ret = link_from_index(n, key, pd.dfd, name);
+		if (ret == 0 && keep_times)
+			restore_times(pd.dfd, &pst);
 	}
 	lfs_obj_release(&pd);
 	return ret;

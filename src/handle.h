@@ -11,6 +11,8 @@ struct fhandle {
 	int flags;            /* open flags the daemon used */
 	unsigned gen;         /* node's copy-up generation when fd was opened */
 	pthread_mutex_t lock;
+	struct node *node;
+	struct fhandle *next; /* the node's other open handles */
 };
 
 static inline struct fhandle *lfs_handle(struct fuse_file_info *fi)
@@ -20,5 +22,9 @@ static inline struct fhandle *lfs_handle(struct fuse_file_info *fi)
 
 /* The handle's fd, reopened first if the file moved up since. */
 int lfs_handle_fd(struct fhandle *h, struct node *n);
+
+/* A duplicate of an fd open on n (for an unlinked file that has no name
+ * left to reach it by), or -ENOENT. */
+int lfs_node_dup_open_fd(struct node *n);
 
 #endif

@@ -53,6 +53,7 @@ struct node {
 	pthread_mutex_t lock; /* serialises copy-up of this node */
 	struct node *hnext;
 	struct node *all_prev, *all_next; /* every live node, for teardown */
+	struct fhandle *handles; /* open files, under tree_lock */
 };
 
 struct lfs {

@@ -21,59 +21,149 @@ struct cmdline {
 	char *nonopt[3];
 	int nnonopt;
 	bool has_fsname;
-	bool bad;
+	unsigned max_read;       /* init() must repeat the mount option */
 };
 
-enum { KEY_BR, KEY_FSNAME };
-
-#define LFS_OPT(t, p) { t, offsetof(struct cmdline, p), 0 }
-static const struct fuse_opt layerfs_opts[] = {
-	LFS_OPT("lowerdir=%s", lowerdir),
-	LFS_OPT("upperdir=%s", upperdir),
-	LFS_OPT("workdir=%s", workdir),
-	LFS_OPT("timeout=%lf", timeout),
-	FUSE_OPT_KEY("br=", KEY_BR),
-	FUSE_OPT_KEY("dirs=", KEY_BR),
-	FUSE_OPT_KEY("fsname=", KEY_FSNAME),
-	FUSE_OPT_END
-};
-
+/* layerfs's own -o items are taken out of the command line before libfuse
+ * sees it: libfuse would strip the backslashes that escape ':' in branch
+ * paths. Everything else goes on to libfuse untouched. */
 static int set_branch_option(struct cmdline *c, const char *value)
 {
 	if (c->br) {
 		fprintf(stderr, "layerfs: branches given twice (br=/dirs= may appear once)\n");
-		c->bad = true;
 		return -1;
 	}
 	c->br = strdup(value);
+	return c->br ? 0 : -1;
+}
+
+static int set_string(char **dst, const char *value, const char *what)
+{
+	if (*dst) {
+		fprintf(stderr, "layerfs: %s given twice\n", what);
+		return -1;
+	}
+	*dst = strdup(value);
+	return *dst ? 0 : -1;
+}
+
+/* 1 when item was one of ours (and taken), 0 when it is for libfuse,
+ * -1 on error. */
+static int take_own_item(struct cmdline *c, const char *item)
+{
+	if (!strncmp(item, "br=", 3))
+		return set_branch_option(c, item + 3) ? -1 : 1;
+	if (!strncmp(item, "dirs=", 5))
+		return set_branch_option(c, item + 5) ? -1 : 1;
+	if (!strncmp(item, "br:", 3))   /* aufs also spells it br:DIR:DIR */
+		return set_branch_option(c, item + 3) ? -1 : 1;
+	if (!strncmp(item, "lowerdir=", 9))
+		return set_string(&c->lowerdir, item + 9, "lowerdir=") ? -1 : 1;
+	if (!strncmp(item, "upperdir=", 9))
+		return set_string(&c->upperdir, item + 9, "upperdir=") ? -1 : 1;
+	if (!strncmp(item, "workdir=", 8))
+		return set_string(&c->workdir, item + 8, "workdir=") ? -1 : 1;
+	if (!strncmp(item, "timeout=", 8)) {
+		char *end;
+		c->timeout = strtod(item + 8, &end);
+		if (end == item + 8 || *end || c->timeout < 0) {
+			fprintf(stderr, "layerfs: bad timeout '%s'\n", item + 8);
+			return -1;
+		}
+		return 1;
+	}
+	if (!strncmp(item, "fsname=", 7))
+		c->has_fsname = true;
+	if (!strncmp(item, "max_read=", 9))
+		c->max_read = (unsigned)strtoul(item + 9, NULL, 0);
 	return 0;
 }
 
-static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+/* Splits an -o value at commas not escaped by a backslash; our items are
+ * taken, the rest is appended to rest (comma-separated, escapes kept). */
+static int split_option_value(struct cmdline *c, const char *value, char *rest)
+{
+	size_t len = strlen(value);
+	char *item = malloc(len + 1);
+	if (!item)
+		return -1;
+	size_t il = 0;
+	int ret = 0;
+	for (size_t i = 0; i <= len && ret == 0; i++) {
+		if (value[i] == '\\' && value[i + 1] == ',') {
+			item[il++] = value[++i];
+			continue;
+		}
+		if (value[i] == '\\' && value[i + 1]) {
+			item[il++] = value[i++];
+			item[il++] = value[i];
+			continue;
+		}
+		if (value[i] != ',' && value[i] != '\0') {
+			item[il++] = value[i];
+			continue;
+		}
+		item[il] = '\0';
+		il = 0;
+		if (!item[0])
+			continue;       /* empty items ("a,,b") mean nothing */
+		int own = take_own_item(c, item);
+		if (own < 0)
+			ret = -1;
+		else if (own == 0) {
+			if (rest[0])
+				strcat(rest, ",");
+			strcat(rest, item);
+		}
+	}
+	free(item);
+	return ret;
+}
+
+/* Builds the argument list for libfuse from argv minus our -o items. */
+static int extract_own_options(int argc, char *argv[], struct cmdline *c,
+			       struct fuse_args *out)
+{
+	if (fuse_opt_add_arg(out, argv[0]))
+		return -1;
+	for (int i = 1; i < argc; i++) {
+		const char *value = NULL;
+		if (!strcmp(argv[i], "-o") && i + 1 < argc)
+			value = argv[++i];
+		else if (!strncmp(argv[i], "-o", 2) && argv[i][2])
+			value = argv[i] + 2;
+		if (!value) {
+			if (fuse_opt_add_arg(out, argv[i]))
+				return -1;
+			continue;
+		}
+		/* libfuse turns "\," into ","; ours are already split. */
+		char *rest = calloc(1, strlen(value) * 2 + 2);
+		if (!rest)
+			return -1;
+		int ret = split_option_value(c, value, rest);
+		if (ret == 0 && rest[0])
+			ret = fuse_opt_add_arg(out, "-o") || fuse_opt_add_arg(out, rest) ? -1 : 0;
+		free(rest);
+		if (ret)
+			return -1;
+	}
+	return 0;
+}
+
+/* Non-option arguments: [SOURCE] MOUNTPOINT (mount.fuse3 passes a source). */
+static int nonopt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
 	(void)outargs;
 	struct cmdline *c = data;
-	switch (key) {
-	case KEY_BR:
-		return set_branch_option(c, strchr(arg, '=') + 1);
-	case KEY_FSNAME:
-		c->has_fsname = true;
+	if (key != FUSE_OPT_KEY_NONOPT)
 		return 1;
-	case FUSE_OPT_KEY_NONOPT:
-		if (c->nnonopt == 2) {
-			fprintf(stderr, "layerfs: too many arguments: '%s'\n", arg);
-			c->bad = true;
-			return -1;
-		}
-		c->nonopt[c->nnonopt++] = strdup(arg);
-		return 0;
-	case FUSE_OPT_KEY_OPT:
-		if (strncmp(arg, "br:", 3) == 0)   /* aufs also spells it br:DIR:DIR */
-			return set_branch_option(c, arg + 3);
-		return 1;
-	default:
-		return 1;
+	if (c->nnonopt == 2) {
+		fprintf(stderr, "layerfs: too many arguments: '%s'\n", arg);
+		return -1;
 	}
+	c->nonopt[c->nnonopt++] = strdup(arg);
+	return 0;
 }
 
 static void usage(const char *prog)
@@ -135,9 +225,16 @@ static void quiet_log(enum fuse_log_level level, const char *fmt, va_list ap)
 	fprintf(stderr, "layerfs: %s", text);
 }
 
+static struct fuse_conn_info_opts *conn_opts;
+static unsigned opt_max_read;
+
 static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
+	if (conn_opts)
+		fuse_apply_conn_info_opts(conn_opts, conn);
+	if (opt_max_read)
+		conn->max_read = opt_max_read;
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	if (conn->capable & FUSE_CAP_SPLICE_READ)
@@ -219,7 +316,7 @@ static int mount_and_serve(struct fuse_args *args, struct fuse_cmdline_opts *cop
 
 int main(int argc, char *argv[])
 {
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct cmdline c = { .timeout = 1.0 };
 	struct fuse_cmdline_opts copts = { 0 };
 	struct lfs_branch_list list = { 0 };
@@ -227,7 +324,8 @@ int main(int argc, char *argv[])
 	int ret = 1;
 
 	fuse_set_log_func(quiet_log);
-	if (fuse_opt_parse(&args, &c, layerfs_opts, opt_proc) || c.bad)
+	if (extract_own_options(argc, argv, &c, &args) ||
+	    fuse_opt_parse(&args, &c, NULL, nonopt_proc))
 		goto out;
 	if (c.nnonopt && fuse_opt_add_arg(&args, c.nonopt[c.nnonopt - 1]))
 		goto out;
@@ -247,10 +345,6 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "layerfs: no mountpoint given (see 'layerfs --help')\n");
 		goto out;
 	}
-	if (c.timeout < 0) {
-		fprintf(stderr, "layerfs: timeout must not be negative\n");
-		goto out;
-	}
 	if (branch_list_from(&c, &list))
 		goto out;
 	lfs = &fs;
@@ -263,6 +357,10 @@ int main(int argc, char *argv[])
 	fs.root = lfs_node_new_root();
 	if (!fs.root || add_mount_options(&args, &c, !fs.has_rw))
 		goto out;
+	opt_max_read = c.max_read;
+	conn_opts = fuse_parse_conn_info_opts(&args);
+	if (!conn_opts)
+		goto out;
 	ret = mount_and_serve(&args, &copts);
 out:
 	if (fs.root)
@@ -272,6 +370,7 @@ out:
 		lfs_ino_map_free();
 	}
 	lfs_branch_list_free(&list);
+	free(conn_opts);
 	free_cmdline(&c);
 	free(copts.mountpoint);
 	fuse_opt_free_args(&args);

@@ -9,6 +9,22 @@
 
 #include "handle.h"
 
+/* An open file whose names are all gone is reached through its fd. */
+static int stat_unlinked(struct node *n, struct stat *st)
+{
+	int fd = lfs_node_dup_open_fd(n);
+	if (fd < 0)
+		return fd;
+	int ret = fstat(fd, st) < 0 ? -errno : 0;
+	close(fd);
+	if (ret == 0) {
+		pthread_mutex_lock(&lfs->tree_lock);
+		lfs_fix_stat(n, st);
+		pthread_mutex_unlock(&lfs->tree_lock);
+	}
+	return ret;
+}
+
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct node *n = lfs_node(ino);
@@ -25,6 +41,8 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		}
 	} else {
 		ret = lfs_node_stat(n, &st);
+		if (ret == -ENOENT)
+			ret = stat_unlinked(n, &st);
 	}
 	if (ret)
 		fuse_reply_err(req, -ret);
@@ -86,6 +104,33 @@ static int apply_setattr(const struct objref *o, struct node *n, struct stat *at
 	return 0;
 }
 
+static int setattr_unlinked(struct node *n, struct stat *attr, int to_set)
+{
+	int fd = lfs_node_dup_open_fd(n);
+	if (fd < 0)
+		return fd;
+	int ret = 0;
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) &&
+	    fchown(fd, (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1,
+		   (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1) < 0)
+		ret = -errno;
+	if (ret == 0 && (to_set & FUSE_SET_ATTR_MODE) && fchmod(fd, attr->st_mode & 07777) < 0)
+		ret = -errno;
+	if (ret == 0 && (to_set & FUSE_SET_ATTR_SIZE) && ftruncate(fd, attr->st_size) < 0)
+		ret = -errno;
+	if (ret == 0 && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+				   FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW))) {
+		struct timespec ts[2] = {
+			pick_time(to_set, FUSE_SET_ATTR_ATIME, FUSE_SET_ATTR_ATIME_NOW, &attr->st_atim),
+			pick_time(to_set, FUSE_SET_ATTR_MTIME, FUSE_SET_ATTR_MTIME_NOW, &attr->st_mtim),
+		};
+		if (futimens(fd, ts) < 0)
+			ret = -errno;
+	}
+	close(fd);
+	return ret;
+}
+
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
@@ -99,9 +144,13 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		ret = apply_setattr(&o, n, attr, to_set, fi);
 		lfs_obj_release(&o);
 	}
+	if (ret == -ENOENT)
+		ret = setattr_unlinked(n, attr, to_set);
 	struct stat st;
 	if (ret == 0)
 		ret = lfs_node_stat(n, &st);
+	if (ret == -ENOENT)
+		ret = stat_unlinked(n, &st);
 	if (ret)
 		fuse_reply_err(req, -ret);
 	else

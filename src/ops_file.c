@@ -66,6 +66,21 @@ int lfs_handle_fd(struct fhandle *h, struct node *n)
 	return h->fd;
 }
 
+static void handle_free(struct fhandle *h)
+{
+	pthread_mutex_lock(&lfs->tree_lock);
+	for (struct fhandle **p = &h->node->handles; *p; p = &(*p)->next) {
+		if (*p == h) {
+			*p = h->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&lfs->tree_lock);
+	close(h->fd);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
 static void reply_open(fuse_req_t req, struct fuse_file_info *fi, int fd, int flags,
 		       struct node *n, const struct fuse_entry_param *e)
 {
@@ -76,12 +91,22 @@ static void reply_open(fuse_req_t req, struct fuse_file_info *fi, int fd, int fl
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
+	h->node = n;
+	pthread_mutex_lock(&lfs->tree_lock);
+	h->next = n->handles;
+	n->handles = h;
+	pthread_mutex_unlock(&lfs->tree_lock);
 	int ret = e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
-	if (ret) {
-		close(fd);
-		pthread_mutex_destroy(&h->lock);
-		free(h);
-	}
+	if (ret)
+		handle_free(h);
+}
+
+int lfs_node_dup_open_fd(struct node *n)
+{
+	pthread_mutex_lock(&lfs->tree_lock);
+	int fd = n->handles ? fcntl(n->handles->fd, F_DUPFD_CLOEXEC, 0) : -1;
+	pthread_mutex_unlock(&lfs->tree_lock);
+	return fd < 0 ? -ENOENT : fd;
 }
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -181,10 +206,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	struct fhandle *h = lfs_handle(fi);
-	close(h->fd);
-	pthread_mutex_destroy(&h->lock);
-	free(h);
+	handle_free(lfs_handle(fi));
 	fuse_reply_err(req, 0);
 }
 
