@@ -299,7 +299,7 @@ static ssize_t read_value(const char *path, const char *name, struct xbuf *b)
 			return len;
 		if (errno != ERANGE)
 			return -errno;
-		len = lgetxattr(path, name, NULL, 0); len = len > 1500 ? 1500 : len;
+		len = lgetxattr(path, name, NULL, 0);
 		if (len < 0)
 			return -errno;
 		int err = xbuf_reserve(b, (size_t)len);

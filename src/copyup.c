@@ -73,11 +73,12 @@ static int fill_regular(const struct objref *src, const struct stat *st, int orp
 		close(sfd);
 		return -err;
 	}
+	/* xattrs last: chown drops security.capability even for root. */
 	int ret = data ? lfs_copy_data(sfd, dfd, st->st_size) : 0;
 	if (ret == 0)
-		ret = lfs_copy_xattrs(src->dfd, src->name, orph, tmp, skip_internal_xattr);
-	if (ret == 0)
 		ret = lfs_copy_attrs_fd(dfd, st);
+	if (ret == 0)
+		ret = lfs_copy_xattrs(src->dfd, src->name, orph, tmp, skip_internal_xattr);
 	close(sfd);
 	close(dfd);
 	return ret;
@@ -158,9 +159,9 @@ static int copy_other(const struct objref *src, const struct stat *st, int dstdf
 	int ret = make_special(src, st, orph, tmp);
 	if (ret)
 		return ret;
-	ret = lfs_copy_xattrs(src->dfd, src->name, orph, tmp, skip_internal_xattr);
+	ret = lfs_copy_attrs(orph, tmp, st);
 	if (ret == 0)
-		ret = lfs_copy_attrs(orph, tmp, st);
+		ret = lfs_copy_xattrs(src->dfd, src->name, orph, tmp, skip_internal_xattr);
 	if (ret) {
 		lfs_remove_tree_at(orph, tmp);
 		return ret;

@@ -264,13 +264,13 @@ class Union:
         problems = []
         for m in reversed(self.mounts):
             problems += m.stop()
-        for p in reversed(self.extra_mounts):
-            if subprocess.run(["umount", p], capture_output=True).returncode != 0:
-                subprocess.run(["umount", "-l", p], capture_output=True)
         for d, snap in self.snapshots.items():
             now = snapshot(d)
             if now != snap:
                 problems.append("lower branch %s was modified:\n%s" % (d, diff_snapshots(snap, now)))
+        for p in reversed(self.extra_mounts):
+            if subprocess.run(["umount", p], capture_output=True).returncode != 0:
+                subprocess.run(["umount", "-l", p], capture_output=True)
         return problems
 
 

@@ -426,3 +426,10 @@ def drop_caches():
     os.sync()
     with open("/proc/sys/vm/drop_caches", "w") as f:
         f.write("2\n")
+
+
+def data_ls(p):
+    """Listing of a branch directory without branch metadata (.wh..wh.* other
+    than the opaque marker): user data, whiteouts and opaque markers."""
+    return sorted(n for n in os.listdir(p)
+                  if not n.startswith(".wh..wh.") or n == WH_OPQ)

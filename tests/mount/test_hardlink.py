@@ -2,7 +2,7 @@
 import os
 import stat
 
-from lfsutil import HL, WH_PLNK, exists, ls, read, write
+from lfsutil import HL, WH_PLNK, data_ls, exists, ls, read, write
 
 
 def spec():
@@ -79,4 +79,4 @@ def test_link_rw_files(union):
     os.unlink(m.p("a"))
     assert os.lstat(m.p("b")).st_nlink == 1
     assert read(m.p("b")) == b"1"
-    assert ls(m.rw) == ["b"]
+    assert data_ls(m.rw) == ["b"]

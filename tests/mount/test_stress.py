@@ -88,22 +88,23 @@ def worker(who, mnt, state, logpath, duration, seed):
         files = own(lambda k, v: v is not None)
         dirs = own(lambda k, v: v is None)
         empty_dirs = [k for k in dirs if not any(x.startswith(k + "/") for x in state)]
+        op = None
         try:
             if r < 0.30 or not files:
                 base = rnd.choice(dirs + SHARED_DIRS) if dirs and rnd.random() < 0.3 else d
                 name = "%s/%snew%d" % (base, mine, counter)
                 data = "c%d-%d" % (who, counter)
-                write(os.path.join(mnt, name), data)
                 op = ("create", name, data)
+                write(os.path.join(mnt, name), data)
             elif r < 0.40:
                 f = rnd.choice(files)
                 data = "+%d" % counter
-                write(os.path.join(mnt, f), data, "ab")
                 op = ("append", f, data)
+                write(os.path.join(mnt, f), data, "ab")
             elif r < 0.60:
                 f = rnd.choice(files)
-                os.unlink(os.path.join(mnt, f))
                 op = ("unlink", f)
+                os.unlink(os.path.join(mnt, f))
             elif r < 0.80:
                 f = rnd.choice(files)
                 if rnd.random() < 0.3 and len(files) > 1:
@@ -112,28 +113,28 @@ def worker(who, mnt, state, logpath, duration, seed):
                     dst = "%s/%sren%d" % (d, mine, counter)
                 if dst == f:
                     continue
-                os.rename(os.path.join(mnt, f), os.path.join(mnt, dst))
                 op = ("rename", f, dst)
+                os.rename(os.path.join(mnt, f), os.path.join(mnt, dst))
             elif r < 0.88:
                 name = "%s/%sdir%d" % (d, mine, counter)
-                os.mkdir(os.path.join(mnt, name))
                 op = ("mkdir", name)
+                os.mkdir(os.path.join(mnt, name))
             elif r < 0.94 and empty_dirs:
                 t = rnd.choice(empty_dirs)
-                os.rmdir(os.path.join(mnt, t))
                 op = ("rmdir", t)
+                os.rmdir(os.path.join(mnt, t))
             elif dirs:
                 t = rnd.choice(dirs)
                 dst = "%s/%smvd%d" % (d, mine, counter)
                 if dst.startswith(t + "/"):
                     continue
-                os.rename(os.path.join(mnt, t), os.path.join(mnt, dst))
                 op = ("rename", t, dst)
+                os.rename(os.path.join(mnt, t), os.path.join(mnt, dst))
             else:
                 continue
         except OSError as e:
             failures += 1
-            log.write(json.dumps(["FAILED", counter, repr(e)]) + "\n")
+            log.write(json.dumps(["FAILED", counter, op, repr(e)]) + "\n")
             log.flush()
             # the state of this name is now unknown: stop here, report
             break

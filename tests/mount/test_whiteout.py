@@ -6,8 +6,8 @@ import stat
 
 import pytest
 
-from lfsutil import (D, F, L, WHITEOUT, WH_BASE, WH_OPQ, errno_of, exists, ls, read, tree,
-                     write)
+from lfsutil import (D, F, L, WHITEOUT, WH_BASE, WH_OPQ, data_ls, errno_of, exists, ls, read,
+                     tree, write)
 
 
 def wh_ok(rw, rel, base_dir=None):
@@ -36,7 +36,7 @@ def test_unlink_lower_file(union):
     wh_ok(m.rw, "d/.wh.c")
     base = os.lstat(os.path.join(m.rw, WH_BASE))
     assert base.st_nlink == 4
-    assert sorted(os.listdir(m.rw)) == sorted([".wh.a", ".wh.b", WH_BASE, "d"])
+    assert data_ls(m.rw) == [".wh.a", ".wh.b", "d"]
     # persists across a remount
     m.remount()
     assert ls(m.mnt) == ["d"] and ls(m.p("d")) == []
@@ -48,7 +48,7 @@ def test_unlink_rw_only_leaves_nothing(union):
     os.unlink(m.p("d", "e"))
     assert ls(m.mnt) == ["d"]
     assert ls(m.p("d")) == ["f"]
-    assert ls(m.rw) == ["d"]
+    assert data_ls(m.rw) == ["d"]
     assert ls(os.path.join(m.rw, "d")) == []
 
 
@@ -105,7 +105,7 @@ def test_rmdir_merged_empty_dir(union):
 def test_rmdir_rw_only_dir(union):
     m = union.std(rw={"d": {}}, lowers=[{"x": "1"}])
     os.rmdir(m.p("d"))
-    assert ls(m.rw) == []
+    assert data_ls(m.rw) == []
 
 
 def test_rmdir_dir_with_lower_whiteouts_only_in_rw(union):
@@ -201,7 +201,7 @@ def test_create_over_whiteout(union, kind):
         else:
             os.mkfifo(p)
     assert ls(m.mnt) == ["x", "y"]
-    assert ls(m.rw) == [WH_BASE, "x", "y"] or ls(m.rw) == ["x", "y"]
+    assert data_ls(m.rw) == ["x", "y"]
     if kind == "file":
         assert read(m.p("x")) == b"new-x" and read(m.p("y")) == b"new-y"
     elif kind == "symlink":

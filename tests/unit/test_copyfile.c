@@ -70,7 +70,13 @@ static int setup(void **state)
 		return -1;
 	s->dirfd = s->shmfd = -1;
 	*state = s;
-	return make_scratch_dir("/tmp", s->dir, &s->dirfd);
+	if (make_scratch_dir("/tmp", s->dir, &s->dirfd) == 0)
+		return 0;
+	/* cmocka skips teardown after a failed setup: clean up here. */
+	remove_tree(s->dir);
+	free(s);
+	*state = NULL;
+	return -1;
 }
 
 static int teardown(void **state)
