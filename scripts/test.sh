@@ -12,13 +12,14 @@
 # (default build-asan), both relative to the repository root or absolute.
 #
 # The real-mount tests need root and /dev/fuse. The script fails when any
-# build or test fails, when a pass runs no test at all, or when a layerfs
-# mount under /tmp is left behind (it unmounts it first). Its last line is
-# "N passed, N failed", counted over both passes.
+# build or test fails, when a pass runs no test at all, or when a pass leaves
+# a layerfs mount under /tmp behind (it unmounts it first; outside CI only
+# the mounts of this run's own daemons count, see "mounts" below). Its last
+# line is "N passed, N failed", counted over both passes.
 set -euo pipefail
 
 usage() {
-	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 run_plain=1
@@ -45,33 +46,89 @@ builddir=${LAYERFS_BUILDDIR:-build}
 asandir=${LAYERFS_ASAN_BUILDDIR:-build-asan}
 
 # ---------------------------------------------------------------- mounts --
+#
+# A layerfs mount under /tmp that outlives a pass is a failure: it is
+# unmounted and counted. On a shared development machine other people's test
+# runs may have layerfs mounts under /tmp at the same time, so a mount only
+# counts as ours when its daemon carries this run's LAYERFS_TEST_RUN marker
+# in its environment (every process the tests start inherits it). A mount
+# whose daemon is gone cannot be attributed; under CI (CI=true, nothing else
+# runs on the machine) such mounts, and every other layerfs mount under
+# /tmp, are taken to be ours, otherwise they are only reported.
 
-# Print the mount points (one per line, innermost last) of layerfs mounts
-# under /tmp. A mount is layerfs's when its type is fuse.layerfs, or when it
-# is plain fuse and its source names layerfs.
+run_marker="test.sh-$$-$(date +%s%N)"
+export LAYERFS_TEST_RUN=$run_marker
+if [[ "${CI:-}" == "true" ]]; then ci=1; else ci=0; fi
+
+# Print "MOUNT-ID MOUNTPOINT" for every layerfs mount under /tmp, innermost
+# last. A mount is layerfs's when its type is fuse.layerfs, or when it is
+# plain fuse and its source names layerfs.
 layerfs_mounts_under_tmp() {
+	local id mp
 	awk '{
 		for (i = 7; i <= NF; i++) if ($i == "-") break
 		fstype = $(i + 1); source = $(i + 2)
 		if (fstype == "fuse.layerfs" || (fstype ~ /^fuse/ && source ~ /layerfs/))
-			print $5
+			print $1, $5
 	}' /proc/self/mountinfo |
-		while IFS= read -r mp; do
+		while read -r id mp; do
 			mp=$(printf '%b' "$mp") # undo the \040-style escapes of mountinfo
-			[[ "$mp" == /tmp/* ]] && printf '%s\n' "$mp"
+			if [[ "$mp" == /tmp/* ]]; then
+				printf '%s %s\n' "$id" "$mp"
+			fi
 		done
 }
 
-# Unmount every layerfs mount under /tmp (innermost first). Prints what it
-# did; returns 1 when it found any.
+# Whose is the mount at $1? Prints "ours", "other" (a live daemon of another
+# run) or "orphan" (no daemon found).
+mount_owner() {
+	local mp=$1 d pid owner=orphan
+	local -a argv
+	for d in /proc/[0-9]*; do
+		pid=${d#/proc/}
+		[[ $pid -ne $$ ]] || continue
+		mapfile -d '' -t argv 2>/dev/null <"$d/cmdline" || continue
+		[[ ${#argv[@]} -gt 0 && "$(basename -- "${argv[0]}")" == layerfs ]] || continue
+		local a match=0
+		for a in "${argv[@]:1}"; do
+			if [[ "$a" == "$mp" || "${a%/}" == "$mp" ]]; then match=1; break; fi
+		done
+		[[ $match -eq 1 ]] || continue
+		if tr '\0' '\n' 2>/dev/null <"$d/environ" | grep -qxF "LAYERFS_TEST_RUN=$run_marker"; then
+			echo ours
+			return
+		fi
+		owner=other
+	done
+	echo "$owner"
+}
+
+start_mounts=""
+# unmount_leftovers WHEN: unmount the layerfs mounts under /tmp that are
+# ours (see above). Returns 1 when it found any of ours.
 unmount_leftovers() {
-	local found=0 mp i
-	local -a mps=()
-	mapfile -t mps < <(layerfs_mounts_under_tmp)
-	for ((i = ${#mps[@]} - 1; i >= 0; i--)); do
-		mp=${mps[i]}
+	local when=$1 found=0 line id mp owner i
+	local -a lines=()
+	mapfile -t lines < <(layerfs_mounts_under_tmp)
+	for ((i = ${#lines[@]} - 1; i >= 0; i--)); do
+		line=${lines[i]}
+		id=${line%% *}
+		mp=${line#* }
+		owner=$(mount_owner "$mp")
+		if [[ $ci -eq 1 ]]; then
+			owner=ours
+		elif [[ "$owner" == orphan ]]; then
+			if grep -qxF -- "$line" <<<"$start_mounts"; then
+				continue # was there before we started: reported at the start
+			fi
+			echo "test.sh: warning: layerfs mount without a daemon at $mp;" \
+				"it may be another run's, so it is left alone (fusermount3 -u -z $mp)" >&2
+			continue
+		elif [[ "$owner" == other ]]; then
+			continue # a concurrent run's live mount: not ours to judge
+		fi
 		found=1
-		echo "test.sh: unmounting leftover layerfs mount: $mp" >&2
+		echo "test.sh: unmounting layerfs mount left $when: $mp (mount id $id)" >&2
 		fusermount3 -u -z "$mp" 2>/dev/null || umount -l "$mp" ||
 			echo "test.sh: could not unmount $mp" >&2
 	done
@@ -83,7 +140,7 @@ on_exit() {
 	local rc=$?
 	if [[ $final_check_done -eq 0 ]]; then
 		# Interrupted or aborted early: still never leave a mount behind.
-		unmount_leftovers || true
+		unmount_leftovers "by an aborted run" || true
 	fi
 	exit "$rc"
 }
@@ -93,8 +150,14 @@ trap on_exit EXIT
 
 "$repo/scripts/deps.sh"
 
-if ! unmount_leftovers; then
-	echo "test.sh: warning: the mounts above were left by an earlier run" >&2
+if [[ $ci -eq 1 ]]; then
+	unmount_leftovers "by an earlier run" || true
+else
+	start_mounts=$(layerfs_mounts_under_tmp)
+	if [[ -n "$start_mounts" ]]; then
+		echo "test.sh: note: layerfs mounts under /tmp that are not this run's (left alone):" >&2
+		while read -r _ mp; do echo "  $mp" >&2; done <<<"$start_mounts"
+	fi
 fi
 if [[ $(id -u) -ne 0 ]]; then
 	echo "test.sh: warning: not root; the real-mount tests need root (sudo $0)" >&2
@@ -180,7 +243,7 @@ build_failed() {
 
 # After each pass: a layerfs mount left under /tmp counts as one failure.
 check_leftovers() {
-	if ! unmount_leftovers; then
+	if ! unmount_leftovers "by pass $1"; then
 		echo "test.sh: ERROR: pass $1 left layerfs mounts behind (unmounted now)" >&2
 		summaries+=("pass $1: left layerfs mounts under /tmp behind: 1 failed")
 		total_fail=$((total_fail + 1))
