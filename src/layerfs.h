@@ -196,6 +196,7 @@ int lfs_whiteout_make(int dfd, const char *name);
 int lfs_whiteout_remove(int dfd, const char *name);
 bool lfs_whiteout_exists(int dfd, const char *name);
 int lfs_opaque_make(int dfd, const char *dirname);
+int lfs_drop_whiteouts_below(int dfd, const char *dirname);
 /* Removes an rw-branch directory tree by first moving it into the work
  * directory (so the name disappears atomically). */
 int lfs_remove_dir_atomic(int dfd, const char *name);

@@ -143,8 +143,11 @@ static int rename_plain(struct rename_side *src, struct rename_side *dst)
 	}
 	/* A moved directory must not merge with whatever lower branches hold at
 	 * its new path (nor lose its copied-up lower content's hiding rules). */
-	if (is_dir && (tree || lfs_lower_has(dst->dir, dst->name)))
+	if (is_dir && (tree || lfs_lower_has(dst->dir, dst->name))) {
 		ret = lfs_opaque_make(opd.dfd, src->name);
+		if (ret == 0)
+			ret = lfs_drop_whiteouts_below(opd.dfd, src->name);
+	}
 	if (ret == 0 && lfs_lower_has(src->dir, src->name))
 		ret = lfs_whiteout_make(opd.dfd, src->name);
 	if (ret == 0)

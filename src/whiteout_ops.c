@@ -181,6 +181,32 @@ int lfs_remove_tree_at(int dfd, const char *name)
 	return ret;
 }
 
+/* Under an opaque directory nothing below merges in: its whiteouts (at
+ * every depth) say nothing any more and would only clutter a diff. */
+int lfs_drop_whiteouts_below(int dfd, const char *dirname)
+{
+	int fd = openat(dfd, dirname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	int ret = 0;
+	struct dirent *de;
+	while (ret == 0 && (de = readdir(d))) {
+		if (lfs_whiteout_target(de->d_name)) {
+			if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT)
+				ret = -errno;
+		} else if (de->d_type == DT_DIR && strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			ret = lfs_drop_whiteouts_below(fd, de->d_name);
+		}
+	}
+	closedir(d);
+	return ret;
+}
+
 int lfs_remove_dir_atomic(int dfd, const char *name)
 {
 	int orph = lfs_work_orph();

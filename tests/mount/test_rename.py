@@ -193,3 +193,20 @@ def test_rename_keeps_open_fd_content(union):
     finally:
         os.close(fd)
     assert read(m.p("b")) == b"content"
+
+
+def test_renamed_lower_dir_keeps_no_stale_whiteouts(union):
+    """A moved lower directory is copied up whole and made opaque; the
+    whiteouts its rw copy held (for the old path) are dropped at every depth,
+    so the rw branch says exactly what the merged view shows."""
+    m = union.std(lowers=[{"d": {"a": "1", "gone": "x", "sub": {"b": "2", "old": "y"}}}])
+    os.unlink(m.p("d", "gone"))
+    os.unlink(m.p("d", "sub", "old"))
+    assert is_wh(m.rw, "d/.wh.gone") and is_wh(m.rw, "d/sub/.wh.old")
+    os.rename(m.p("d"), m.p("e"))
+    assert tree(m.mnt) == {"e": "dir", "e/a": b"1", "e/sub": "dir", "e/sub/b": b"2"}
+    assert sorted(os.listdir(os.path.join(m.rw, "e"))) == [WH_OPQ, "a", "sub"]
+    assert sorted(os.listdir(os.path.join(m.rw, "e", "sub"))) == ["b"]
+    assert is_wh(m.rw, ".wh.d")
+    m.remount()
+    assert tree(m.mnt) == {"e": "dir", "e/a": b"1", "e/sub": "dir", "e/sub/b": b"2"}
