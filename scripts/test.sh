@@ -196,7 +196,7 @@ run_pass() {
 	ninja -C "$dir" || return 1
 
 	local log rc=0
-	log=$(mktemp /tmp/layerfs-test-log.XXXXXX)
+	log=$(mktemp /tmp/test.sh-meson-log.XXXXXX)
 	meson test -C "$dir" --print-errorlogs "${meson_test_args[@]}" 2>&1 | tee "$log" || rc=$?
 
 	local ok xfail fail upass skip timeout passed failed
