@@ -169,6 +169,12 @@ int lfs_fs_init(struct lfs *fs, const struct lfs_branch_list *list,
 		fs->br[i].devidx = dev_index(fs, fs->br[i].dev);
 	pthread_mutex_init(&fs->meta_lock, NULL);
 	pthread_mutex_init(&fs->tree_lock, NULL);
+	/* Writers first: a branch change must not starve under load. */
+	pthread_rwlockattr_t attr;
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&fs->branch_lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
 	return setup_workdir(fs, workdir);
 }
 

@@ -71,6 +71,8 @@ struct lfs {
 	unsigned ndevs;
 	struct node *root;
 	pthread_mutex_t tree_lock; /* node table, names, node locations */
+	/* Held shared by every request, exclusive by branch changes. */
+	pthread_rwlock_t branch_lock;
 };
 
 extern struct lfs *lfs;
@@ -218,6 +220,9 @@ int lfs_upper_dir(struct node *dir, struct objref *o);
 /* ---- creds ---- */
 /* Gives a new rw object the caller's uid and the gid the parent decides. */
 int lfs_set_owner(fuse_req_t req, int dfd, const char *name, int parent_dfd);
+
+/* ---- loop.c ---- */
+int lfs_session_loop(struct fuse_session *se, unsigned nthreads);
 
 /* ---- operation tables ---- */
 void lfs_ops_entry(struct fuse_lowlevel_ops *ops);

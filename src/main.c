@@ -258,18 +258,10 @@ static struct fuse_session *make_session(struct fuse_args *args)
 
 static int run_session(struct fuse_session *se, struct fuse_cmdline_opts *copts)
 {
-	if (copts->singlethread)
-		return fuse_session_loop(se);
-	struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-	if (!cfg)
-		return -ENOMEM;
-	fuse_loop_cfg_set_clone_fd(cfg, copts->clone_fd);
-	fuse_loop_cfg_set_max_threads(cfg, copts->max_threads);
-	if (copts->max_idle_threads != UINT_MAX)
-		fuse_loop_cfg_set_idle_threads(cfg, copts->max_idle_threads);
-	int ret = fuse_session_loop_mt(se, cfg);
-	fuse_loop_cfg_destroy(cfg);
-	return ret;
+	unsigned threads = copts->singlethread ? 1 : copts->max_threads;
+	if (threads == 0 || threads > 256)
+		threads = 16;
+	return lfs_session_loop(se, threads);
 }
 
 static void free_cmdline(struct cmdline *c)
