@@ -13,82 +13,61 @@
 
 struct lfs *lfs;
 
-static void fs_error(const char *what, const char *path, int err)
+/* Opens and checks one branch root; on failure a one-line reason in err. */
+int lfs_branch_open(const char *path, enum lfs_perm perm, bool wh, const char *mnt,
+		    struct branch *b, char *err, size_t errsz)
 {
-	fprintf(stderr, "layerfs: %s '%s': %s\n", what, path, strerror(err));
-}
-
-static int open_branch_root(const struct lfs_branch_spec *spec, const char *mnt,
-			    struct branch *b)
-{
-	char *real = realpath(spec->path, NULL);
+	char *real = realpath(path, NULL);
 	if (!real) {
-		int err = errno;
-		fs_error("branch", spec->path, err);
-		return -err;
+		int e = errno;
+		snprintf(err, errsz, "branch '%s': %s", path, strerror(e));
+		return -e;
 	}
 	int fd = open(real, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		int err = errno;
-		fs_error("branch", spec->path, err == ENOTDIR ? ENOTDIR : err);
-		free(real);
-		return -err;
-	}
 	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		int err = errno;
-		fs_error("branch", spec->path, err);
-		close(fd);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int e = errno;
+		snprintf(err, errsz, "branch '%s': %s", path, strerror(e));
+		if (fd >= 0)
+			close(fd);
 		free(real);
-		return -err;
+		return -e;
 	}
 	/* Mounting over a branch itself is fine (its fd is open already), but a
 	 * branch below the mountpoint would be hidden by the mount, and a
 	 * mountpoint inside a branch would show the union inside itself. */
 	bool same = mnt && strcmp(mnt, real) == 0;
-	if (mnt && !same && lfs_path_is_beneath(mnt, real)) {
-		fprintf(stderr, "layerfs: branch '%s' is inside the mountpoint '%s'\n",
-			spec->path, mnt);
+	const char *why = NULL;
+	if (mnt && !same && lfs_path_is_beneath(mnt, real))
+		why = "is inside the mountpoint";
+	else if (mnt && !same && lfs_path_is_beneath(real, mnt))
+		why = "contains the mountpoint";
+	if (why) {
+		snprintf(err, errsz, "branch '%s' %s '%s'", path, why, mnt);
 		close(fd);
 		free(real);
 		return -EINVAL;
 	}
-	if (mnt && !same && lfs_path_is_beneath(real, mnt)) {
-		fprintf(stderr, "layerfs: mountpoint '%s' is inside branch '%s'\n",
-			mnt, spec->path);
-		close(fd);
-		free(real);
-		return -EINVAL;
-	}
-	b->path = real;
-	b->fd = fd;
-	b->perm = spec->perm;
-	b->wh = spec->wh || spec->perm == LFS_PERM_RW;
-	b->dev = st.st_dev;
+	*b = (struct branch){ .path = real, .fd = fd, .perm = perm,
+			      .wh = wh || perm == LFS_PERM_RW, .dev = st.st_dev,
+			      .ino = st.st_ino };
 	return 0;
 }
 
-static int check_distinct(struct lfs *fs)
+/* -EINVAL when b is one of the mount's branches already. */
+int lfs_branch_check_new(const struct branch *b, char *err, size_t errsz)
 {
-	for (int i = 0; i < fs->nbr; i++) {
-		struct stat a;
-		if (fstat(fs->br[i].fd, &a) < 0)
-			return -errno;
-		for (int j = 0; j < i; j++) {
-			struct stat b;
-			if (fstat(fs->br[j].fd, &b) < 0)
-				return -errno;
-			if (a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
-				fprintf(stderr, "layerfs: the same branch twice: '%s' and '%s'\n",
-					fs->br[j].path, fs->br[i].path);
-				return -EINVAL;
-			}
+	for (int j = 0; j < lfs->nbr; j++) {
+		if (lfs->br[j].dev == b->dev && lfs->br[j].ino == b->ino) {
+			snprintf(err, errsz, "the same branch twice: '%s' and '%s'",
+				 lfs->br[j].path, b->path);
+			return -EINVAL;
 		}
 	}
 	return 0;
 }
 
-static unsigned dev_index(struct lfs *fs, dev_t dev)
+unsigned lfs_dev_index(struct lfs *fs, dev_t dev)
 {
 	for (unsigned i = 0; i < fs->ndevs; i++)
 		if (fs->devs[i] == dev)
@@ -101,35 +80,31 @@ static unsigned dev_index(struct lfs *fs, dev_t dev)
 	return fs->ndevs++;
 }
 
-static int setup_workdir(struct lfs *fs, const char *workdir)
+int lfs_setup_workdir(struct lfs *fs, const char *workdir, char *err, size_t errsz)
 {
 	fs->orphfd = fs->plinkfd = fs->workfd = -1;
 	if (!fs->has_rw)
 		return 0;
 	const char *path = workdir ? workdir : fs->br[0].path;
 	char *real = realpath(path, NULL);
-	if (!real) {
-		int err = errno;
-		fs_error("workdir", path, err);
-		return -err;
-	}
-	int fd = open(real, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int fd = real ? open(real, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		int err = errno;
-		fs_error("workdir", path, err);
+		int e = errno;
+		snprintf(err, errsz, "workdir '%s': %s", path, strerror(e));
 		if (fd >= 0)
 			close(fd);
 		free(real);
-		return -err;
+		return -e;
 	}
 	if (st.st_dev != fs->br[0].dev) {
-		fprintf(stderr, "layerfs: workdir '%s' is not on the filesystem of the rw branch '%s'\n",
-			path, fs->br[0].path);
+		snprintf(err, errsz, "workdir '%s' is not on the filesystem of the rw branch '%s'",
+			 path, fs->br[0].path);
 		close(fd);
 		free(real);
 		return -EXDEV;
 	}
+	free(fs->workdir);
 	fs->workdir = real;
 	fs->workfd = fd;
 	return 0;
@@ -144,29 +119,41 @@ int lfs_fs_init(struct lfs *fs, const struct lfs_branch_list *list,
 		return -EINVAL;
 	}
 	fs->workfd = fs->orphfd = fs->plinkfd = -1;
+	lfs = fs;   /* lfs_branch_check_new compares with the branches so far */
 	fs->br = calloc(list->n, sizeof(*fs->br));
 	if (!fs->br)
 		return -ENOMEM;
 	char *mnt = mountpoint ? realpath(mountpoint, NULL) : NULL;
 	if (mountpoint && !mnt) {
 		int err = errno;
-		fs_error("mountpoint", mountpoint, err);
+		fprintf(stderr, "layerfs: mountpoint '%s': %s\n", mountpoint, strerror(err));
 		return -err;
 	}
+	fs->mountpoint = mnt;
+	char err[PATH_MAX * 2 + 128] = "";
 	int ret = 0;
 	for (size_t i = 0; i < list->n && ret == 0; i++) {
-		ret = open_branch_root(&list->v[i], mnt, &fs->br[i]);
-		if (ret == 0)
-			fs->nbr++;
+		const struct lfs_branch_spec *sp = &list->v[i];
+		struct branch b;
+		ret = lfs_branch_open(sp->path, sp->perm, sp->wh, mnt, &b, err, sizeof(err));
+		if (ret)
+			break;
+		ret = lfs_branch_check_new(&b, err, sizeof(err));
+		if (ret) {
+			close(b.fd);
+			free(b.path);
+			break;
+		}
+		b.id = ++fs->next_brid;
+		fs->br[fs->nbr++] = b;
 	}
-	free(mnt);
-	if (ret == 0)
-		ret = check_distinct(fs);
-	if (ret)
+	if (ret) {
+		fprintf(stderr, "layerfs: %s\n", err);
 		return ret;
+	}
 	fs->has_rw = fs->br[0].perm == LFS_PERM_RW;
 	for (int i = 0; i < fs->nbr; i++)
-		fs->br[i].devidx = dev_index(fs, fs->br[i].dev);
+		fs->br[i].devidx = lfs_dev_index(fs, fs->br[i].dev);
 	pthread_mutex_init(&fs->meta_lock, NULL);
 	pthread_mutex_init(&fs->tree_lock, NULL);
 	/* Writers first: a branch change must not starve under load. */
@@ -175,7 +162,10 @@ int lfs_fs_init(struct lfs *fs, const struct lfs_branch_list *list,
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&fs->branch_lock, &attr);
 	pthread_rwlockattr_destroy(&attr);
-	return setup_workdir(fs, workdir);
+	ret = lfs_setup_workdir(fs, workdir, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "layerfs: %s\n", err);
+	return ret;
 }
 
 void lfs_fs_destroy(struct lfs *fs)
@@ -193,6 +183,7 @@ void lfs_fs_destroy(struct lfs *fs)
 		close(fs->plinkfd);
 	free(fs->workdir);
 	free(fs->devs);
+	free(fs->mountpoint);
 }
 
 int lfs_open_dir(int b, const char *relpath)
@@ -257,7 +248,7 @@ uint64_t lfs_ino_for(int b, const struct stat *st)
 	if (e) {
 		vino = e->vino;
 	} else {
-		unsigned idx = dev_index(lfs, st->st_dev);
+		unsigned idx = lfs_dev_index(lfs, st->st_dev);
 		if (idx == 0 && st->st_ino < (1ULL << 56))
 			vino = st->st_ino;
 		else if (idx < 127 && st->st_ino < (1ULL << 56))

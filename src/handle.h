@@ -10,6 +10,7 @@ struct fhandle {
 	int fd;
 	int flags;            /* open flags the daemon used */
 	unsigned gen;         /* node's copy-up generation when fd was opened */
+	int branch;           /* the branch fd is open on (-1: a removed one) */
 	pthread_mutex_t lock;
 	struct node *node;
 	struct fhandle *next; /* the node's other open handles */

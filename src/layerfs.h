@@ -27,7 +27,9 @@ struct branch {
 	enum lfs_perm perm;
 	bool wh;             /* honours whiteouts and opaque markers */
 	dev_t dev;
+	ino_t ino;           /* of the root, to refuse a branch given twice */
 	unsigned devidx;     /* index of dev among the branches' devices */
+	uint64_t id;         /* brid: unique within the mount, never reused */
 };
 
 /* One name of a node: (parent directory node, entry name). */
@@ -59,6 +61,10 @@ struct node {
 struct lfs {
 	struct branch *br;
 	int nbr;
+	uint64_t next_brid;
+	char *mountpoint;    /* canonical */
+	char si[17];         /* mount id, 16 hex digits */
+	struct fuse_session *se;
 	bool has_rw;         /* branch 0 is writable */
 	char *workdir;       /* where metadata lives: the rw root or workdir= */
 	int workfd;          /* O_PATH of workdir */
@@ -80,6 +86,11 @@ extern struct lfs *lfs;
 /* ---- fs.c: branches, objects inside branches, inode numbers ---- */
 int lfs_fs_init(struct lfs *fs, const struct lfs_branch_list *list,
 		const char *workdir, const char *mountpoint);
+int lfs_branch_open(const char *path, enum lfs_perm perm, bool wh, const char *mnt,
+		    struct branch *b, char *err, size_t errsz);
+int lfs_branch_check_new(const struct branch *b, char *err, size_t errsz);
+int lfs_setup_workdir(struct lfs *fs, const char *workdir, char *err, size_t errsz);
+unsigned lfs_dev_index(struct lfs *fs, dev_t dev);
 void lfs_fs_destroy(struct lfs *fs);
 /* Opens directory relpath ("" = root) of branch b as O_PATH, never through a
  * symlink. Returns an fd or -errno. */
@@ -126,6 +137,9 @@ bool lfs_node_dir_in_rw(struct node *n);
 /* Copies dirbr of a directory node (under tree_lock). */
 unsigned lfs_node_dirbr(struct node *n, uint16_t *out);
 void lfs_node_free_all(void);
+/* Every live node (malloc'ed array; caller holds tree_lock). */
+size_t lfs_node_list_locked(struct node ***out);
+unsigned lfs_node_depth_locked(struct node *n);
 
 /* A located object: the directory holding it (opened beneath a branch) and
  * its name there ("." for a branch root). */
@@ -220,6 +234,26 @@ int lfs_upper_dir(struct node *dir, struct objref *o);
 /* ---- creds ---- */
 /* Gives a new rw object the caller's uid and the gid the parent decides. */
 int lfs_set_owner(fuse_req_t req, int dfd, const char *name, int parent_dfd);
+
+/* ---- branchops.c: live branch changes (caller holds branch_lock as writer)
+ * and what the kernel must then forget (sent with no lock held). ---- */
+struct lfs_inval {
+	fuse_ino_t *inodes;
+	size_t ninodes;
+	struct { fuse_ino_t parent; char *name; } *entries;
+	size_t nentries, capentries;
+};
+int lfs_branch_add(int index, const char *path, enum lfs_perm perm, bool wh,
+		   struct lfs_inval *iv, char *err, size_t errsz);
+int lfs_branch_del(int index, struct lfs_inval *iv, char *err, size_t errsz);
+int lfs_branch_mod(int index, enum lfs_perm perm, bool wh, struct lfs_inval *iv,
+		   char *err, size_t errsz);
+void lfs_inval_send(struct lfs_inval *iv);
+
+/* ---- control.c: runtime directory and control socket ---- */
+void lfs_make_si(void);
+int lfs_control_start(void);
+void lfs_control_stop(void);
 
 /* ---- loop.c ---- */
 int lfs_session_loop(struct fuse_session *se, unsigned nthreads);

@@ -279,10 +279,18 @@ static int add_mount_options(struct fuse_args *args, const struct cmdline *c,
 {
 	if (fuse_opt_add_arg(args, "-odefault_permissions,subtype=layerfs"))
 		return -1;
-	if (!c->has_fsname && fuse_opt_add_arg(args, "-ofsname=layerfs"))
+	/* libfuse mounts nosuid,nodev unless told otherwise; a container rootfs
+	 * needs setuid programs and devices to work, as on overlayfs. Inserted
+	 * first so that the user's own -o nosuid/nodev still win. */
+	if (geteuid() == 0 && fuse_opt_insert_arg(args, 1, "-osuid,dev"))
 		return -1;
-	if (read_only && fuse_opt_add_arg(args, "-oro"))
+	char fsname[64];
+	snprintf(fsname, sizeof(fsname), "-ofsname=layerfs:si_%s", lfs->si);
+	if (!c->has_fsname && fuse_opt_add_arg(args, fsname))
 		return -1;
+	/* A union without an rw branch is not mounted "ro": every write fails
+	 * with EROFS in layerfs itself, and an rw branch can be added live. */
+	(void)read_only;
 	return 0;
 }
 
@@ -295,7 +303,10 @@ static int mount_and_serve(struct fuse_args *args, struct fuse_cmdline_opts *cop
 	if (fuse_set_signal_handlers(se) == 0) {
 		if (fuse_session_mount(se, copts->mountpoint) == 0) {
 			fuse_daemonize(copts->foreground);
+			lfs->se = se;
+			lfs_control_start();   /* inspection is a service, not a must */
 			ret = run_session(se, copts) ? 1 : 0;
+			lfs_control_stop();
 			fuse_session_unmount(se);
 		} else {
 			fprintf(stderr, "layerfs: cannot mount on '%s'\n", copts->mountpoint);
@@ -346,6 +357,7 @@ int main(int argc, char *argv[])
 		goto out;
 	if (lfs_clean_orph())
 		lfs_log("could not empty the work directory of '%s'", fs.workdir);
+	lfs_make_si();
 	fs.root = lfs_node_new_root();
 	if (!fs.root || add_mount_options(&args, &c, !fs.has_rw))
 		goto out;

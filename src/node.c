@@ -371,6 +371,36 @@ unsigned lfs_node_dirbr(struct node *n, uint16_t *out)
 	return cnt;
 }
 
+size_t lfs_node_list_locked(struct node ***out)
+{
+	size_t n = 0, cap = 64;
+	struct node **v = malloc(cap * sizeof(*v));
+	if (!v) {
+		*out = NULL;
+		return 0;
+	}
+	for (struct node *p = all_nodes.all_next; p != &all_nodes; p = p->all_next) {
+		if (n == cap) {
+			struct node **w = realloc(v, cap * 2 * sizeof(*v));
+			if (!w)
+				break;
+			v = w;
+			cap *= 2;
+		}
+		v[n++] = p;
+	}
+	*out = v;
+	return n;
+}
+
+unsigned lfs_node_depth_locked(struct node *n)
+{
+	unsigned d = 0;
+	for (struct node *p = n; p && p != lfs->root && p->names; p = p->names->parent)
+		d++;
+	return d;
+}
+
 void lfs_node_free_all(void)
 {
 	/* At unmount the kernel forgets nothing more: free every node. */

@@ -22,7 +22,7 @@ static bool opens_for_change(int flags)
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 }
 
-static int open_object(struct node *n, int flags)
+static int open_object(struct node *n, int flags, int *branch)
 {
 	struct objref o;
 	int ret = lfs_obj_locate(n, &o);
@@ -30,6 +30,7 @@ static int open_object(struct node *n, int flags)
 		return ret;
 	int fd = openat(o.dfd, o.name, flags);
 	ret = fd < 0 ? -errno : fd;
+	*branch = o.branch;
 	lfs_obj_release(&o);
 	return ret;
 }
@@ -53,8 +54,10 @@ int lfs_handle_fd(struct fhandle *h, struct node *n)
 		return h->fd;
 	pthread_mutex_lock(&h->lock);
 	if (h->gen != gen) {
-		int fd = open_object(n, h->flags & ~O_TRUNC);
+		int branch;
+		int fd = open_object(n, h->flags & ~O_TRUNC, &branch);
 		if (fd >= 0) {
+			h->branch = branch;
 			/* The old fd may be in use by a concurrent read: keep it
 			 * valid by duplicating the new file over it. */
 			dup3(fd, h->fd, O_CLOEXEC);
@@ -82,9 +85,11 @@ static void handle_free(struct fhandle *h)
 }
 
 static void reply_open(fuse_req_t req, struct fuse_file_info *fi, int fd, int flags,
-		       struct node *n, const struct fuse_entry_param *e)
+		       int branch, struct node *n, const struct fuse_entry_param *e)
 {
 	struct fhandle *h = handle_new(fd, flags, n);
+	if (h)
+		h->branch = branch;
 	if (!h) {
 		close(fd);
 		fuse_reply_err(req, ENOMEM);
@@ -116,11 +121,12 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (opens_for_change(fi->flags))
 		ret = lfs->has_rw ? lfs_copyup(n, !(fi->flags & O_TRUNC)) : -EROFS;
 	int flags = branch_open_flags(fi->flags);
-	int fd = ret ? ret : open_object(n, flags);
+	int branch = 0;
+	int fd = ret ? ret : open_object(n, flags, &branch);
 	if (fd < 0)
 		fuse_reply_err(req, -fd);
 	else
-		reply_open(req, fi, fd, flags, n, NULL);
+		reply_open(req, fi, fd, flags, branch, n, NULL);
 }
 
 /* Opens name in rw dir pd, creating it; an existing file is opened as is
@@ -169,7 +175,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	reply_open(req, fi, fd, flags, lfs_node(e.ino), &e);
+	reply_open(req, fi, fd, flags, 0, lfs_node(e.ino), &e);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

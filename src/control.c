@@ -1,0 +1,460 @@
+/* Inspection and control of a mount, as aufs's /sys/fs/aufs/si_<id>: a
+ * runtime directory with br<N> (path=perm), brid<N>, mnt, pid, and a control
+ * socket through which layerctl lists, adds, removes and changes branches
+ * and asks which branch supplies a path. */
+#include "layerfs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "layerfs/whiteout.h"
+
+#define CTL_MAX_REQUEST 65536
+
+static char rundir[PATH_MAX];
+static int ctl_fd = -1;
+static pthread_t ctl_thread;
+static bool ctl_started;
+
+void lfs_make_si(void)
+{
+	unsigned char r[8];
+	if (getrandom(r, sizeof(r), 0) != sizeof(r)) {
+		uint64_t v = (uint64_t)getpid() ^ ((uint64_t)time(NULL) << 20);
+		memcpy(r, &v, sizeof(r));
+	}
+	for (int i = 0; i < 8; i++)
+		snprintf(lfs->si + 2 * i, 3, "%02x", r[i]);
+}
+
+/* /run/layerfs as root, $XDG_RUNTIME_DIR/layerfs otherwise. */
+static int runtime_base(char *buf, size_t size)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	int n;
+	if (geteuid() == 0)
+		n = snprintf(buf, size, "/run/layerfs");
+	else if (xdg && *xdg)
+		n = snprintf(buf, size, "%s/layerfs", xdg);
+	else
+		n = snprintf(buf, size, "/tmp/layerfs-%u", (unsigned)geteuid());
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+static int remove_tree(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	struct dirent *de;
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			unlinkat(fd, de->d_name, 0);
+	closedir(d);
+	return rmdir(path) < 0 ? -errno : 0;
+}
+
+/* A runtime directory whose daemon is gone is left-over: remove it. */
+static void clean_stale(const char *base)
+{
+	DIR *d = opendir(base);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "si_", 3) != 0)
+			continue;
+		char path[PATH_MAX + NAME_MAX + 8], pidbuf[32] = "";
+		snprintf(path, sizeof(path), "%s/%s/pid", base, de->d_name);
+		FILE *f = fopen(path, "re");
+		if (f) {
+			if (!fgets(pidbuf, sizeof(pidbuf), f))
+				pidbuf[0] = '\0';
+			fclose(f);
+		}
+		long pid = strtol(pidbuf, NULL, 10);
+		if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", base, de->d_name);
+		if (remove_tree(path) == 0)
+			lfs_log("removed stale runtime directory %s", path);
+	}
+	closedir(d);
+}
+
+static int write_entry(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int write_entry(const char *name, const char *fmt, ...)
+{
+	char tmp[PATH_MAX + 64], path[PATH_MAX + 64];
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", rundir, name);
+	snprintf(path, sizeof(path), "%s/%s", rundir, name);
+	FILE *f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	if (fclose(f) != 0 || rename(tmp, path) < 0) {
+		int err = errno;
+		unlink(tmp);
+		return -err;
+	}
+	return 0;
+}
+
+/* br<N> and brid<N> for the current branch set (caller holds branch_lock). */
+static void write_branch_entries(void)
+{
+	DIR *d = opendir(rundir);
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d)))
+			if (strncmp(de->d_name, "br", 2) == 0)
+				unlinkat(dirfd(d), de->d_name, 0);
+		closedir(d);
+	}
+	for (int i = 0; i < lfs->nbr; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "br%d", i);
+		write_entry(name, "%s=%s\n", lfs->br[i].path,
+			    lfs_perm_name(lfs->br[i].perm, lfs->br[i].wh));
+		snprintf(name, sizeof(name), "brid%d", i);
+		write_entry(name, "%llu\n", (unsigned long long)lfs->br[i].id);
+	}
+}
+
+/* ---- requests ---- */
+
+static int branch_by_name(const char *what)
+{
+	char *end;
+	long idx = strtol(what, &end, 10);
+	if (*what && !*end)
+		return idx >= 0 && idx < lfs->nbr ? (int)idx : -1;
+	char *real = realpath(what, NULL);
+	int found = -1;
+	for (int i = 0; real && i < lfs->nbr && found < 0; i++)
+		if (strcmp(lfs->br[i].path, real) == 0)
+			found = i;
+	free(real);
+	return found;
+}
+
+static void list_branches(FILE *out)
+{
+	for (int i = 0; i < lfs->nbr; i++)
+		fprintf(out, "%d\t%llu\t%s\t%s\n", i, (unsigned long long)lfs->br[i].id,
+			lfs_perm_name(lfs->br[i].perm, lfs->br[i].wh), lfs->br[i].path);
+}
+
+/* One branch's say about name in dir (see lfs_control_which). */
+static void which_probe(int b, const char *dirpath, const char *name, bool *found,
+			bool *found_dir, bool *stopped, FILE *out)
+{
+	int dfd = lfs_open_dir(b, dirpath);
+	if (dfd < 0)
+		return;
+	const char *sep = *dirpath ? "/" : "";
+	struct stat st;
+	bool wh = lfs->br[b].wh;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		bool isdir = S_ISDIR(st.st_mode);
+		const char *role;
+		if (*stopped) {
+			role = "hidden";
+		} else if (!*found) {
+			role = "supplies";
+			*found = true;
+			*found_dir = isdir;
+			*stopped = !isdir;
+		} else if (*found_dir && isdir) {
+			role = "merges";
+		} else {
+			role = "hidden";
+			*stopped = true;
+		}
+		fprintf(out, "%s\t%d\t%s/%s%s%s\n", role, b, lfs->br[b].path, dirpath, sep, name);
+		char opq[NAME_MAX + sizeof(LFS_WH_OPAQUE) + 2];
+		snprintf(opq, sizeof(opq), "%s/%s", name, LFS_WH_OPAQUE);
+		if (isdir && wh && !*stopped && fstatat(dfd, opq, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			fprintf(out, "opaque\t%d\t%s/%s%s%s\n", b, lfs->br[b].path, dirpath, sep, opq);
+			*stopped = true;
+		}
+	} else if (wh && lfs_whiteout_exists(dfd, name) && !*stopped) {
+		fprintf(out, "whiteout\t%d\t%s/%s%s" LFS_WH_PREFIX "%s\n", b, lfs->br[b].path,
+			dirpath, sep, name);
+		*stopped = true;
+	}
+	close(dfd);
+}
+
+/* Which branch supplies relpath, which lower copies it hides, or what hides
+ * it: lines "ROLE\tINDEX\tPATH" with ROLE supplies, merges, hidden, opaque or
+ * whiteout. Caller holds branch_lock. */
+static int which(const char *relpath, FILE *out)
+{
+	char *copy = strdup(relpath), *save = NULL;
+	if (!copy)
+		return -ENOMEM;
+	struct node *dir = lfs->root, *held[PATH_MAX / 2];
+	size_t nheld = 0;
+	char *comp = strtok_r(copy, "/", &save), *last = NULL;
+	int ret = 0;
+	for (; comp && ret == 0; comp = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(comp, "."))
+			continue;
+		if (!strcmp(comp, "..") || lfs_is_marker_name(comp)) {
+			ret = -EINVAL;
+			break;
+		}
+		if (last) {
+			struct fuse_entry_param e;
+			ret = lfs_lookup_entry(dir, last, &e);
+			if (ret == 0 && !S_ISDIR(e.attr.st_mode))
+				ret = -ENOTDIR;
+			if (e.ino && (ret == 0 || ret == -ENOTDIR))
+				held[nheld++] = dir = lfs_node(e.ino);
+		}
+		last = comp;
+	}
+	if (ret == 0 && !last) {
+		for (int b = 0; b < lfs->nbr; b++)
+			fprintf(out, "%s\t%d\t%s\n", b ? "merges" : "supplies", b, lfs->br[b].path);
+	} else if (ret == 0) {
+		uint16_t dirbr[LFS_MAX_BRANCHES];
+		char path[PATH_MAX];
+		unsigned nd = lfs_node_dirbr(dir, dirbr);
+		ret = lfs_node_path(dir, path, sizeof(path));
+		bool found = false, found_dir = false, stopped = false;
+		for (unsigned i = 0; ret == 0 && i < nd; i++)
+			which_probe(dirbr[i], path, last, &found, &found_dir, &stopped, out);
+		if (ret == 0 && !found && ftell(out) == 0)
+			ret = -ENOENT;
+	}
+	while (nheld)
+		lfs_node_forget(held[--nheld], 1);
+	free(copy);
+	return ret;
+}
+
+static int parse_perm_arg(const char *s, enum lfs_perm *perm, bool *wh, FILE *out)
+{
+	if (lfs_parse_perm(s, perm, wh) == 0)
+		return 0;
+	fprintf(out, "bad permission '%s' (rw, ro, ro+wh, rr, rr+wh)", s);
+	return -EINVAL;
+}
+
+/* Runs a branch change under the exclusive lock, then tells the kernel. */
+static int change(const char *op, char **argv, int argc, FILE *out)
+{
+	char err[PATH_MAX * 2 + 128] = "";
+	enum lfs_perm perm = LFS_PERM_RO;
+	bool wh = false;
+	struct lfs_inval iv = { 0 };
+	int ret = -EINVAL;
+	pthread_rwlock_wrlock(&lfs->branch_lock);
+	if (!strcmp(op, "add") && argc == 3) {
+		char *end;
+		long idx = strtol(argv[0], &end, 10);
+		ret = *end ? (fprintf(out, "bad index '%s'", argv[0]), -EINVAL)
+			   : parse_perm_arg(argv[2], &perm, &wh, out);
+		if (ret == 0)
+			ret = lfs_branch_add((int)idx, argv[1], perm, wh, &iv, err, sizeof(err));
+	} else if ((!strcmp(op, "append") || !strcmp(op, "prepend")) && argc == 2) {
+		ret = parse_perm_arg(argv[1], &perm, &wh, out);
+		int idx = op[0] == 'a' ? lfs->nbr : (lfs->has_rw && perm != LFS_PERM_RW ? 1 : 0);
+		if (ret == 0)
+			ret = lfs_branch_add(idx, argv[0], perm, wh, &iv, err, sizeof(err));
+	} else if (!strcmp(op, "del") && argc == 1) {
+		int idx = branch_by_name(argv[0]);
+		ret = idx < 0 ? (fprintf(out, "no branch '%s'", argv[0]), -ENOENT)
+			      : lfs_branch_del(idx, &iv, err, sizeof(err));
+	} else if (!strcmp(op, "mod") && argc == 2) {
+		int idx = branch_by_name(argv[0]);
+		ret = idx < 0 ? (fprintf(out, "no branch '%s'", argv[0]), -ENOENT)
+			      : parse_perm_arg(argv[1], &perm, &wh, out);
+		if (ret == 0)
+			ret = lfs_branch_mod(idx, perm, wh, &iv, err, sizeof(err));
+	} else {
+		fprintf(out, "bad request '%s' with %d arguments", op, argc);
+	}
+	if (ret == 0)
+		write_branch_entries();
+	pthread_rwlock_unlock(&lfs->branch_lock);
+	lfs_inval_send(&iv);
+	if (err[0])
+		fputs(err, out);
+	if (ret == 0)
+		lfs_log("branches changed: %s %s", op, argc ? argv[0] : "");
+	return ret;
+}
+
+/* Splits the NUL-separated request; returns the field count. */
+static int split_request(char *buf, size_t len, char **argv, int max)
+{
+	int argc = 0;
+	for (size_t i = 0; i < len && argc < max; i += strlen(buf + i) + 1)
+		argv[argc++] = buf + i;
+	return argc;
+}
+
+static int dispatch(char **argv, int argc, FILE *out)
+{
+	if (argc == 0)
+		return -EINVAL;
+	int ret;
+	if (!strcmp(argv[0], "branches") || !strcmp(argv[0], "which")) {
+		pthread_rwlock_rdlock(&lfs->branch_lock);
+		if (argv[0][0] == 'b')
+			list_branches(out), ret = 0;
+		else
+			ret = argc == 2 ? which(argv[1], out) : -EINVAL;
+		pthread_rwlock_unlock(&lfs->branch_lock);
+		return ret;
+	}
+	return change(argv[0], argv + 1, argc - 1, out);
+}
+
+static bool peer_allowed(int fd, uid_t *peer)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	*peer = cred.uid;
+	return cred.uid == 0 || cred.uid == geteuid();
+}
+
+static void serve_client(int fd)
+{
+	uid_t peer = (uid_t)-1;
+	if (!peer_allowed(fd, &peer)) {
+		dprintf(fd, "-%d only the mount's owner (uid %u) or root may use this socket "
+			"(you are uid %d)\n", EPERM, (unsigned)geteuid(), (int)peer);
+		return;
+	}
+	char *buf = malloc(CTL_MAX_REQUEST);
+	size_t len = 0;
+	ssize_t n;
+	while (buf && len < CTL_MAX_REQUEST - 1 &&
+	       (n = read(fd, buf + len, CTL_MAX_REQUEST - 1 - len)) > 0)
+		len += (size_t)n;
+	if (!buf)
+		return;
+	buf[len] = '\0';
+	char *argv[8];
+	int argc = split_request(buf, len, argv, 8);
+	char *text = NULL;
+	size_t textlen = 0;
+	FILE *out = open_memstream(&text, &textlen);
+	int ret = out ? dispatch(argv, argc, out) : -ENOMEM;
+	if (out)
+		fclose(out);
+	if (ret)
+		dprintf(fd, "%d %s\n", ret, text && *text ? text : strerror(-ret));
+	else
+		dprintf(fd, "0\n%s", text ? text : "");
+	free(text);
+	free(buf);
+}
+
+static void *serve(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		int fd = accept4(ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			break;   /* shut down */
+		}
+		serve_client(fd);
+		close(fd);
+	}
+	return NULL;
+}
+
+static int open_socket(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctl", rundir);
+	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ctl_fd < 0)
+		return -errno;
+	/* Anyone may connect, to be told clearly that they may not. */
+	if (bind(ctl_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(sa.sun_path, 0666) < 0 || listen(ctl_fd, 8) < 0) {
+		int err = errno;
+		close(ctl_fd);
+		ctl_fd = -1;
+		return -err;
+	}
+	return 0;
+}
+
+int lfs_control_start(void)
+{
+	char base[PATH_MAX];
+	int ret = runtime_base(base, sizeof(base));
+	if (ret)
+		return ret;
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", base);
+	char *slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		mkdir(parent, 0755);
+	}
+	if (mkdir(base, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	clean_stale(base);
+	if (snprintf(rundir, sizeof(rundir), "%s/si_%s", base, lfs->si) >= (int)sizeof(rundir))
+		return -ENAMETOOLONG;
+	if (mkdir(rundir, 0755) < 0)
+		return -errno;
+	pthread_rwlock_rdlock(&lfs->branch_lock);
+	write_branch_entries();
+	pthread_rwlock_unlock(&lfs->branch_lock);
+	write_entry("mnt", "%s\n", lfs->mountpoint);
+	write_entry("pid", "%d\n", (int)getpid());
+	ret = open_socket();
+	if (ret == 0 && pthread_create(&ctl_thread, NULL, serve, NULL) != 0)
+		ret = -EAGAIN;
+	ctl_started = ret == 0;
+	if (ret)
+		lfs_log("control socket in %s: %s", rundir, strerror(-ret));
+	return ret;
+}
+
+void lfs_control_stop(void)
+{
+	if (ctl_started) {
+		shutdown(ctl_fd, SHUT_RDWR);
+		pthread_join(ctl_thread, NULL);
+		ctl_started = false;
+	}
+	if (ctl_fd >= 0)
+		close(ctl_fd);
+	ctl_fd = -1;
+	if (rundir[0])
+		remove_tree(rundir);
+	rundir[0] = '\0';
+}
