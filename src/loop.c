@@ -35,16 +35,12 @@ static void *worker(void *arg)
 			fuse_session_exit(lp->se);
 			break;
 		}
-		/* A request must not be cancelled halfway. */
-		int old;
-		pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
 		pthread_rwlock_rdlock(&lfs->branch_lock);
 		fuse_session_process_buf(lp->se, &buf);
 		pthread_rwlock_unlock(&lfs->branch_lock);
-		pthread_setcancelstate(old, NULL);
 	}
 	free(buf.mem);
-	sem_post(&lp->finished);   /* the main thread cancels the others */
+	sem_post(&lp->finished);
 	return NULL;
 }
 
@@ -73,8 +69,10 @@ int lfs_session_loop(struct fuse_session *se, unsigned nthreads)
 	 * fuse_set_signal_handlers() marks the session exited (EINTR). */
 	while (!fuse_session_exited(se))
 		sem_wait(&lp.finished);
-	for (unsigned i = 0; i < started; i++)
-		pthread_cancel(lp.threads[i]);
+	/* Workers blocked in read wake with ENODEV once the mount is gone; on a
+	 * signal we unmount ourselves (lazily: files still open keep being
+	 * served until closed). No thread is cancelled mid-request. */
+	fuse_session_unmount(se);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(lp.threads[i], NULL);
 	free(lp.threads);

@@ -307,7 +307,6 @@ static int mount_and_serve(struct fuse_args *args, struct fuse_cmdline_opts *cop
 			lfs_control_start();   /* inspection is a service, not a must */
 			ret = run_session(se, copts) ? 1 : 0;
 			lfs_control_stop();
-			fuse_session_unmount(se);
 		} else {
 			fprintf(stderr, "layerfs: cannot mount on '%s'\n", copts->mountpoint);
 		}
