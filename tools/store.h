@@ -33,6 +33,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct store {
 	char *root;      /* absolute path */
@@ -82,5 +83,20 @@ int store_container_each(const struct store *s,
 
 /* Container names: [A-Za-z0-9][A-Za-z0-9_.-]{0,127}. */
 bool store_valid_name(const char *name);
+
+/* Added by the unpack/images half. */
+
+/* Removes NAME below dirfd and, when it is a directory, everything in it,
+ * never following a symlink. ENOENT counts as done. bytes (may be NULL)
+ * grows by the space the removed files took. 0 or -errno. */
+int store_remove_tree(int dirfd, const char *name, uint64_t *bytes);
+/* Writes json to dirfd/name atomically (a temporary file in tmp/, fsync,
+ * rename). 0 or -errno. */
+int store_json_write_at(const struct store *s, int dirfd, const char *name, json_t *json);
+/* A reference as stored in "names": "NAME[:TAG]" with ":latest" added when
+ * no tag is given. -EINVAL for an empty or malformed name. */
+int store_normalize_name(const char *ref, char *buf, size_t size);
+/* Current time as RFC 3339 in UTC ("2024-01-02T03:04:05Z"). */
+void store_now_rfc3339(char buf[32]);
 
 #endif
