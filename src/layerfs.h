@@ -58,6 +58,26 @@ struct node {
 	struct fhandle *handles; /* open files, under tree_lock */
 };
 
+/* fuse-overlayfs's uidmapping=/gidmapping= and squash_to_* (idmap.c). */
+struct lfs_idrange {
+	uint32_t inside, outside, count;
+};
+struct lfs_idranges {
+	struct lfs_idrange *v;
+	size_t n;
+};
+struct lfs_idmap {
+	bool squash;
+	uint32_t squash_uid, squash_gid;   /* UINT32_MAX: not squashed */
+	struct lfs_idranges uids, gids;
+};
+int lfs_idmap_parse(struct lfs_idranges *r, const char *spec, char *err, size_t errsz);
+uint32_t lfs_id_shown(const struct lfs_idranges *r, uint32_t disk);
+/* UINT32_MAX when the id has no mapping. */
+uint32_t lfs_id_on_disk(const struct lfs_idranges *r, uint32_t shown);
+void lfs_idmap_show(const struct lfs_idmap *m, struct stat *st);
+void lfs_idmap_free(struct lfs_idmap *m);
+
 struct lfs {
 	struct branch *br;
 	int nbr;
@@ -72,6 +92,7 @@ struct lfs {
 	int plinkfd;         /* hardlink index directory, -1 until needed */
 	pthread_mutex_t meta_lock;
 	double timeout;      /* kernel entry/attr cache timeout */
+	struct lfs_idmap ids;
 	bool debug;
 	dev_t *devs;         /* distinct devices of the branches */
 	unsigned ndevs;

@@ -138,6 +138,7 @@ void lfs_plink_key(const struct stat *lower, char *buf, size_t size)
 void lfs_fix_stat(struct node *n, struct stat *st)
 {
 	st->st_ino = n->ino;
+	lfs_idmap_show(&lfs->ids, st);
 	if (n->plink && S_ISREG(st->st_mode)) {
 		/* The index holds one link of its own. */
 		nlink_t up = st->st_nlink > 1 ? st->st_nlink - 1 : 1;

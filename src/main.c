@@ -10,161 +10,7 @@
 #include <unistd.h>
 
 #include "layerfs/branchspec.h"
-
-struct cmdline {
-	char *br;            /* br=, dirs= or br: value */
-	char *lowerdir;
-	char *upperdir;
-	char *workdir;
-	double timeout;
-	int nbr_options;
-	char *nonopt[3];
-	int nnonopt;
-	bool has_fsname;
-	unsigned max_read;       /* init() must repeat the mount option */
-};
-
-/* layerfs's own -o items are taken out of the command line before libfuse
- * sees it: libfuse would strip the backslashes that escape ':' in branch
- * paths. Everything else goes on to libfuse untouched. */
-static int set_branch_option(struct cmdline *c, const char *value)
-{
-	if (c->br) {
-		fprintf(stderr, "layerfs: branches given twice (br=/dirs= may appear once)\n");
-		return -1;
-	}
-	c->br = strdup(value);
-	return c->br ? 0 : -1;
-}
-
-static int set_string(char **dst, const char *value, const char *what)
-{
-	if (*dst) {
-		fprintf(stderr, "layerfs: %s given twice\n", what);
-		return -1;
-	}
-	*dst = strdup(value);
-	return *dst ? 0 : -1;
-}
-
-/* 1 when item was one of ours (and taken), 0 when it is for libfuse,
- * -1 on error. */
-static int take_own_item(struct cmdline *c, const char *item)
-{
-	if (!strncmp(item, "br=", 3))
-		return set_branch_option(c, item + 3) ? -1 : 1;
-	if (!strncmp(item, "dirs=", 5))
-		return set_branch_option(c, item + 5) ? -1 : 1;
-	if (!strncmp(item, "br:", 3))   /* aufs also spells it br:DIR:DIR */
-		return set_branch_option(c, item + 3) ? -1 : 1;
-	if (!strncmp(item, "lowerdir=", 9))
-		return set_string(&c->lowerdir, item + 9, "lowerdir=") ? -1 : 1;
-	if (!strncmp(item, "upperdir=", 9))
-		return set_string(&c->upperdir, item + 9, "upperdir=") ? -1 : 1;
-	if (!strncmp(item, "workdir=", 8))
-		return set_string(&c->workdir, item + 8, "workdir=") ? -1 : 1;
-	if (!strncmp(item, "timeout=", 8)) {
-		char *end;
-		c->timeout = strtod(item + 8, &end);
-		if (end == item + 8 || *end || c->timeout < 0) {
-			fprintf(stderr, "layerfs: bad timeout '%s'\n", item + 8);
-			return -1;
-		}
-		return 1;
-	}
-	if (!strncmp(item, "fsname=", 7))
-		c->has_fsname = true;
-	if (!strncmp(item, "max_read=", 9))
-		c->max_read = (unsigned)strtoul(item + 9, NULL, 0);
-	return 0;
-}
-
-/* Splits an -o value at commas not escaped by a backslash; our items are
- * taken, the rest is appended to rest (comma-separated, escapes kept). */
-static int split_option_value(struct cmdline *c, const char *value, char *rest)
-{
-	size_t len = strlen(value);
-	char *item = malloc(len + 1);
-	if (!item)
-		return -1;
-	size_t il = 0;
-	int ret = 0;
-	for (size_t i = 0; i <= len && ret == 0; i++) {
-		if (value[i] == '\\' && value[i + 1] == ',') {
-			item[il++] = value[++i];
-			continue;
-		}
-		if (value[i] == '\\' && value[i + 1]) {
-			item[il++] = value[i++];
-			item[il++] = value[i];
-			continue;
-		}
-		if (value[i] != ',' && value[i] != '\0') {
-			item[il++] = value[i];
-			continue;
-		}
-		item[il] = '\0';
-		il = 0;
-		if (!item[0])
-			continue;       /* empty items ("a,,b") mean nothing */
-		int own = take_own_item(c, item);
-		if (own < 0)
-			ret = -1;
-		else if (own == 0) {
-			if (rest[0])
-				strcat(rest, ",");
-			strcat(rest, item);
-		}
-	}
-	free(item);
-	return ret;
-}
-
-/* Builds the argument list for libfuse from argv minus our -o items. */
-static int extract_own_options(int argc, char *argv[], struct cmdline *c,
-			       struct fuse_args *out)
-{
-	if (fuse_opt_add_arg(out, argv[0]))
-		return -1;
-	for (int i = 1; i < argc; i++) {
-		const char *value = NULL;
-		if (!strcmp(argv[i], "-o") && i + 1 < argc)
-			value = argv[++i];
-		else if (!strncmp(argv[i], "-o", 2) && argv[i][2])
-			value = argv[i] + 2;
-		if (!value) {
-			if (fuse_opt_add_arg(out, argv[i]))
-				return -1;
-			continue;
-		}
-		/* libfuse turns "\," into ","; ours are already split. */
-		char *rest = calloc(1, strlen(value) * 2 + 2);
-		if (!rest)
-			return -1;
-		int ret = split_option_value(c, value, rest);
-		if (ret == 0 && rest[0])
-			ret = fuse_opt_add_arg(out, "-o") || fuse_opt_add_arg(out, rest) ? -1 : 0;
-		free(rest);
-		if (ret)
-			return -1;
-	}
-	return 0;
-}
-
-/* Non-option arguments: [SOURCE] MOUNTPOINT (mount.fuse3 passes a source). */
-static int nonopt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
-{
-	(void)outargs;
-	struct cmdline *c = data;
-	if (key != FUSE_OPT_KEY_NONOPT)
-		return 1;
-	if (c->nnonopt == 2) {
-		fprintf(stderr, "layerfs: too many arguments: '%s'\n", arg);
-		return -1;
-	}
-	c->nonopt[c->nnonopt++] = strdup(arg);
-	return 0;
-}
+#include "options.h"
 
 static void usage(const char *prog)
 {
@@ -184,32 +30,6 @@ static void usage(const char *prog)
 	       "\n", prog, prog);
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
-}
-
-/* Builds the branch list from whichever syntax was used. */
-static int branch_list_from(struct cmdline *c, struct lfs_branch_list *list)
-{
-	char err[512] = "";
-	int ret;
-	if (c->br && c->lowerdir) {
-		fprintf(stderr, "layerfs: use either br= or lowerdir=, not both\n");
-		return -EINVAL;
-	}
-	if (c->br)
-		ret = lfs_parse_aufs_branches(c->br, list, err, sizeof(err));
-	else if (c->lowerdir)
-		ret = lfs_parse_overlay_branches(c->lowerdir, c->upperdir, list, err, sizeof(err));
-	else {
-		fprintf(stderr, "layerfs: no branches: give -o br=DIR[=PERM]:... or -o lowerdir=...\n");
-		return -EINVAL;
-	}
-	if (ret == 0 && c->upperdir && !c->lowerdir)
-		ret = -EINVAL, snprintf(err, sizeof(err), "upperdir= needs lowerdir=");
-	if (ret == 0)
-		ret = lfs_branch_list_check(list, err, sizeof(err));
-	if (ret)
-		fprintf(stderr, "layerfs: %s\n", err);
-	return ret;
 }
 
 /* libfuse reports bad options through its log; keep them one line and ours. */
@@ -264,16 +84,6 @@ static int run_session(struct fuse_session *se, struct fuse_cmdline_opts *copts)
 	return lfs_session_loop(se, threads);
 }
 
-static void free_cmdline(struct cmdline *c)
-{
-	free(c->br);
-	free(c->lowerdir);
-	free(c->upperdir);
-	free(c->workdir);
-	for (int i = 0; i < c->nnonopt; i++)
-		free(c->nonopt[i]);
-}
-
 static int add_mount_options(struct fuse_args *args, const struct cmdline *c,
 			     bool read_only)
 {
@@ -326,10 +136,7 @@ int main(int argc, char *argv[])
 	int ret = 1;
 
 	fuse_set_log_func(quiet_log);
-	if (extract_own_options(argc, argv, &c, &args) ||
-	    fuse_opt_parse(&args, &c, NULL, nonopt_proc))
-		goto out;
-	if (c.nnonopt && fuse_opt_add_arg(&args, c.nonopt[c.nnonopt - 1]))
+	if (lfs_parse_own_options(argc, argv, &c, &args))
 		goto out;
 	if (fuse_parse_cmdline(&args, &copts))
 		goto out;
@@ -347,10 +154,12 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "layerfs: no mountpoint given (see 'layerfs --help')\n");
 		goto out;
 	}
-	if (branch_list_from(&c, &list))
+	if (lfs_branch_list_from(&c, &list))
 		goto out;
 	lfs = &fs;
 	fs.timeout = c.timeout;
+	fs.ids = c.ids;             /* moved: freed with fs */
+	c.ids = (struct lfs_idmap){ 0 };
 	fs.debug = copts.debug;
 	if (lfs_fs_init(&fs, &list, c.upperdir ? c.workdir : NULL, copts.mountpoint))
 		goto out;
@@ -369,12 +178,13 @@ out:
 	if (fs.root)
 		lfs_node_free_all();
 	if (lfs) {
+		lfs_idmap_free(&fs.ids);
 		lfs_fs_destroy(&fs);
 		lfs_ino_map_free();
 	}
 	lfs_branch_list_free(&list);
 	free(conn_opts);
-	free_cmdline(&c);
+	lfs_cmdline_free(&c);
 	free(copts.mountpoint);
 	fuse_opt_free_args(&args);
 	return ret;

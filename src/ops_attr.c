@@ -79,8 +79,13 @@ static int apply_setattr(const struct objref *o, struct node *n, struct stat *at
 			 int to_set, struct fuse_file_info *fi)
 {
 	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
-		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? lfs_id_on_disk(&lfs->ids.uids, attr->st_uid)
+							 : (uid_t)-1;
+		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? lfs_id_on_disk(&lfs->ids.gids, attr->st_gid)
+							 : (gid_t)-1;
+		if (((to_set & FUSE_SET_ATTR_UID) && uid == (uid_t)-1) ||
+		    ((to_set & FUSE_SET_ATTR_GID) && gid == (gid_t)-1))
+			return -EINVAL;   /* no mapping for that id */
 		if (fchownat(o->dfd, o->name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
 	}
@@ -111,8 +116,10 @@ static int setattr_unlinked(struct node *n, struct stat *attr, int to_set)
 		return fd;
 	int ret = 0;
 	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID) &&
-	    fchown(fd, (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1,
-		   (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1) < 0)
+	    fchown(fd, (to_set & FUSE_SET_ATTR_UID) ? lfs_id_on_disk(&lfs->ids.uids, attr->st_uid)
+						    : (uid_t)-1,
+		   (to_set & FUSE_SET_ATTR_GID) ? lfs_id_on_disk(&lfs->ids.gids, attr->st_gid)
+						: (gid_t)-1) < 0)
 		ret = -errno;
 	if (ret == 0 && (to_set & FUSE_SET_ATTR_MODE) && fchmod(fd, attr->st_mode & 07777) < 0)
 		ret = -errno;

@@ -29,10 +29,14 @@ int lfs_set_owner(fuse_req_t req, int dfd, const char *name, int parent_dfd)
 	if (fstatat(parent_dfd, "", &parent, AT_EMPTY_PATH) < 0 ||
 	    fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	gid_t gid = (parent.st_mode & S_ISGID) ? parent.st_gid : ctx->gid;
-	if (st.st_uid == ctx->uid && st.st_gid == gid)
+	uid_t uid = lfs_id_on_disk(&lfs->ids.uids, ctx->uid);
+	gid_t gid = (parent.st_mode & S_ISGID) ? parent.st_gid
+					       : lfs_id_on_disk(&lfs->ids.gids, ctx->gid);
+	if (uid == (uid_t)UINT32_MAX || gid == (gid_t)UINT32_MAX)
+		return -EOVERFLOW;    /* the caller's id has no mapping */
+	if (st.st_uid == uid && st.st_gid == gid)
 		return 0;
-	if (fchownat(dfd, name, ctx->uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	/* chown drops setuid/setgid of non-directories: put them back. */
 	if (!S_ISLNK(st.st_mode) && !S_ISDIR(st.st_mode) && (st.st_mode & (S_ISUID | S_ISGID)) &&
