@@ -25,7 +25,7 @@ static void usage(const char *prog)
 	       "    -o lowerdir=DIRS       overlayfs-style read-only branches, top first\n"
 	       "    -o upperdir=DIR        overlayfs-style writable branch\n"
 	       "    -o workdir=DIR         where layerfs keeps its work files (same fs as upperdir)\n"
-	       "    -o timeout=SECONDS     kernel cache timeout for names and attributes (1)\n"
+	       "    -o timeout=SECONDS     kernel cache timeout for names and attributes (3600)\n"
 	       "    -V, --version          print the version\n"
 	       "\n", prog, prog);
 	fuse_cmdline_help();
@@ -62,6 +62,8 @@ static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
+	/* Big requests: fewer round trips for sequential I/O. */
+	conn->max_write = 1U << 20;
 }
 
 static struct fuse_session *make_session(struct fuse_args *args)
@@ -129,7 +131,7 @@ static int mount_and_serve(struct fuse_args *args, struct fuse_cmdline_opts *cop
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct cmdline c = { .timeout = 1.0 };
+	struct cmdline c = { .timeout = 3600.0 };
 	struct fuse_cmdline_opts copts = { 0 };
 	struct lfs_branch_list list = { 0 };
 	static struct lfs fs;

@@ -96,6 +96,9 @@ static void reply_open(fuse_req_t req, struct fuse_file_info *fi, int fd, int fl
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
+	/* Every write goes through the mount, so the kernel's page cache of a
+	 * file is never stale: keep it across opens. */
+	fi->keep_cache = 1;
 	h->node = n;
 	pthread_mutex_lock(&lfs->tree_lock);
 	h->next = n->handles;
