@@ -56,6 +56,7 @@ else
 fi
 ninja -C "$builddir"
 bin=$(cd "$builddir" && pwd)/layerfs
+ctl=$(cd "$builddir" && pwd)/tools/layerctl
 [[ -x "$bin" ]] || { echo "demo.sh: no layerfs binary at $bin" >&2; exit 1; }
 "$bin" --version || true
 
@@ -130,6 +131,9 @@ if [[ -n "$si" ]]; then
 		break
 	done
 fi
+echo
+show "$ctl" branches "$mnt"
+show "$ctl" which "$mnt/etc/motd"
 
 section "5. the merged tree"
 list_tree "$mnt"
@@ -160,6 +164,9 @@ section "7. what landed in the rw branch ($rw)"
 		line=$(printf '%s %2s links %5s bytes  %-28s %s' "$mode" "$links" "$size" "$path" "$what")
 		printf '%s\n' "${line%"${line##*[! ]}"}"
 	done
+echo
+show "$ctl" branches "$mnt"
+show "$ctl" which "$mnt/usr/share/doc/a.txt" || true
 echo
 for f in etc/motd etc/os-release app/notes.txt; do
 	if [[ -f "$rw/$f" ]]; then
