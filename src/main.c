@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "layerfs/branchspec.h"
 #include "options.h"
@@ -137,6 +138,9 @@ int main(int argc, char *argv[])
 	static struct lfs fs;
 	int ret = 1;
 
+	/* The kernel sends modes with the caller's umask applied already; ours
+	 * must not take anything more away. */
+	umask(0);
 	fuse_set_log_func(quiet_log);
 	if (lfs_parse_own_options(argc, argv, &c, &args))
 		goto out;
