@@ -30,6 +30,11 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	}
 	pthread_mutex_init(&d->lock, NULL);
 	fi->fh = (uint64_t)(uintptr_t)d;
+	/* The kernel may keep listings: every change of a directory goes
+	 * through the mount (which drops the kernel's copy) or is a branch
+	 * change (which invalidates it explicitly). */
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
 	if (fuse_reply_open(req, fi)) {
 		pthread_mutex_destroy(&d->lock);
 		free(d);
