@@ -123,6 +123,7 @@ static void reresolve(struct node *n, struct lfs_inval *iv)
 	struct resolved *r = malloc(sizeof(*r));
 	int ret = r ? lfs_resolve(parent, name, 0, r) : -ENOMEM;
 	pthread_mutex_lock(&lfs->tree_lock);
+	n->no_xattrs = false;
 	bool same_type = ret == 0 && (r->st.st_mode & S_IFMT) == n->type;
 	if (same_type && S_ISDIR(n->type)) {
 		n->branch = r->branch;

@@ -52,6 +52,7 @@ struct node {
 	struct lname *names; /* NULL only for the root */
 	bool hashed;         /* reachable from the inode table */
 	unsigned gen;        /* bumped when the object moves to the rw branch */
+	bool no_xattrs;      /* known to carry no xattrs (ls -l asks for every file) */
 	pthread_mutex_t lock; /* serialises copy-up of this node */
 	struct node *hnext;
 	struct node *all_prev, *all_next; /* every live node, for teardown */
@@ -292,6 +293,10 @@ int lfs_check_new_name(const char *name);
 /* ENOTEMPTY unless the merged directory name (resolved as r) is empty. */
 int lfs_dir_check_empty(struct node *dir, const char *name, const struct resolved *r);
 void lfs_forget_name(struct node *dir, const char *name, uint64_t ino);
+/* Moves new object tmp from the work dir orph to name in rw dir pd, owned by
+ * the caller (see ops_entry.c). */
+int lfs_publish_new(fuse_req_t req, int orph, const char *tmp, struct objref *pd,
+		    const char *name);
 /* Creates a non-directory (or, with link_target, a symlink) in dir. */
 int lfs_create_object(fuse_req_t req, struct node *dir, const char *name, mode_t mode,
 		      dev_t rdev, const char *link_target);

@@ -339,6 +339,7 @@ void lfs_node_set_upper(struct node *n)
 {
 	pthread_mutex_lock(&lfs->tree_lock);
 	n->branch = 0;
+	n->no_xattrs = false;
 	__atomic_add_fetch(&n->gen, 1, __ATOMIC_RELEASE);
 	if (S_ISDIR(n->type) && (n->ndirbr == 0 || n->dirbr[0] != 0)) {
 		uint16_t *v = malloc((n->ndirbr + 1) * sizeof(*v));

@@ -31,15 +31,31 @@ static void reply_value(fuse_req_t req, ssize_t len, const char *buf, size_t siz
 		fuse_reply_buf(req, buf, (size_t)len);
 }
 
+static bool known_bare(struct node *n)
+{
+	pthread_mutex_lock(&lfs->tree_lock);
+	bool bare = n->no_xattrs;
+	pthread_mutex_unlock(&lfs->tree_lock);
+	return bare;
+}
+
+static void set_known_bare(struct node *n, bool bare)
+{
+	pthread_mutex_lock(&lfs->tree_lock);
+	n->no_xattrs = bare;
+	pthread_mutex_unlock(&lfs->tree_lock);
+}
+
 static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	if (internal_xattr(name)) {
+	struct node *n = lfs_node(ino);
+	if (internal_xattr(name) || known_bare(n)) {
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
 	struct objref o;
 	char path[PATH_MAX + 64];
-	int ret = locate_path(lfs_node(ino), &o, path, sizeof(path));
+	int ret = locate_path(n, &o, path, sizeof(path));
 	if (ret) {
 		fuse_reply_err(req, -ret);
 		return;
@@ -47,6 +63,10 @@ static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 	char *buf = size ? malloc(size) : NULL;
 	ssize_t len = size && !buf ? (errno = ENOMEM, -1) : lgetxattr(path, name, buf, size);
 	int err = errno;
+	/* A miss on an object with no xattrs at all: remember, the next
+	 * question (ls -l asks two per file) needs no trip to the branch. */
+	if (len < 0 && err == ENODATA && llistxattr(path, NULL, 0) == 0)
+		set_known_bare(n, true);
 	lfs_obj_release(&o);
 	reply_value(req, len, buf, size, err);
 	free(buf);
@@ -69,6 +89,13 @@ static size_t filter_list(char *list, size_t len)
 
 static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
+	if (known_bare(lfs_node(ino))) {
+		if (size)
+			fuse_reply_buf(req, NULL, 0);
+		else
+			fuse_reply_xattr(req, 0);
+		return;
+	}
 	struct objref o;
 	char path[PATH_MAX + 64];
 	int ret = locate_path(lfs_node(ino), &o, path, sizeof(path));
@@ -106,6 +133,7 @@ static int change_xattr(struct node *n, const char *name, const char *value, siz
 		ret = locate_path(n, &o, path, sizeof(path));
 	if (ret)
 		return ret;
+	set_known_bare(n, false);
 	int rc = remove ? lremovexattr(path, name) : lsetxattr(path, name, value, size, flags);
 	ret = rc < 0 ? -errno : 0;
 	lfs_obj_release(&o);
