@@ -36,6 +36,16 @@ PACKAGES=(
 	findutils
 	procps
 	tree
+	libcap2-bin
+	# layerctl's tests: a real container (runc, crun, busybox), readers of
+	# the images it exports (skopeo, umoci), compressed layers (zstd, xz)
+	runc
+	crun
+	busybox-static
+	skopeo
+	umoci
+	zstd
+	xz-utils
 )
 
 missing=()

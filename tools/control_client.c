@@ -63,13 +63,14 @@ static int each_mount(int (*fn)(const char *rundir, const char *mnt, bool alive,
 		while (ret == 0 && (de = readdir(d))) {
 			if (strncmp(de->d_name, "si_", 3) != 0)
 				continue;
-			char dir[PATH_MAX * 2], file[PATH_MAX * 2 + 8], mnt[PATH_MAX], pid[32];
-			snprintf(dir, sizeof(dir), "%s/%s", bases[i], de->d_name);
-			snprintf(file, sizeof(file), "%s/pid", dir);
-			long p = read_line(file, pid, sizeof(pid)) == 0 ? strtol(pid, NULL, 10) : 0;
+			char dir[PATH_MAX], pidfile[PATH_MAX], mntfile[PATH_MAX], mnt[PATH_MAX], pid[32];
+			if (snprintf(dir, sizeof(dir), "%s/%s", bases[i], de->d_name) >= (int)sizeof(dir) ||
+			    snprintf(pidfile, sizeof(pidfile), "%s/pid", dir) >= (int)sizeof(pidfile) ||
+			    snprintf(mntfile, sizeof(mntfile), "%s/mnt", dir) >= (int)sizeof(mntfile))
+				continue;
+			long p = read_line(pidfile, pid, sizeof(pid)) == 0 ? strtol(pid, NULL, 10) : 0;
 			bool alive = p > 0 && !(kill((pid_t)p, 0) < 0 && errno == ESRCH);
-			snprintf(file, sizeof(file), "%s/mnt", dir);
-			if (read_line(file, mnt, sizeof(mnt)) == 0)
+			if (read_line(mntfile, mnt, sizeof(mnt)) == 0)
 				ret = fn(dir, mnt, alive, arg);
 			if (!alive)
 				remove_stale(dir);

@@ -8,6 +8,8 @@
  *   lock                          flock(2) target for every change
  *   tmp/                          half-made things; emptied by store_open
  *   layers/<chain>/diff/          an unpacked layer, whiteouts as .wh. files
+ *   layers/<chain>/layer.tar.gz   (optional) the gzip blob `commit` made; `export`
+ *                                  writes it as is when its digest matches meta.json
  *   layers/<chain>/meta.json      { "chain_id", "diff_id", "parent" (chain id
  *                                  or null), "digest" (compressed blob, or
  *                                  null), "media_type", "size" (bytes of the

@@ -1,0 +1,250 @@
+"""layerctl commit and export, on a store built by hand (ctrutil)."""
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ctrutil import cstore, sample_image, tar_members, tar_read  # noqa: E402,F401
+
+
+def sha(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def changed_container(cstore):
+    sample_image(cstore)
+    cstore.ctl("create", "test/sample:1", "c1")
+    cstore.ctl("mount", "c1")
+    mnt = cstore.cdir("c1", "mnt")
+    with open(os.path.join(mnt, "newfile"), "w") as f:
+        f.write("new\n")
+    os.link(os.path.join(mnt, "newfile"), os.path.join(mnt, "newlink"))
+    os.symlink("newfile", os.path.join(mnt, "newsym"))
+    os.setxattr(os.path.join(mnt, "newfile"), "user.test", b"value")
+    os.mkfifo(os.path.join(mnt, "fifo"))
+    long = "d" * 120 + "/" + "f" * 120
+    os.makedirs(os.path.join(mnt, os.path.dirname(long)))
+    open(os.path.join(mnt, long), "w").write("long")
+    os.unlink(os.path.join(mnt, "usr/share/doc/a.txt"))
+    shutil.rmtree(os.path.join(mnt, "opt/tool"))
+    os.mkdir(os.path.join(mnt, "opt/tool"))
+    cstore.ctl("umount", "c1")
+    return long
+
+
+def layer_blob_of(cstore, image):
+    chain = image["layers"][-1][7:]
+    return open(cstore.p("layers", chain, "layer.tar.gz"), "rb").read(), chain
+
+
+def test_commit_layer_has_exactly_the_changes(cstore):
+    long = changed_container(cstore)
+    out = cstore.ctl("commit", "c1", "test/new:2").stdout.strip()
+    assert out.startswith("sha256:")
+    img = cstore.image(out[7:])
+    assert img["names"] == ["test/new:2"]
+    parent = cstore.image(json.load(open(cstore.cdir("c1", "container.json")))["image"][7:])
+    assert img["layers"][:-1] == parent["layers"]
+    blob, chain = layer_blob_of(cstore, img)
+    members = tar_members(blob)
+    assert sorted(members) == sorted([
+        "newfile", "newlink", "newsym", "fifo", "d" * 120, long,
+        "usr", "usr/share", "usr/share/doc", "usr/share/doc/.wh.a.txt",
+        "opt", "opt/tool", "opt/tool/.wh..wh..opq",
+    ])
+    assert members["newlink"].islnk() and members["newlink"].linkname == "newfile"
+    assert members["newsym"].issym() and members["newsym"].linkname == "newfile"
+    assert members["fifo"].isfifo()
+    assert members["newfile"].pax_headers.get("SCHILY.xattr.user.test") == "value"
+    assert members["usr/share/doc/.wh.a.txt"].isfile()
+    # digests: meta.json, the image config and the blob agree
+    meta = json.load(open(cstore.p("layers", chain, "meta.json")))
+    assert meta["digest"] == "sha256:" + sha(blob)
+    assert meta["diff_id"] == "sha256:" + sha(gzip.decompress(blob))
+    cfg = img["config"]
+    assert cfg["rootfs"]["diff_ids"][-1] == meta["diff_id"]
+    assert cfg["rootfs"]["diff_ids"][:-1] == parent["config"]["rootfs"]["diff_ids"]
+    assert len(cfg["history"]) == len(parent["config"]["history"]) + 1
+    assert meta["parent"] == parent["layers"][-1]
+    # the stored diff is the tarball unpacked, whiteouts kept as files
+    diff = cstore.p("layers", chain, "diff")
+    assert os.path.isfile(os.path.join(diff, "usr/share/doc/.wh.a.txt"))
+    assert os.path.isfile(os.path.join(diff, "opt/tool/.wh..wh..opq"))
+    assert not os.path.exists(os.path.join(diff, ".wh..wh.aufs"))
+    st1, st2 = (os.stat(os.path.join(diff, n)) for n in ("newfile", "newlink"))
+    assert st1.st_ino == st2.st_ino
+    assert os.getxattr(os.path.join(diff, "newfile"), "user.test") == b"value"
+
+
+def test_commit_is_deterministic(cstore):
+    changed_container(cstore)
+    a = cstore.ctl("commit", "c1", "x:1").stdout.strip()
+    blob1, chain1 = layer_blob_of(cstore, cstore.image(a[7:]))
+    b = cstore.ctl("commit", "c1", "x:2").stdout.strip()
+    blob2, chain2 = layer_blob_of(cstore, cstore.image(b[7:]))
+    assert chain1 == chain2 and blob1 == blob2
+
+
+def test_commit_moves_the_tag(cstore):
+    changed_container(cstore)
+    a = cstore.ctl("commit", "c1", "x:1").stdout.strip()[7:]
+    cstore.ctl("mount", "c1")
+    open(cstore.cdir("c1", "mnt", "another"), "w").write("2")
+    cstore.ctl("umount", "c1")
+    b = cstore.ctl("commit", "c1", "x:1").stdout.strip()[7:]
+    assert a != b
+    assert cstore.image(b)["names"] == ["x:1"] and cstore.image(a)["names"] == []
+
+
+def test_committed_image_mounts_with_the_changes(cstore):
+    changed_container(cstore)
+    cstore.ctl("commit", "c1", "test/new:2")
+    cstore.ctl("create", "test/new:2", "c2")
+    cstore.ctl("mount", "c2")
+    mnt = cstore.cdir("c2", "mnt")
+    assert open(os.path.join(mnt, "newfile")).read() == "new\n"
+    assert not os.path.exists(os.path.join(mnt, "usr/share/doc/a.txt"))
+    assert os.listdir(os.path.join(mnt, "usr/share/doc")) == []
+    assert os.listdir(os.path.join(mnt, "opt/tool")) == []
+    assert open(os.path.join(mnt, "etc/motd")).read() == "middle motd\n"
+    assert cstore.ctl("diff", "c2").stdout == ""
+
+
+def check_oci(path, n_layers):
+    index = json.load(open(os.path.join(path, "index.json")))
+    assert json.load(open(os.path.join(path, "oci-layout"))) == {"imageLayoutVersion": "1.0.0"}
+
+    def blob(desc):
+        data = open(os.path.join(path, "blobs", "sha256", desc["digest"][7:]), "rb").read()
+        assert "sha256:" + sha(data) == desc["digest"] and len(data) == desc["size"]
+        return data
+
+    [mdesc] = index["manifests"]
+    assert mdesc["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+    manifest = json.loads(blob(mdesc))
+    config = json.loads(blob(manifest["config"]))
+    assert len(manifest["layers"]) == n_layers
+    diff_ids = []
+    for l in manifest["layers"]:
+        assert l["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip"
+        diff_ids.append("sha256:" + sha(gzip.decompress(blob(l))))
+    assert config["rootfs"]["diff_ids"] == diff_ids
+    return index, manifest, config
+
+
+def test_export_oci(cstore):
+    changed_container(cstore)
+    cstore.ctl("commit", "c1", "test/new:2")
+    out = cstore.p("oci")
+    cstore.ctl("export", "test/new:2", "--oci", out)
+    index, manifest, config = check_oci(out, 3)
+    ann = index["manifests"][0]["annotations"]
+    assert ann["org.opencontainers.image.ref.name"] == "2"
+    # the committed layer goes out as the stored blob, byte for byte
+    img = cstore.image(cstore.ctl("commit", "c1", "test/new:2").stdout.strip()[7:])
+    blob, _ = layer_blob_of(cstore, img)
+    assert manifest["layers"][-1]["digest"] == "sha256:" + sha(blob)
+    top = gzip.decompress(open(os.path.join(out, "blobs/sha256", manifest["layers"][-1]
+                                            ["digest"][7:]), "rb").read())
+    assert "usr/share/doc/.wh.a.txt" in tar_members(top)
+    assert os.listdir(os.path.dirname(out)) .count("oci") == 1
+    assert not [n for n in os.listdir(cstore.root) if ".layerctl-" in n]
+    r = cstore.ctl("export", "test/new:2", "--oci", out, check=False)   # not empty
+    assert r.returncode == 1
+
+
+def test_export_docker_archive(cstore):
+    changed_container(cstore)
+    cstore.ctl("commit", "c1", "test/new:2")
+    out = cstore.p("img.tar")
+    cstore.ctl("export", "test/new:2", "--docker-archive", out)
+    with tarfile.open(out) as t:
+        files = {m.name: t.extractfile(m).read() for m in t.getmembers() if m.isfile()}
+    [m] = json.loads(files["manifest.json"])
+    assert m["RepoTags"] == ["test/new:2"]
+    config = files[m["Config"]]
+    assert m["Config"] == sha(config) + ".json"
+    config = json.loads(config)
+    assert config["rootfs"]["diff_ids"] == ["sha256:" + sha(files[l]) for l in m["Layers"]]
+    assert len(m["Layers"]) == 3
+    repos = json.loads(files["repositories"])
+    assert list(repos) == ["test/new"] and list(repos["test/new"]) == ["2"]
+    assert not [n for n in os.listdir(cstore.root) if ".layerctl-" in n]
+
+
+def test_export_usage_and_unknown_image(cstore):
+    r = cstore.ctl("export", "nope:1", "--oci", cstore.p("o"), check=False)
+    assert r.returncode == 1 and "not found" in r.stderr
+    r = cstore.ctl("export", "nope:1", check=False)
+    assert r.returncode == 2
+
+
+def test_skopeo_reads_the_oci_export(cstore):
+    if not shutil.which("skopeo"):
+        pytest.fail("skopeo is not installed (scripts/deps.sh installs it)")
+    changed_container(cstore)
+    cstore.ctl("commit", "c1", "test/new:2")
+    out = cstore.p("oci")
+    cstore.ctl("export", "test/new:2", "--oci", out)
+    r = subprocess.run(["skopeo", "inspect", "oci:%s:2" % out], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    info = json.loads(r.stdout)
+    assert len(info["Layers"]) == 3
+    arch = cstore.p("img.tar")
+    cstore.ctl("export", "test/new:2", "--docker-archive", arch)
+    r = subprocess.run(["skopeo", "inspect", "docker-archive:%s" % arch],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_umoci_unpacks_the_oci_export(cstore):
+    if not shutil.which("umoci"):
+        pytest.fail("umoci is not installed (scripts/deps.sh installs it)")
+    changed_container(cstore)
+    cstore.ctl("commit", "c1", "test/new:2")
+    out = cstore.p("oci")
+    cstore.ctl("export", "test/new:2", "--oci", out)
+    bundle = cstore.p("bundle")
+    r = subprocess.run(["umoci", "unpack", "--image", "%s:2" % out, bundle],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    rootfs = os.path.join(bundle, "rootfs")
+    assert open(os.path.join(rootfs, "newfile")).read() == "new\n"
+    assert not os.path.exists(os.path.join(rootfs, "usr/share/doc/a.txt"))
+    assert os.path.exists(os.path.join(rootfs, "usr/share/doc"))
+    assert os.listdir(os.path.join(rootfs, "opt/tool")) == []
+    assert open(os.path.join(rootfs, "etc/os-release")).read() == "ID=middle\n"
+
+
+def test_export_unpack_round_trip(cstore):
+    """commit -> export (OCI and docker-archive) -> `layerctl unpack` into a
+    fresh store -> create -> mount shows the committed changes."""
+    changed_container(cstore)
+    cstore.ctl("commit", "c1", "test/new:2")
+    cstore.ctl("export", "test/new:2", "--oci", cstore.p("oci"))
+    cstore.ctl("export", "test/new:2", "--docker-archive", cstore.p("img.tar"))
+    from ctrutil import Store
+    for i, src in enumerate((cstore.p("oci"), cstore.p("img.tar"))):
+        other = Store(cstore.p("other%d" % i))
+        r = other.ctl("unpack", src, "--name", "back:%d" % i, check=False)
+        if "not implemented" in r.stderr:
+            pytest.fail("layerctl unpack is not built")
+        assert r.returncode == 0, r.stderr
+        try:
+            other.ctl("create", "back:%d" % i, "c")
+            other.ctl("mount", "c")
+            mnt = other.cdir("c", "mnt")
+            assert open(os.path.join(mnt, "newfile")).read() == "new\n"
+            assert os.listdir(os.path.join(mnt, "usr/share/doc")) == []
+            assert os.listdir(os.path.join(mnt, "opt/tool")) == []
+            assert os.listdir(os.path.join(mnt, "var/cache")) == ["app.cache"]
+            assert other.ctl("diff", "c").stdout == ""
+        finally:
+            other.cleanup()

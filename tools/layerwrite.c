@@ -1,0 +1,342 @@
+/* A directory tree -> a deterministic gzip'd layer tarball; see layerwrite.h.
+ * libarchive writes the tar (pax, restricted to ustar where that suffices)
+ * into our callback, which hashes it (diff_id), gzips it with zlib (no name,
+ * no timestamp in the gzip header) and hashes and writes the result. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <search.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "layerfs/whiteout.h"
+#include "layerwrite.h"
+
+struct lw {
+	int outfd;
+	struct digest tar, blob;
+	z_stream z;
+	unsigned char zbuf[1 << 16];
+	struct layer_blob *out;
+	struct archive *a;
+	void *links;        /* tsearch tree of struct link */
+	int failed;
+};
+
+struct link {
+	dev_t dev;
+	ino_t ino;
+	char *path;
+};
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Deflates what is in z's input (finishing when flush is Z_FINISH). */
+static int deflate_out(struct lw *w, int flush)
+{
+	int zrc;
+	do {
+		w->z.next_out = w->zbuf;
+		w->z.avail_out = sizeof(w->zbuf);
+		zrc = deflate(&w->z, flush);
+		if (zrc == Z_STREAM_ERROR)
+			return -1;
+		size_t have = sizeof(w->zbuf) - w->z.avail_out;
+		digest_update(&w->blob, w->zbuf, have);
+		w->out->blob_size += have;
+		if (have && write_all(w->outfd, w->zbuf, have) < 0)
+			return -1;
+	} while (w->z.avail_out == 0 || (flush == Z_FINISH && zrc != Z_STREAM_END));
+	return 0;
+}
+
+static la_ssize_t tar_write(struct archive *a, void *arg, const void *buf, size_t len)
+{
+	struct lw *w = arg;
+	digest_update(&w->tar, buf, len);
+	w->out->tar_size += len;
+	w->z.next_in = (unsigned char *)buf;
+	w->z.avail_in = (uInt)len;
+	if (deflate_out(w, Z_NO_FLUSH) < 0) {
+		archive_set_error(a, EIO, "writing the layer blob: %s", strerror(errno));
+		return -1;
+	}
+	return (la_ssize_t)len;
+}
+
+static int tar_close(struct archive *a, void *arg)
+{
+	struct lw *w = arg;
+	w->z.avail_in = 0;
+	if (deflate_out(w, Z_FINISH) < 0) {
+		archive_set_error(a, EIO, "finishing the layer blob: %s", strerror(errno));
+		return ARCHIVE_FATAL;
+	}
+	return ARCHIVE_OK;
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmp_link(const void *a, const void *b)
+{
+	const struct link *x = a, *y = b;
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+static void free_link(void *p)
+{
+	struct link *l = p;
+	free(l->path);
+	free(l);
+}
+
+/* Sorted entry names of directory fd DIRFD; count or -1. */
+static ssize_t sorted_names(int dirfd, char ***out)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (n == cap && !(v = realloc(v, (cap = cap ? 2 * cap : 32) * sizeof(*v))))
+			abort();
+		v[n++] = strdup(e->d_name);
+	}
+	closedir(d);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_strp);
+	*out = v;
+	return (ssize_t)n;
+}
+
+static bool internal_xattr(const char *name)
+{
+	return !strncmp(name, "trusted.layerfs.", 16) || !strncmp(name, "user.layerfs.", 13);
+}
+
+/* Adds the xattrs of DIRFD/NAME (not following a symlink), sorted. */
+static void add_xattrs(struct archive_entry *e, int dirfd, const char *name)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dirfd, name);
+	ssize_t len = llistxattr(path, NULL, 0);
+	if (len <= 0)
+		return;
+	char *list = malloc((size_t)len + 1);
+	len = list ? llistxattr(path, list, (size_t)len) : -1;
+	size_t n = 0;
+	const char *names[1024];
+	for (ssize_t off = 0; off < len && n < 1024; off += (ssize_t)strlen(list + off) + 1)
+		if (!internal_xattr(list + off))
+			names[n++] = list + off;
+	qsort(names, n, sizeof(*names), cmp_strp);
+	for (size_t i = 0; i < n; i++) {
+		ssize_t vlen = lgetxattr(path, names[i], NULL, 0);
+		char *val = vlen >= 0 ? malloc((size_t)vlen + 1) : NULL;
+		if (val && (vlen = lgetxattr(path, names[i], val, (size_t)vlen)) >= 0)
+			archive_entry_xattr_add_entry(e, names[i], val, (size_t)vlen);
+		free(val);
+	}
+	free(list);
+}
+
+static int copy_data(struct lw *w, int dirfd, const char *name, const char *rel)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "layerctl: %s: %s\n", rel, strerror(errno));
+		return -1;
+	}
+	char buf[1 << 16];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (archive_write_data(w->a, buf, (size_t)n) < 0)
+			break;
+	int err = n < 0 ? errno : 0;
+	close(fd);
+	if (n != 0) {
+		fprintf(stderr, "layerctl: %s: %s\n", rel,
+			err ? strerror(err) : archive_error_string(w->a));
+		return -1;
+	}
+	return 0;
+}
+
+/* For a multiply-linked regular file: the path of its first name in the
+ * tar (then it becomes a hardlink entry) or NULL (this is the first). */
+static const char *first_link(struct lw *w, const struct stat *st, const char *rel)
+{
+	struct link key = { .dev = st->st_dev, .ino = st->st_ino };
+	void *found = tfind(&key, &w->links, cmp_link);
+	if (found)
+		return (*(struct link **)found)->path;
+	struct link *l = malloc(sizeof(*l));
+	if (l) {
+		*l = key;
+		l->path = strdup(rel);
+		tsearch(l, &w->links, cmp_link);
+	}
+	return NULL;
+}
+
+static void fill_entry(struct archive_entry *e, const struct stat *st, const char *rel)
+{
+	archive_entry_set_pathname(e, rel);
+	archive_entry_set_mode(e, st->st_mode);
+	archive_entry_set_uid(e, st->st_uid);
+	archive_entry_set_gid(e, st->st_gid);
+	archive_entry_set_mtime(e, st->st_mtim.tv_sec, 0);
+	archive_entry_set_size(e, 0);
+}
+
+static int walk(struct lw *w, int dirfd, const char *prefix);
+
+/* One entry DIRFD/NAME, path REL in the tar. */
+static int write_one(struct lw *w, int dirfd, const char *name, const char *rel)
+{
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -1;
+	bool marker = lfs_is_marker_name(name);
+	if (S_ISSOCK(st.st_mode) || (marker && !S_ISREG(st.st_mode))) {
+		fprintf(stderr, "layerctl: warning: %s: %s cannot go in a layer; left out\n", rel,
+			marker ? "a marker that is not a file" : "a socket");
+		return 0;
+	}
+	struct archive_entry *e = archive_entry_new();
+	fill_entry(e, &st, rel);
+	const char *link = NULL;
+	char target[PATH_MAX];
+	if (S_ISREG(st.st_mode) && !marker) {
+		link = st.st_nlink > 1 ? first_link(w, &st, rel) : NULL;
+		if (link)
+			archive_entry_set_hardlink(e, link);
+		else
+			archive_entry_set_size(e, st.st_size);
+	} else if (S_ISLNK(st.st_mode)) {
+		ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
+		target[n < 0 ? 0 : n] = '\0';
+		archive_entry_set_symlink(e, target);
+	} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+		archive_entry_set_rdevmajor(e, major(st.st_rdev));
+		archive_entry_set_rdevminor(e, minor(st.st_rdev));
+	}
+	if (!marker && !link)
+		add_xattrs(e, dirfd, name);
+	int rc = archive_write_header(w->a, e) < ARCHIVE_WARN ? -1 : 0;
+	archive_entry_free(e);
+	if (rc < 0) {
+		fprintf(stderr, "layerctl: %s: %s\n", rel, archive_error_string(w->a));
+		return -1;
+	}
+	w->out->entries++;
+	if (S_ISREG(st.st_mode) && !marker && !link && st.st_size > 0)
+		rc = copy_data(w, dirfd, name, rel);
+	if (rc == 0 && S_ISDIR(st.st_mode)) {
+		int sub = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		rc = sub < 0 ? -1 : walk(w, sub, rel);
+		if (sub >= 0)
+			close(sub);
+	}
+	return rc;
+}
+
+/* Writes the entries of DIRFD, whose tar path is PREFIX ("" at the root). */
+static int walk(struct lw *w, int dirfd, const char *prefix)
+{
+	char **names;
+	ssize_t n = sorted_names(dirfd, &names);
+	if (n < 0) {
+		fprintf(stderr, "layerctl: cannot read %s: %s\n", *prefix ? prefix : "/",
+			strerror(errno));
+		return -1;
+	}
+	int rc = 0;
+	for (ssize_t i = 0; i < n && rc == 0; i++) {
+		if (lfs_is_meta_name(names[i]) && !lfs_is_opaque_name(names[i]))
+			continue;
+		char *rel;
+		if (asprintf(&rel, "%s%s%s", prefix, *prefix ? "/" : "", names[i]) < 0)
+			abort();
+		rc = write_one(w, dirfd, names[i], rel);
+		free(rel);
+	}
+	for (ssize_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return rc;
+}
+
+int layerwrite(int rootfd, int outfd, struct layer_blob *out)
+{
+	struct lw *w = calloc(1, sizeof(*w));
+	if (!w)
+		return -1;
+	memset(out, 0, sizeof(*out));
+	w->outfd = outfd;
+	w->out = out;
+	digest_init(&w->tar);
+	digest_init(&w->blob);
+	int rc = -1;
+	if (deflateInit2(&w->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
+			 Z_DEFAULT_STRATEGY) != Z_OK) {
+		free(w);
+		return -1;
+	}
+	w->a = archive_write_new();
+	if (archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
+	    archive_write_open2(w->a, w, NULL, tar_write, tar_close, NULL) != ARCHIVE_OK) {
+		fprintf(stderr, "layerctl: cannot start a tar stream: %s\n",
+			archive_error_string(w->a));
+		goto done;
+	}
+	rc = walk(w, rootfd, "");
+	if (archive_write_close(w->a) != ARCHIVE_OK && rc == 0) {
+		fprintf(stderr, "layerctl: writing the layer: %s\n", archive_error_string(w->a));
+		rc = -1;
+	}
+	digest_final_hex(&w->tar, out->diff_id);
+	digest_final_hex(&w->blob, out->digest);
+done:
+	archive_write_free(w->a);
+	deflateEnd(&w->z);
+	tdestroy(w->links, free_link);
+	free(w);
+	return rc;
+}

@@ -1,0 +1,31 @@
+/* Unpacking one layer stream into a directory, with libarchive. Every path
+ * is resolved beneath the layer's directory fd and never through a symlink;
+ * whiteouts stay as files (aufs style). The stream's digests are computed
+ * in the same pass: the raw (maybe compressed) bytes and the uncompressed
+ * tar stream (the diff_id). */
+#ifndef LAYERCTL_UNPACK_H
+#define LAYERCTL_UNPACK_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "image.h"
+
+struct unpack_result {
+	char digest[65];     /* sha256 of the raw bytes read from the blob */
+	char diff_id[65];    /* sha256 of the uncompressed tar stream */
+	uint64_t size;       /* bytes of the regular files made */
+	uint64_t entries;
+};
+
+/* Reads the whole blob from in and makes its entries below rootfd (an
+ * O_RDONLY directory fd). progress (may be NULL) grows atomically by the
+ * uncompressed bytes read. label names the layer in messages. 0, or -1
+ * with a message in err; the directory is then left half-made for the
+ * caller to remove, and res->digest still holds the digest of the whole
+ * blob when it could be read to its end ("" otherwise). Warnings (things the caller's privileges cannot keep)
+ * go to stderr, one line per kind per layer. */
+int unpack_layer(struct blob_reader *in, int rootfd, const char *label, uint64_t *progress,
+		 struct unpack_result *res, char *err, size_t errsz);
+
+#endif
