@@ -67,8 +67,14 @@ l1=$scratch/layer1
 l2=$scratch/layer2
 l3=$scratch/layer3
 
+store=$scratch/store
+cmnt=""
 cleanup() {
 	local rc=$?
+	if [[ -n "$cmnt" ]] && mountpoint -q "$cmnt" 2>/dev/null; then
+		"$ctl" --store "$store" umount --force demo >/dev/null 2>&1 ||
+			umount -l "$cmnt" 2>/dev/null || true
+	fi
 	if mountpoint -q "$mnt" 2>/dev/null; then
 		echo "demo.sh: unmounting $mnt" >&2
 		fusermount3 -u "$mnt" 2>/dev/null || umount "$mnt" 2>/dev/null ||
@@ -215,6 +221,52 @@ done
 section "10. unmount"
 show fusermount3 -u "$mnt"
 check "nothing is mounted on $mnt any more" test -z "$(awk -v mp="$mnt" '$5 == mp' /proc/self/mountinfo)"
+
+# ------------------------------------------------------- through layerctl --
+
+# The same three layers as an image, the way docker save writes one: a layer
+# tarball per layer (whiteouts as .wh. entries), a config naming their
+# digests, a manifest.
+make_image() {
+	local img=$scratch/image diff_ids="" layers="" n sum config
+	mkdir -p "$img"
+	for n in 1 2 3; do
+		tar --sort=name --numeric-owner --owner=0 --group=0 --mtime=@0 \
+			-C "$repo/layers-example/layer$n" -cf "$img/layer$n.tar" .
+		sum=$(sha256sum "$img/layer$n.tar" | cut -d' ' -f1)
+		diff_ids+="${diff_ids:+,}\"sha256:$sum\""
+		layers+="${layers:+,}\"layer$n.tar\""
+	done
+	printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/sh"],"WorkingDir":"/app"},"rootfs":{"type":"layers","diff_ids":[%s]}}' \
+		"$diff_ids" >"$img/config.json"
+	config=$(sha256sum "$img/config.json" | cut -d' ' -f1).json
+	mv "$img/config.json" "$img/$config"
+	printf '[{"Config":"%s","RepoTags":["example:latest"],"Layers":[%s]}]' \
+		"$config" "$layers" >"$img/manifest.json"
+	tar -C "$img" -cf "$scratch/example-image.tar" manifest.json "$config" layer1.tar layer2.tar layer3.tar
+}
+
+section "11. the same layers as an image, through layerctl"
+make_image
+show "$ctl" --store "$store" unpack -q "$scratch/example-image.tar"
+show "$ctl" --store "$store" images
+show "$ctl" --store "$store" create example:latest demo
+echo "\$ $ctl --store $store mount demo"
+cmnt=$("$ctl" --store "$store" mount demo)
+echo "$cmnt"
+show "$ctl" branches "$cmnt"
+list_tree "$cmnt"
+show rm "$cmnt/usr/share/doc/a.txt"
+echo "\$ echo 'hello from the container layer' >> $cmnt/etc/motd"
+echo 'hello from the container layer' >>"$cmnt/etc/motd"
+show "$ctl" --store "$store" diff demo
+check "the container's rw layer holds the whiteout" \
+	test -f "$store/containers/demo/rw/usr/share/doc/.wh.a.txt"
+check "the container's rw layer holds the copied-up etc/motd" \
+	grep -q 'hello from the container layer' "$store/containers/demo/rw/etc/motd"
+check "the init layer supplies etc/hostname" grep -qx demo "$cmnt/etc/hostname"
+show "$ctl" --store "$store" umount demo
+check "the container's rootfs is unmounted" test -z "$(awk -v mp="$cmnt" '$5 == mp' /proc/self/mountinfo)"
 
 echo
 if [[ $problems -ne 0 ]]; then
