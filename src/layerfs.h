@@ -143,6 +143,8 @@ struct node *lfs_node_find_locked(uint64_t ino);
 /* After a directory moved: it and every directory below it now live only
  * in the rw branch (the moved tree is opaque). Caller holds tree_lock. */
 void lfs_node_trim_subtree(struct node *dir);
+/* Gives n the name (parent, name) back (after a failed removal). */
+int lfs_node_add_name_locked(struct node *n, struct node *parent, const char *name);
 /* Drops name (parent, name) from whichever node carries it. Caller holds
  * tree_lock. */
 void lfs_node_unname(struct node *n, struct node *parent, const char *name);
@@ -292,11 +294,21 @@ void lfs_ops_xattr(struct fuse_lowlevel_ops *ops);
 int lfs_check_new_name(const char *name);
 /* ENOTEMPTY unless the merged directory name (resolved as r) is empty. */
 int lfs_dir_check_empty(struct node *dir, const char *name, const struct resolved *r);
-void lfs_forget_name(struct node *dir, const char *name, uint64_t ino);
 /* Moves new object tmp from the work dir orph to name in rw dir pd, owned by
  * the caller (see ops_entry.c). */
 int lfs_publish_new(fuse_req_t req, int orph, const char *tmp, struct objref *pd,
 		    const char *name);
+/* Taking a name out of the node table (and its inode number out of the
+ * copy-up map) before the entry goes from the rw branch; put back when the
+ * removal fails. st is the rw entry's stat when in_rw. */
+struct lfs_detached {
+	struct node *n;
+	struct stat st;
+	bool unmapped;
+};
+void lfs_detach(struct lfs_detached *d, struct node *dir, const char *name, struct node *n,
+		const struct stat *st, bool in_rw);
+void lfs_reattach(struct lfs_detached *d, struct node *dir, const char *name);
 /* Creates a non-directory (or, with link_target, a symlink) in dir. */
 int lfs_create_object(fuse_req_t req, struct node *dir, const char *name, mode_t mode,
 		      dev_t rdev, const char *link_target);

@@ -199,6 +199,16 @@ struct node *lfs_node_get(struct node *parent, const char *name, uint64_t ino,
 		node_hash_del(n);
 		n = NULL;
 	}
+	/* A directory has one name. Found under another one, the node belongs
+	 * to an object that is gone (its number reused): answering with it
+	 * would make the kernel move that directory's dentry here. */
+	if (n && S_ISDIR(type) && n->names &&
+	    (n->names->parent != parent || strcmp(n->names->name, name) != 0)) {
+		lfs_log("directory number %llu met again as '%s' (was '%s'): new node",
+			(unsigned long long)ino, name, n->names->name);
+		node_hash_del(n);
+		n = NULL;
+	}
 	bool fresh = !n;
 	if (fresh) {
 		n = node_alloc(ino, type);
@@ -244,6 +254,14 @@ void lfs_node_forget(struct node *n, uint64_t count)
 	n->nlookup = count > n->nlookup ? 0 : n->nlookup - count;
 	node_maybe_free(n);
 	pthread_mutex_unlock(&lfs->tree_lock);
+}
+
+int lfs_node_add_name_locked(struct node *n, struct node *parent, const char *name)
+{
+	int ret = node_add_name(n, parent, name);
+	if (ret == 0 && !n->hashed && !lfs_node_find_locked(n->ino))
+		node_hash_add(n);
+	return ret;
 }
 
 void lfs_node_unname(struct node *n, struct node *parent, const char *name)

@@ -133,26 +133,28 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 /* Opens name in rw dir pd, creating it; an existing file is opened as is
- * (only a file we made gets the caller as owner). */
+ * (only a file we made gets the caller as owner). A new file is made in the
+ * work directory and renamed into place with its owner set (crash safety). */
 static int create_file(fuse_req_t req, struct objref *pd, const char *name, mode_t mode,
 		       int flags)
 {
-	int fd = openat(pd->dfd, name, flags | O_CREAT | O_EXCL, mode);
-	if (fd < 0 && errno == EEXIST && !(flags & O_EXCL)) {
+	int orph = lfs_work_orph();
+	if (orph < 0)
+		return orph;
+	char tmp[64];
+	lfs_tmpname(tmp, sizeof(tmp), "new");
+	int fd = openat(orph, tmp, flags | O_CREAT | O_EXCL, mode);
+	if (fd < 0)
+		return -errno;
+	int ret = lfs_publish_new(req, orph, tmp, pd, name);
+	if (ret == 0)
+		return fd;
+	close(fd);
+	if (ret == -EEXIST && !(flags & O_EXCL)) {
 		fd = openat(pd->dfd, name, flags);
 		return fd < 0 ? -errno : fd;
 	}
-	if (fd < 0)
-		return -errno;
-	int ret = lfs_set_owner(req, pd->dfd, name, pd->dfd);
-	if (ret == 0)
-		ret = lfs_whiteout_remove(pd->dfd, name);
-	if (ret) {
-		close(fd);
-		unlinkat(pd->dfd, name, 0);
-		return ret;
-	}
-	return fd;
+	return ret;
 }
 
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,

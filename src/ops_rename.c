@@ -108,22 +108,12 @@ static int source_up(struct rename_side *src, bool *made_tree)
 /* Replaces dst with the source in the rw branch. An rw directory at dst is
  * merged-empty but may hold whiteouts, so it is swapped out, then removed. */
 static int move_into_place(struct objref *opd, const char *oldname, struct objref *npd,
-			   const char *newname)
+			   const char *newname, bool dst_rw_dir)
 {
-	struct stat st;
-	bool dst_rw_dir = fstatat(npd->dfd, newname, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-			  S_ISDIR(st.st_mode);
-	if (!dst_rw_dir) {
-		bool dst_rw = fstatat(npd->dfd, newname, &st, AT_SYMLINK_NOFOLLOW) == 0;
-		if (renameat(opd->dfd, oldname, npd->dfd, newname) < 0)
-			return -errno;
-		if (dst_rw && st.st_nlink == 1)
-			lfs_ino_forget(&st);
-		return 0;
-	}
+	if (!dst_rw_dir)
+		return renameat(opd->dfd, oldname, npd->dfd, newname) < 0 ? -errno : 0;
 	if (renameat2(opd->dfd, oldname, npd->dfd, newname, RENAME_EXCHANGE) < 0)
 		return -errno;
-	lfs_ino_forget(&st);
 	return lfs_remove_dir_atomic(opd->dfd, oldname);
 }
 
@@ -150,8 +140,19 @@ static int rename_plain(struct rename_side *src, struct rename_side *dst)
 	}
 	if (ret == 0 && lfs_lower_has(src->dir, src->name))
 		ret = lfs_whiteout_make(opd.dfd, src->name);
+	/* The replaced object leaves the node table before its inode number
+	 * can be reused (see lfs_detach). */
+	struct stat dst_st;
+	bool dst_rw = ret == 0 && fstatat(npd.dfd, dst->name, &dst_st, AT_SYMLINK_NOFOLLOW) == 0;
+	bool detached = ret == 0 && dst->exists && dst->node != src->node;
+	struct lfs_detached d;
+	if (detached)
+		lfs_detach(&d, dst->dir, dst->name, dst->node, &dst_st, dst_rw);
 	if (ret == 0)
-		ret = move_into_place(&opd, src->name, &npd, dst->name);
+		ret = move_into_place(&opd, src->name, &npd, dst->name,
+				      dst_rw && S_ISDIR(dst_st.st_mode));
+	if (ret && detached)
+		lfs_reattach(&d, dst->dir, dst->name);
 	if (ret == 0)
 		ret = lfs_whiteout_remove(npd.dfd, dst->name);
 	lfs_obj_release(&opd);
@@ -159,8 +160,6 @@ static int rename_plain(struct rename_side *src, struct rename_side *dst)
 	if (ret)
 		return ret;
 	pthread_mutex_lock(&lfs->tree_lock);
-	if (dst->exists && dst->node != src->node)
-		lfs_node_unname(dst->node, dst->dir, dst->name);
 	lfs_node_rename(src->node, src->dir, src->name, dst->dir, dst->name);
 	if (is_dir)
 		lfs_node_trim_subtree(src->node);

@@ -343,12 +343,53 @@ static void free_names(struct names *names)
 	free(names->v);
 }
 
+/* The diff directory of a job: in tmp/ when unpacked now, else in layers/. */
+static int open_diff(struct run *r, struct job *j)
+{
+	char path[PATH_MAX];
+	int n = j->tmpdir[0] ? snprintf(path, sizeof(path), "%s/diff", j->tmpdir) : -1;
+	if (!j->tmpdir[0] && store_layer_path(r->s, j->chain, path, sizeof(path) - 5) == 0)
+		n = (int)strlen(strcat(path, "/diff"));
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -1;
+	return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* Bottom first, so that a layer's lower layers are fixed up before it
+ * looks at them: see unpack_inherit_dirs. */
+static void inherit_dirs(struct run *r)
+{
+	int *fds = calloc(r->njobs, sizeof(int)), *lower = calloc(r->njobs, sizeof(int));
+	if (fds == NULL || lower == NULL)
+		abort();
+	for (size_t i = 0; i < r->njobs; i++)
+		fds[i] = open_diff(r, &r->jobs[i]);
+	for (size_t i = 1; i < r->njobs; i++) {
+		struct job *j = &r->jobs[i];
+		if (!j->tmpdir[0] || j->res.nimplicit == 0 || fds[i] < 0)
+			continue;
+		size_t n = 0;
+		for (size_t k = i; k-- > 0;) {
+			if (fds[k] >= 0)
+				lower[n++] = fds[k];
+		}
+		unpack_inherit_dirs(fds[i], &j->res, lower, n);
+	}
+	for (size_t i = 0; i < r->njobs; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+	}
+	free(fds);
+	free(lower);
+}
+
 static int finish(struct run *r, struct image_src *img, struct names *names)
 {
 	if (img->format == IMAGE_LAYER &&
 	    image_layer_config(img, r->jobs[0].res.diff_id) < 0)
 		return -1;
 	compute_chains(r->jobs, r->njobs);
+	inherit_dirs(r);
 	int rc = store_lock(r->s);
 	if (rc == 0 && commit_layers(r) == 0) {
 		rc = save_image(r, img, names);
@@ -392,8 +433,10 @@ static int unpack_image(struct store *s, struct image_src *img, struct names *na
 	}
 	if (rc == 0)
 		rc = finish(&r, img, names);
-	for (size_t i = 0; i < r.njobs; i++)
+	for (size_t i = 0; i < r.njobs; i++) {
 		drop_tmp(&r, &r.jobs[i]);
+		unpack_result_free(&r.jobs[i].res);
+	}
 	pthread_mutex_destroy(&r.mu);
 	pthread_cond_destroy(&r.cv);
 	free(r.jobs);

@@ -23,6 +23,7 @@
 
 #include "digest.h"
 #include "layerfs/pathutil.h"
+#include "layerfs/whiteout.h"
 #include "store.h"
 #include "tarcheck.h"
 
@@ -168,6 +169,32 @@ static int path_error(struct unpacker *u, const char *path, int err)
 	return ufail(u, "%s: entry '%s': %s", u->label, path, why);
 }
 
+static void implicit_add(struct unpacker *u, const char *path, size_t len)
+{
+	struct unpack_result *r = u->res;
+	if (r->nimplicit == r->capimplicit) {
+		r->capimplicit = r->capimplicit ? 2 * r->capimplicit : 16;
+		r->implicit = realloc(r->implicit, r->capimplicit * sizeof(char *));
+		if (r->implicit == NULL)
+			abort();
+	}
+	if ((r->implicit[r->nimplicit++] = strndup(path, len)) == NULL)
+		abort();
+}
+
+/* The layer has an entry of its own for path after all. */
+static void implicit_drop(struct unpacker *u, const char *path)
+{
+	struct unpack_result *r = u->res;
+	for (size_t i = 0; i < r->nimplicit; i++) {
+		if (strcmp(r->implicit[i], path) == 0) {
+			free(r->implicit[i]);
+			r->implicit[i] = r->implicit[--r->nimplicit];
+			return;
+		}
+	}
+}
+
 /* Opens (O_PATH) the directory dir below the root, one component at a time,
  * making missing ones (0755) when create is set. Returns an fd or -errno. */
 static int walk_dirs(struct unpacker *u, const char *dir, bool create)
@@ -187,10 +214,14 @@ static int walk_dirs(struct unpacker *u, const char *dir, bool create)
 		p += len + (p[len] == '/');
 		int fd = lfs_openat_beneath(cur, comp, O_PATH | O_DIRECTORY, 0, true);
 		if (fd == -ENOENT && create) {
-			if (mkdirat(cur, comp, 0755) < 0 && errno != EEXIST)
+			int made = mkdirat(cur, comp, 0755);
+			if (made < 0 && errno != EEXIST) {
 				fd = -errno;
-			else
+			} else {
+				if (made == 0)
+					implicit_add(u, dir, (size_t)(p - dir) - (p[-1] == '/'));
 				fd = lfs_openat_beneath(cur, comp, O_PATH | O_DIRECTORY, 0, true);
+			}
 		}
 		close(cur);
 		if (fd < 0)
@@ -390,6 +421,8 @@ static int make_dir(struct unpacker *u, int pfd, const char *leaf, const char *p
 {
 	if (!exists && mkdirat(pfd, leaf, 0700) < 0)
 		return ufail(u, "%s: entry '%s': %s", u->label, path, strerror(errno));
+	if (exists)
+		implicit_drop(u, path);
 	int fd = openat(pfd, leaf, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return ufail(u, "%s: entry '%s': %s", u->label, path, strerror(errno));
@@ -602,4 +635,105 @@ int unpack_layer(struct blob_reader *in, int rootfd, const char *label, uint64_t
 		raw_digest_anyway(&u);
 	unpacker_free(&u);
 	return rc;
+}
+
+/* ---- directories a layer left out ---- */
+
+/* lstat of rel beneath root, following no symlink on the way. */
+static bool lstat_beneath(int root, const char *rel, struct stat *st)
+{
+	char dir[PATH_MAX];
+	const char *leaf = split_path(rel, dir, sizeof(dir));
+	int pfd = dir[0] ? lfs_openat_beneath(root, dir, O_PATH | O_DIRECTORY, 0, true)
+			 : dup(root);
+	if (pfd < 0)
+		return false;
+	bool ok = fstatat(pfd, leaf, st, AT_SYMLINK_NOFOLLOW) == 0;
+	close(pfd);
+	return ok;
+}
+
+/* Whether the layer at root ends the search for path in the layers below
+ * it: a whiteout of path or of a parent, an opaque parent, or a parent
+ * that is not a directory. */
+static bool hides_below(int root, const char *path)
+{
+	char pre[PATH_MAX], dir[PATH_MAX], name[PATH_MAX + NAME_MAX + 2], wh[NAME_MAX + 1];
+	struct stat st;
+	if (lstat_beneath(root, LFS_WH_OPAQUE, &st))
+		return true;
+	for (size_t i = 0;; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		snprintf(pre, sizeof(pre), "%.*s", (int)i, path);
+		const char *leaf = split_path(pre, dir, sizeof(dir));
+		if (lfs_whiteout_name(leaf, wh, sizeof(wh)) == 0) {
+			snprintf(name, sizeof(name), "%s%s%s", dir, dir[0] ? "/" : "", wh);
+			if (lstat_beneath(root, name, &st))
+				return true;
+		}
+		if (path[i] == '\0')
+			return false;
+		snprintf(name, sizeof(name), "%s/%s", pre, LFS_WH_OPAQUE);
+		if (lstat_beneath(root, name, &st) ||
+		    (lstat_beneath(root, pre, &st) && !S_ISDIR(st.st_mode)))
+			return true;
+	}
+}
+
+static void copy_dir_attrs(int src, int dst)
+{
+	struct stat st;
+	if (fstat(src, &st) < 0)
+		return;
+	if (fchown(dst, st.st_uid, st.st_gid) < 0 && errno != EPERM)
+		return;
+	fchmod(dst, st.st_mode & 07777);
+	char names[1 << 16];
+	ssize_t len = flistxattr(src, names, sizeof(names));
+	for (ssize_t off = 0; len > 0 && off < len; off += (ssize_t)strlen(names + off) + 1) {
+		char val[1 << 16];
+		ssize_t n = fgetxattr(src, names + off, val, sizeof(val));
+		if (n >= 0)
+			fsetxattr(dst, names + off, val, (size_t)n, 0);
+	}
+	struct timespec ts[2] = { st.st_atim, st.st_mtim };
+	futimens(dst, ts);
+}
+
+void unpack_inherit_dirs(int rootfd, const struct unpack_result *res, const int *lower,
+			 size_t nlower)
+{
+	for (size_t i = 0; i < res->nimplicit; i++) {
+		const char *path = res->implicit[i];
+		if (hides_below(rootfd, path))
+			continue;
+		for (size_t k = 0; k < nlower; k++) {
+			struct stat st;
+			if (lstat_beneath(lower[k], path, &st) && S_ISDIR(st.st_mode)) {
+				int src = lfs_openat_beneath(lower[k], path, O_RDONLY | O_DIRECTORY, 0,
+							     true);
+				int dst = lfs_openat_beneath(rootfd, path, O_RDONLY | O_DIRECTORY, 0,
+							     true);
+				if (src >= 0 && dst >= 0)
+					copy_dir_attrs(src, dst);
+				if (src >= 0)
+					close(src);
+				if (dst >= 0)
+					close(dst);
+				break;
+			}
+			if (lstat_beneath(lower[k], path, &st) || hides_below(lower[k], path))
+				break;
+		}
+	}
+}
+
+void unpack_result_free(struct unpack_result *res)
+{
+	for (size_t i = 0; i < res->nimplicit; i++)
+		free(res->implicit[i]);
+	free(res->implicit);
+	res->implicit = NULL;
+	res->nimplicit = res->capimplicit = 0;
 }

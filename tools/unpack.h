@@ -16,6 +16,10 @@ struct unpack_result {
 	char diff_id[65];    /* sha256 of the uncompressed tar stream */
 	uint64_t size;       /* bytes of the regular files made */
 	uint64_t entries;
+	/* Parent directories the layer needed but has no entry for (made 0755,
+	 * owned by us): relative paths, for unpack_inherit_dirs. */
+	char **implicit;
+	size_t nimplicit, capimplicit;
 };
 
 /* Reads the whole blob from in and makes its entries below rootfd (an
@@ -27,5 +31,17 @@ struct unpack_result {
  * go to stderr, one line per kind per layer. */
 int unpack_layer(struct blob_reader *in, int rootfd, const char *label, uint64_t *progress,
 		 struct unpack_result *res, char *err, size_t errsz);
+
+/* A layer may leave out the entries of directories that exist below it
+ * (umoci does): the directories made for it then take mode, owner, xattrs
+ * and times from the same directory in the layers below, as the stacked
+ * image shows it (and as umoci and containerd unpack it), instead of
+ * hiding them under layerfs with 0755 root. rootfd: the layer's diff
+ * directory; lower: the diff directories below it, nearest first, already
+ * fixed up themselves. A directory a whiteout or opaque marker hides from
+ * below keeps its defaults. Best effort: failures are silent. */
+void unpack_inherit_dirs(int rootfd, const struct unpack_result *res, const int *lower,
+			 size_t nlower);
+void unpack_result_free(struct unpack_result *res);
 
 #endif

@@ -121,6 +121,42 @@ static bool creates_file(int flags)
  * that ".." stayed beneath dirfd; a retry normally succeeds. */
 #define OPENAT2_ATTEMPTS 8
 
+/* Without openat2 (kernels before 5.6, valgrind, seccomp filters that say
+ * ENOSYS): with no symlinks allowed, a walk one component at a time with
+ * O_NOFOLLOW stays beneath dirfd as well; ".." is refused (EXDEV, as
+ * RESOLVE_BENEATH does for a ".." that would leave). */
+static int openat_beneath_walk(int dirfd, const char *relpath, int flags, mode_t mode)
+{
+	char buf[PATH_MAX];
+	if (strlen(relpath) >= sizeof(buf))
+		return -ENAMETOOLONG;
+	strcpy(buf, relpath);
+	int cur = dirfd;
+	char *save = NULL;
+	char *comp = strtok_r(buf, "/", &save);
+	if (comp == NULL)
+		comp = ".";
+	for (;;) {
+		char *next = strtok_r(NULL, "/", &save);
+		if (strcmp(comp, "..") == 0) {
+			if (cur != dirfd)
+				close(cur);
+			return -EXDEV;
+		}
+		int fd = next ? openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+			      : openat(cur, comp, flags | O_NOFOLLOW | O_CLOEXEC, mode);
+		int err = errno;
+		if (cur != dirfd)
+			close(cur);
+		if (fd < 0)
+			return err == ELOOP ? -ELOOP : -err;
+		if (!next)
+			return fd;
+		cur = fd;
+		comp = next;
+	}
+}
+
 int lfs_openat_beneath(int dirfd, const char *relpath, int flags, mode_t mode,
 		       bool no_symlinks)
 {
@@ -141,6 +177,8 @@ int lfs_openat_beneath(int dirfd, const char *relpath, int flags, mode_t mode,
 		long fd = syscall(SYS_openat2, dirfd, relpath, &how, sizeof(how));
 		if (fd >= 0)
 			return (int)fd;
+		if (errno == ENOSYS && no_symlinks)
+			return openat_beneath_walk(dirfd, relpath, flags, mode);
 		if (errno != EAGAIN && errno != EINTR)
 			break;
 	}
