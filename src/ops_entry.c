@@ -208,17 +208,18 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	}
 	if (lfs_whiteout_exists(pd.dfd, name)) {
 		ret = mkdir_opaque(req, &pd, name, mode);
-	} else if (mkdirat(pd.dfd, name, mode) < 0) {
-		ret = -errno;
 	} else {
-		/* Made in place, unlike other new objects (lfs_publish_new): a new
-		 * directory built in the work directory reuses inode numbers of
-		 * directories just removed there, which the kernel may still hold
-		 * (ESTALE). A crash before the chown leaves it with the daemon's
-		 * owner: open bug, see tests/hardening/test_crash.py. */
-		ret = lfs_set_owner(req, pd.dfd, name, pd.dfd);
-		if (ret)
-			unlinkat(pd.dfd, name, AT_REMOVEDIR);
+		/* Built in the work directory and renamed into place with its
+		 * owner set, like every new object (lfs_publish_new). */
+		int orph = lfs_work_orph();
+		char tmp[64];
+		lfs_tmpname(tmp, sizeof(tmp), "mkdir");
+		if (orph < 0)
+			ret = orph;
+		else if (mkdirat(orph, tmp, mode) < 0)
+			ret = -errno;
+		else
+			ret = lfs_publish_new(req, orph, tmp, &pd, name);
 	}
 	lfs_obj_release(&pd);
 	if (ret)
