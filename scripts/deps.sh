@@ -46,6 +46,20 @@ PACKAGES=(
 	umoci
 	zstd
 	xz-utils
+	# containers (tests/containers): podman and buildah with layerfs, and with
+	# fuse-overlayfs to prove the tests (see scripts/containers-deps.sh too)
+	podman
+	buildah
+	uidmap
+	slirp4netns
+	fuse-overlayfs
+	containernetworking-plugins
+	tar
+	# hardening: load, memory checking, fuzzing (libFuzzer comes with clang's runtime)
+	stress-ng
+	valgrind
+	clang
+	libclang-rt-14-dev
 )
 
 missing=()

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Build layerfs and run its whole test suite, twice:
+# Build layerfs and run its whole test suite, twice, then the fuzzers:
 #   (a) a normal build with -Werror            in build/
 #   (b) a build with AddressSanitizer and UBSan in build-asan/
+#   (c) scripts/fuzz.sh: every libFuzzer target for LAYERFS_FUZZ_SECONDS (60)
 # This is the one test command of the project (README.md, .ci/run).
 #
-# Usage: sudo scripts/test.sh [--no-asan | --only-asan] [-- MESON-TEST-ARGS...]
-#   --no-asan     run only pass (a)
+# Usage: sudo scripts/test.sh [--no-asan | --only-asan] [--no-fuzz] [-- MESON-TEST-ARGS...]
+#   --no-asan     leave out pass (b)
 #   --only-asan   run only pass (b)
+#   --no-fuzz     leave out pass (c)
 #   -- ARGS       handed to `meson test` (e.g. `-- --suite unit`)
 # Environment: LAYERFS_BUILDDIR (default build), LAYERFS_ASAN_BUILDDIR
 # (default build-asan), both relative to the repository root or absolute.
@@ -24,11 +26,13 @@ usage() {
 
 run_plain=1
 run_asan=1
+run_fuzz=1
 meson_test_args=()
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--no-asan) run_asan=0 ;;
-	--only-asan) run_plain=0 ;;
+	--no-fuzz) run_fuzz=0 ;;
+	--only-asan) run_plain=0 run_fuzz=0 ;;
 	-h | --help) usage; exit 0 ;;
 	--) shift; meson_test_args=("$@"); break ;;
 	*) echo "test.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
@@ -261,6 +265,21 @@ if [[ $run_asan -eq 1 ]]; then
 		-Db_sanitize=address,undefined -Db_lundef=false ||
 		build_failed "b/asan+ubsan"
 	check_leftovers "b/asan+ubsan"
+fi
+# (c) the libFuzzer targets of tests/fuzz/, each for a bounded time
+# (LAYERFS_FUZZ_SECONDS, default 60): any crash, leak or sanitizer report
+# fails the run.
+if [[ $run_fuzz -eq 1 ]]; then
+	echo
+	echo "==================== pass c/fuzz ===================="
+	if "$repo/scripts/fuzz.sh" "${LAYERFS_FUZZ_SECONDS:-60}"; then
+		summaries+=("pass c/fuzz: 1 passed, 0 failed (every target ran clean)")
+		total_pass=$((total_pass + 1))
+	else
+		summaries+=("pass c/fuzz: 0 passed, 1 failed")
+		total_fail=$((total_fail + 1))
+		overall_ok=0
+	fi
 fi
 final_check_done=1
 
