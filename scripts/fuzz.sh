@@ -28,6 +28,11 @@ declare -A extra=(
 	[fuzz_branchspec]=""
 	[fuzz_names]=""
 	[fuzz_tarcheck]="tools/tarcheck.c"
+	[fuzz_image]="tools/image.c tools/digest.c"
+)
+# Libraries a target links with.
+declare -A libs=(
+	[fuzz_image]="-ljansson -lnettle -larchive"
 )
 
 failed=0
@@ -46,7 +51,8 @@ for src in tests/fuzz/fuzz_*.c; do
 		srcs+=("$f")
 	done
 	echo "==== $name: build"
-	clang "${cflags[@]}" -o "$out/$name" "${srcs[@]}"
+	# shellcheck disable=SC2086 # word splitting of the library list is wanted
+	clang "${cflags[@]}" -o "$out/$name" "${srcs[@]}" ${libs[$name]:-}
 	work="$out/$name.corpus"
 	rm -rf "$work"
 	mkdir -p "$work"

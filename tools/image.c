@@ -693,7 +693,6 @@ static int read_source(struct src *s, struct image_src *img, bool is_dir)
 int image_read(const char *path, struct image_src *img, char *err, size_t errsz)
 {
 	memset(img, 0, sizeof(*img));
-	img->source = xstrdup(path);
 	struct src s = { .path = path, .dirfd = -1, .err = err, .errsz = errsz };
 	struct stat st;
 	if (stat(path, &st) < 0)
@@ -705,6 +704,7 @@ int image_read(const char *path, struct image_src *img, char *err, size_t errsz)
 	} else if (!S_ISREG(st.st_mode)) {
 		return fail(err, errsz, "%s: not a file or directory", path);
 	}
+	img->source = xstrdup(path);
 	int rc = read_source(&s, img, S_ISDIR(st.st_mode));
 	if (s.dirfd >= 0)
 		close(s.dirfd);
@@ -713,6 +713,8 @@ int image_read(const char *path, struct image_src *img, char *err, size_t errsz)
 	free(s.members);
 	if (rc == 0 && img->format != IMAGE_LAYER && img->nlayers == 0)
 		rc = fail(err, errsz, "%s: the image has no layers", path);
+	if (rc)
+		image_free(img);   /* a failed read leaves nothing to free */
 	return rc;
 }
 

@@ -34,7 +34,7 @@ struct image_src {
 	char **names;             /* "name:tag" from the source */
 };
 
-/* 0, or -1 with a message in err. */
+/* 0, or -1 with a message in err (and nothing left to free). */
 int image_read(const char *path, struct image_src *img, char *err, size_t errsz);
 void image_free(struct image_src *img);
 /* For a single layer: makes the synthetic config once the layer's diff_id
