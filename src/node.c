@@ -2,6 +2,7 @@
  * inode number shown to users (so every hardlink name is the same node),
  * each with the names (parent, entry) it is known by. */
 #include "layerfs.h"
+#include "handle.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -97,6 +98,14 @@ static void node_release_memory(struct node *n)
 		n->names = l->next;
 		free(l->name);
 		free(l);
+	}
+	/* Files still open when the mount went (their release never came). */
+	while (n->handles) {
+		struct fhandle *h = n->handles;
+		n->handles = h->next;
+		close(h->fd);
+		pthread_mutex_destroy(&h->lock);
+		free(h);
 	}
 	free(n->dirbr);
 	free(n->plink);
