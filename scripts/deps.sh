@@ -58,6 +58,8 @@ PACKAGES=(
 	# hardening: load, memory checking, fuzzing (libFuzzer comes with clang's runtime)
 	stress-ng
 	valgrind
+	# the benchmark (tools/bench): random I/O
+	fio
 	clang
 	libclang-rt-14-dev
 )

@@ -3,12 +3,14 @@
 #   (a) a normal build with -Werror            in build/
 #   (b) a build with AddressSanitizer and UBSan in build-asan/
 #   (c) scripts/fuzz.sh: every libFuzzer target for LAYERFS_FUZZ_SECONDS (60)
+#   (d) tools/bench/bench.py --quick: the benchmark, so it never rots
 # This is the one test command of the project (README.md, .ci/run).
 #
-# Usage: sudo scripts/test.sh [--no-asan | --only-asan] [--no-fuzz] [-- MESON-TEST-ARGS...]
+# Usage: sudo scripts/test.sh [--no-asan | --only-asan] [--no-fuzz] [--no-bench] [-- MESON-TEST-ARGS...]
 #   --no-asan     leave out pass (b)
 #   --only-asan   run only pass (b)
 #   --no-fuzz     leave out pass (c)
+#   --no-bench    leave out pass (d)
 #   -- ARGS       handed to `meson test` (e.g. `-- --suite unit`)
 # Environment: LAYERFS_BUILDDIR (default build), LAYERFS_ASAN_BUILDDIR
 # (default build-asan), both relative to the repository root or absolute.
@@ -27,11 +29,13 @@ usage() {
 run_plain=1
 run_asan=1
 run_fuzz=1
+run_bench=1
 meson_test_args=()
 while [[ $# -gt 0 ]]; do
 	case "$1" in
 	--no-asan) run_asan=0 ;;
 	--no-fuzz) run_fuzz=0 ;;
+	--no-bench) run_bench=0 ;;
 	--only-asan) run_plain=0 run_fuzz=0 ;;
 	-h | --help) usage; exit 0 ;;
 	--) shift; meson_test_args=("$@"); break ;;
@@ -277,6 +281,23 @@ if [[ $run_fuzz -eq 1 ]]; then
 		total_pass=$((total_pass + 1))
 	else
 		summaries+=("pass c/fuzz: 0 passed, 1 failed")
+		total_fail=$((total_fail + 1))
+		overall_ok=0
+	fi
+fi
+# (d) the benchmark's quick mode, so that it never rots: every workload on
+# every system (layerfs, kernel overlayfs, fuse-overlayfs), tiny fixtures, no
+# timing asserted; any failed mount, wrong merged tree or failed workload fails.
+if [[ $run_bench -eq 1 && $run_plain -eq 1 ]]; then
+	echo
+	echo "==================== pass d/bench --quick ===================="
+	bench_bin=$builddir/layerfs
+	[[ $bench_bin == /* ]] || bench_bin=$repo/$bench_bin
+	if /usr/bin/python3 "$repo/tools/bench/bench.py" --quick --layerfs "$bench_bin"; then
+		summaries+=("pass d/bench: 1 passed, 0 failed (quick mode ran every workload)")
+		total_pass=$((total_pass + 1))
+	else
+		summaries+=("pass d/bench: 0 passed, 1 failed")
 		total_fail=$((total_fail + 1))
 		overall_ok=0
 	fi
