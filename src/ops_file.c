@@ -207,13 +207,6 @@ static void op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		fuse_reply_write(req, (size_t)res);
 }
 
-static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(void)ino;
-	(void)fi;
-	fuse_reply_err(req, 0);
-}
-
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
@@ -265,7 +258,9 @@ void lfs_ops_file(struct fuse_lowlevel_ops *ops)
 	ops->create = op_create;
 	ops->read = op_read;
 	ops->write_buf = op_write_buf;
-	ops->flush = op_flush;
+	/* No flush: nothing to do on close(2) (POSIX locks are the kernel's,
+	 * data goes straight to the branch file), and without the operation
+	 * the kernel stops sending one request per close. */
 	ops->release = op_release;
 	ops->fsync = op_fsync;
 	ops->fallocate = op_fallocate;
