@@ -309,3 +309,20 @@ def test_run_busybox_writes_into_rw(cstore):
     assert open(cstore.cdir("bb", "rw", "hello.txt")).read() == "hi\n"
     assert os.path.exists(cstore.cdir("bb", "rw", "etc", ".wh.gone"))
     assert diff_lines(cstore, "bb") == ["C /etc", "D /etc/gone", "A /hello.txt"]
+
+
+def test_branches_of_a_mounted_container_follow_the_store(cstore):
+    """`layerctl branches` on a container mounted by `layerctl mount` lists
+    rw, init, then the image's layers top to bottom, as the store has them."""
+    c = created(cstore)
+    cstore.ctl("mount", "c1")
+    mnt = os.path.join(c, "mnt")
+    doc = json.loads(cstore.ctl("branches", "--json", mnt).stdout)
+    container = json.load(open(cstore.cdir("c1", "container.json")))
+    layers = [x.split(":")[-1] for x in container["layers"]]      # bottom first
+    want = [os.path.realpath(cstore.cdir("c1", "rw")), os.path.realpath(cstore.cdir("c1", "init"))]
+    want += [os.path.realpath(cstore.p("layers", h, "diff")) for h in reversed(layers)]
+    got = [(b["index"], b["perm"], b["path"]) for b in doc["branches"]]
+    assert got == [(i, "rw" if i == 0 else "ro+wh", p) for i, p in enumerate(want)]
+    assert doc["mountpoint"] == os.path.realpath(mnt)
+    cstore.ctl("umount", "c1")
