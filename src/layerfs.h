@@ -288,6 +288,7 @@ void lfs_ops_rename(struct fuse_lowlevel_ops *ops);
 void lfs_ops_attr(struct fuse_lowlevel_ops *ops);
 void lfs_ops_file(struct fuse_lowlevel_ops *ops);
 void lfs_ops_dir(struct fuse_lowlevel_ops *ops);
+void lfs_dir_handles_free_all(void);
 void lfs_ops_xattr(struct fuse_lowlevel_ops *ops);
 
 /* Rejects names that may not be created through the mount. */

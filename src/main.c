@@ -183,6 +183,7 @@ int main(int argc, char *argv[])
 out:
 	if (fs.root)
 		lfs_node_free_all();
+	lfs_dir_handles_free_all();
 	if (lfs) {
 		lfs_idmap_free(&fs.ids);
 		lfs_fs_destroy(&fs);

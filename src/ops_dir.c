@@ -13,7 +13,41 @@ struct dirhandle {
 	struct dirlist list;
 	bool loaded;
 	pthread_mutex_t lock;
+	struct dirhandle *prev, *next;   /* all open ones, freed at unmount */
 };
+
+static struct dirhandle open_dirs = { .prev = &open_dirs, .next = &open_dirs };
+static pthread_mutex_t open_dirs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void dir_handle_track(struct dirhandle *d, bool add)
+{
+	pthread_mutex_lock(&open_dirs_lock);
+	if (add) {
+		d->next = &open_dirs;
+		d->prev = open_dirs.prev;
+		open_dirs.prev->next = d;
+		open_dirs.prev = d;
+	} else {
+		d->prev->next = d->next;
+		d->next->prev = d->prev;
+	}
+	pthread_mutex_unlock(&open_dirs_lock);
+}
+
+static void dir_handle_free(struct dirhandle *d)
+{
+	dir_handle_track(d, false);
+	lfs_dirlist_free(&d->list);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
+/* Directories still open when the mount went (their release never came). */
+void lfs_dir_handles_free_all(void)
+{
+	while (open_dirs.next != &open_dirs)
+		dir_handle_free(open_dirs.next);
+}
 
 static struct dirhandle *dir_handle(struct fuse_file_info *fi)
 {
@@ -29,16 +63,15 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	pthread_mutex_init(&d->lock, NULL);
+	dir_handle_track(d, true);
 	fi->fh = (uint64_t)(uintptr_t)d;
 	/* The kernel may keep listings: every change of a directory goes
 	 * through the mount (which drops the kernel's copy) or is a branch
 	 * change (which invalidates it explicitly). */
 	fi->cache_readdir = 1;
 	fi->keep_cache = 1;
-	if (fuse_reply_open(req, fi)) {
-		pthread_mutex_destroy(&d->lock);
-		free(d);
-	}
+	if (fuse_reply_open(req, fi))
+		dir_handle_free(d);
 }
 
 static uint64_t parent_ino(struct node *dir)
@@ -112,10 +145,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	struct dirhandle *d = dir_handle(fi);
-	lfs_dirlist_free(&d->list);
-	pthread_mutex_destroy(&d->lock);
-	free(d);
+	dir_handle_free(dir_handle(fi));
 	fuse_reply_err(req, 0);
 }
 
