@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "layerctl.h"
+#include "layerwrite.h"
 #include "layerfs/pathutil.h"
 #include "layerfs/whiteout.h"
 #include "store.h"
@@ -165,44 +166,6 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(a, b);
 }
 
-static int cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Sorted names in DIRFD, without "." and "..": count, -1 on error. */
-static ssize_t list_dir(int dirfd, char ***out)
-{
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	char **v = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		if (n == cap && !(v = realloc(v, (cap = cap ? 2 * cap : 32) * sizeof(*v))))
-			abort();
-		v[n++] = strdup(e->d_name);
-	}
-	closedir(d);
-	if (n > 1)
-		qsort(v, n, sizeof(*v), cmp_strp);
-	*out = v;
-	return (ssize_t)n;
-}
-
-static void free_names(char **v, ssize_t n)
-{
-	for (ssize_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
 
 static void hide(void **hidden, const char *name)
 {
@@ -223,12 +186,12 @@ static void opaque_deletions(const struct lower *lw, const char *rel, char **rwn
 		int fd = lfs_openat_beneath(lw->fd[idx[i]], rel, O_PATH | O_DIRECTORY | O_CLOEXEC,
 					    0, true);
 		char **names = NULL;
-		ssize_t k = fd >= 0 ? list_dir(fd, &names) : -1;
+		ssize_t k = fd >= 0 ? lw_sorted_names(fd, &names) : -1;
 		if (fd >= 0)
 			close(fd);
 		for (ssize_t j = 0; j < k; j++) {
 			if (lfs_is_marker_name(names[j]) || tfind(names[j], &hidden, cmp_str) ||
-			    bsearch(&names[j], rwnames, nrw, sizeof(char *), cmp_strp))
+			    bsearch(&names[j], rwnames, nrw, sizeof(char *), lw_cmp_strp))
 				continue;
 			char *p = join(rel, names[j]);
 			add_change(out, 'D', p);
@@ -239,7 +202,7 @@ static void opaque_deletions(const struct lower *lw, const char *rel, char **rwn
 			if (t || !lfs_is_marker_name(names[j]))
 				hide(&hidden, t ? t : names[j]);
 		}
-		free_names(names, k);
+		lw_free_names(names, k);
 	}
 	tdestroy(hidden, free);
 }
@@ -254,7 +217,7 @@ static void walk(const struct lower *lw, int dirfd, const char *rel, bool is_new
 		 struct changes *out)
 {
 	char **names;
-	ssize_t n = list_dir(dirfd, &names);
+	ssize_t n = lw_sorted_names(dirfd, &names);
 	if (n < 0) {
 		fprintf(stderr, "layerctl: diff: cannot read /%s: %s\n", rel, strerror(errno));
 		return;
@@ -296,7 +259,7 @@ static void walk(const struct lower *lw, int dirfd, const char *rel, bool is_new
 		opaque_deletions(lw, rel, names, m, out);
 		n = (ssize_t)m;
 	}
-	free_names(names, n);
+	lw_free_names(names, n);
 }
 
 static int cmp_change(const void *a, const void *b)

@@ -97,7 +97,7 @@ static int tar_close(struct archive *a, void *arg)
 	return ARCHIVE_OK;
 }
 
-static int cmp_strp(const void *a, const void *b)
+int lw_cmp_strp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -117,8 +117,7 @@ static void free_link(void *p)
 	free(l);
 }
 
-/* Sorted entry names of directory fd DIRFD; count or -1. */
-static ssize_t sorted_names(int dirfd, char ***out)
+ssize_t lw_sorted_names(int dirfd, char ***out)
 {
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -139,9 +138,16 @@ static ssize_t sorted_names(int dirfd, char ***out)
 	}
 	closedir(d);
 	if (n > 1)
-		qsort(v, n, sizeof(*v), cmp_strp);
+		qsort(v, n, sizeof(*v), lw_cmp_strp);
 	*out = v;
 	return (ssize_t)n;
+}
+
+void lw_free_names(char **v, ssize_t n)
+{
+	for (ssize_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
 }
 
 static bool internal_xattr(const char *name)
@@ -164,7 +170,7 @@ static void add_xattrs(struct archive_entry *e, int dirfd, const char *name)
 	for (ssize_t off = 0; off < len && n < 1024; off += (ssize_t)strlen(list + off) + 1)
 		if (!internal_xattr(list + off))
 			names[n++] = list + off;
-	qsort(names, n, sizeof(*names), cmp_strp);
+	qsort(names, n, sizeof(*names), lw_cmp_strp);
 	for (size_t i = 0; i < n; i++) {
 		ssize_t vlen = lgetxattr(path, names[i], NULL, 0);
 		char *val = vlen >= 0 ? malloc((size_t)vlen + 1) : NULL;
@@ -280,7 +286,7 @@ static int write_one(struct lw *w, int dirfd, const char *name, const char *rel)
 static int walk(struct lw *w, int dirfd, const char *prefix)
 {
 	char **names;
-	ssize_t n = sorted_names(dirfd, &names);
+	ssize_t n = lw_sorted_names(dirfd, &names);
 	if (n < 0) {
 		fprintf(stderr, "layerctl: cannot read %s: %s\n", *prefix ? prefix : "/",
 			strerror(errno));
@@ -296,9 +302,7 @@ static int walk(struct lw *w, int dirfd, const char *prefix)
 		rc = write_one(w, dirfd, names[i], rel);
 		free(rel);
 	}
-	for (ssize_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	lw_free_names(names, n);
 	return rc;
 }
 

@@ -15,6 +15,7 @@
 #define LAYERCTL_LAYERWRITE_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "digest.h"
 
@@ -29,5 +30,12 @@ struct layer_blob {
 /* Writes the tree at directory fd ROOTFD to OUTFD as a gzip'd tar. Returns
  * 0, or -1 with a message on stderr. */
 int layerwrite(int rootfd, int outfd, struct layer_blob *out);
+
+/* The sorted entry names of directory fd DIRFD ("." and ".." left out):
+ * their count, or -1. Free them with lw_free_names. */
+ssize_t lw_sorted_names(int dirfd, char ***out);
+void lw_free_names(char **v, ssize_t n);
+/* strcmp for qsort/bsearch over an array of char *. */
+int lw_cmp_strp(const void *a, const void *b);
 
 #endif
