@@ -242,6 +242,11 @@ int lfs_drop_whiteouts_below(int dfd, const char *dirname);
 int lfs_remove_dir_atomic(int dfd, const char *name);
 int lfs_remove_tree_at(int dfd, const char *name);
 int lfs_clean_orph(void);
+/* recover.c: a mount's first change marks the work directory dirty, a clean
+ * unmount clears it; a mount that finds it marked drops crash debris. */
+void lfs_mark_dirty(void);
+void lfs_mark_clean(void);
+int lfs_recover(void);
 
 /* ---- copyup.c ---- */
 /* Makes sure node n exists in the rw branch. With data false, a regular file

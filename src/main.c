@@ -120,6 +120,7 @@ static int mount_and_serve(struct fuse_args *args, struct fuse_cmdline_opts *cop
 			lfs_control_start();   /* inspection is a service, not a must */
 			ret = run_session(se, copts) ? 1 : 0;
 			lfs_control_stop();
+			lfs_mark_clean();
 		} else {
 			fprintf(stderr, "layerfs: cannot mount on '%s'\n", copts->mountpoint);
 		}
@@ -169,6 +170,7 @@ int main(int argc, char *argv[])
 	fs.debug = copts.debug;
 	if (lfs_fs_init(&fs, &list, c.upperdir ? c.workdir : NULL, copts.mountpoint))
 		goto out;
+	lfs_recover();
 	if (lfs_clean_orph())
 		lfs_log("could not empty the work directory of '%s'", fs.workdir);
 	lfs_make_si();

@@ -107,6 +107,7 @@ static int begin_create(struct node *dir, const char *name, struct objref *pd)
 int lfs_publish_new(fuse_req_t req, int orph, const char *tmp, struct objref *pd,
 		    const char *name)
 {
+	lfs_mark_dirty();   /* the whiteout of name goes only after it is placed */
 	/* What the kernel does for objects made in place under a setgid
 	 * directory: a new directory inherits the setgid bit (and, below, the
 	 * group through lfs_set_owner). */

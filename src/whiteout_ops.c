@@ -81,6 +81,7 @@ static int make_empty_file(int dfd, const char *dst, bool replace)
 /* Links the base file as linkname in dfd; 0 when linkname already exists. */
 static int link_base(int dfd, const char *linkname)
 {
+	lfs_mark_dirty();   /* a whiteout is the first half of a two-step change */
 	for (int attempt = 0; attempt < 3; attempt++) {
 		if (linkat(lfs->workfd, LFS_WH_BASE, dfd, linkname, 0) == 0 || errno == EEXIST)
 			return 0;
