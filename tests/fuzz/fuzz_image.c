@@ -30,6 +30,15 @@ static void put(const char *name, const uint8_t *data, size_t len)
 	fclose(f);
 }
 
+/* The scratch directory goes when the fuzzer exits. */
+static void scratch_remove(void)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "fuzz_image: could not remove %s\n", dir);
+}
+
 static void scratch_once(void)
 {
 	if (dir[0])
@@ -43,6 +52,7 @@ static void scratch_once(void)
 	snprintf(path, sizeof(path), "%s/blobs/sha256", dir);
 	mkdir(path, 0755);
 	put("oci-layout", (const uint8_t *)"{\"imageLayoutVersion\":\"1.0.0\"}", 30);
+	atexit(scratch_remove);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
