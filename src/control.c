@@ -50,23 +50,6 @@ static int runtime_base(char *buf, size_t size)
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-static int remove_tree(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -errno;
-	}
-	struct dirent *de;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			unlinkat(fd, de->d_name, 0);
-	closedir(d);
-	return rmdir(path) < 0 ? -errno : 0;
-}
 
 /* A runtime directory whose daemon is gone is left-over: remove it. */
 static void clean_stale(const char *base)
@@ -90,7 +73,7 @@ static void clean_stale(const char *base)
 		if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", base, de->d_name);
-		if (remove_tree(path) == 0)
+		if (lfs_remove_tree_at(AT_FDCWD, path) == 0)
 			lfs_log("removed stale runtime directory %s", path);
 	}
 	closedir(d);
@@ -455,6 +438,6 @@ void lfs_control_stop(void)
 		close(ctl_fd);
 	ctl_fd = -1;
 	if (rundir[0])
-		remove_tree(rundir);
+		lfs_remove_tree_at(AT_FDCWD, rundir);
 	rundir[0] = '\0';
 }

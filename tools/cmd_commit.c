@@ -286,7 +286,7 @@ int cmd_commit(struct ctl *ctl, int argc, char **argv)
 	struct store s;
 	if (store_open(&s, ctl->store_root, false) < 0)
 		return CTL_FAIL;
-	json_t *ctr = store_valid_name(argv[1]) ? store_container_load(&s, argv[1]) : NULL;
+	json_t *ctr = store_container_load(&s, argv[1]);
 	int rc = CTL_FAIL;
 	if (!ctr)
 		fprintf(stderr, "layerctl: commit: no container named %s\n", argv[1]);

@@ -260,7 +260,7 @@ int cmd_rm(struct ctl *ctl, int argc, char **argv)
 	struct store s;
 	if (store_open(&s, ctl->store_root, false) < 0)
 		return CTL_FAIL;
-	json_t *ctr = store_valid_name(name) ? store_container_load(&s, name) : NULL;
+	json_t *ctr = store_container_load(&s, name);
 	int rc = CTL_FAIL;
 	if (!ctr)
 		fprintf(stderr, "layerctl: rm: no container named %s\n", name);

@@ -30,7 +30,7 @@ static json_t *open_container(struct store *s, struct ctl *ctl, const char *name
 {
 	if (store_open(s, ctl->store_root, false) < 0)
 		return NULL;
-	json_t *ctr = store_valid_name(name) ? store_container_load(s, name) : NULL;
+	json_t *ctr = store_container_load(s, name);
 	if (!ctr) {
 		fprintf(stderr, "layerctl: %s: no container named %s\n", cmd, name);
 		store_close(s);

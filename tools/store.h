@@ -78,7 +78,8 @@ int store_image_find(const struct store *s, const char *ref, char id_hex[65]);
 int store_image_each(const struct store *s,
 		     int (*fn)(const char *id_hex, json_t *image, void *arg), void *arg);
 
-/* Reads containers/<name>/container.json (new reference) or NULL. */
+/* Reads containers/<name>/container.json (new reference), or NULL (also for
+ * a name store_valid_name refuses). */
 json_t *store_container_load(const struct store *s, const char *name);
 int store_container_each(const struct store *s,
 			 int (*fn)(const char *name, json_t *container, void *arg), void *arg);
