@@ -6,11 +6,19 @@
 
 #include "layerfs.h"
 
+/* How the kernel serves an open file (see passthrough.c). */
+enum lfs_io_mode {
+	LFS_IO_CACHED,       /* requests to us, kernel page cache */
+	LFS_IO_PASSTHROUGH,  /* the kernel uses the branch file directly */
+	LFS_IO_DIRECT,       /* requests to us, no page cache */
+};
+
 struct fhandle {
 	int fd;
 	int flags;            /* open flags the daemon used */
 	unsigned gen;         /* node's copy-up generation when fd was opened */
 	int branch;           /* the branch fd is open on (-1: a removed one) */
+	enum lfs_io_mode io;
 	pthread_mutex_t lock;
 	struct node *node;
 	struct fhandle *next; /* the node's other open handles */

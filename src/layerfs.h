@@ -57,6 +57,11 @@ struct node {
 	struct node *hnext;
 	struct node *all_prev, *all_next; /* every live node, for teardown */
 	struct fhandle *handles; /* open files, under tree_lock */
+	/* Open files by how the kernel serves them (passthrough.c), under
+	 * tree_lock: passthrough ones share backing id pt_id. */
+	unsigned pt_open, cached_open;
+	int pt_id;
+	bool pt_used;         /* ever passed through: cached opens drop the page cache */
 };
 
 /* fuse-overlayfs's uidmapping=/gidmapping= and squash_to_* (idmap.c). */

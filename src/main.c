@@ -12,6 +12,7 @@
 
 #include "layerfs/branchspec.h"
 #include "options.h"
+#include "passthrough.h"
 
 static void usage(const char *prog)
 {
@@ -27,6 +28,7 @@ static void usage(const char *prog)
 	       "    -o upperdir=DIR        overlayfs-style writable branch\n"
 	       "    -o workdir=DIR         where layerfs keeps its work files (same fs as upperdir)\n"
 	       "    -o timeout=SECONDS     kernel cache timeout for names and attributes (3600)\n"
+	       "    -o passthrough=on|off  reads/writes of rw-branch files bypass the daemon (on)\n"
 	       "    -V, --version          print the version\n"
 	       "\n", prog, prog);
 	fuse_cmdline_help();
@@ -48,6 +50,7 @@ static void quiet_log(enum fuse_log_level level, const char *fmt, va_list ap)
 
 static struct fuse_conn_info_opts *conn_opts;
 static unsigned opt_max_read;
+static enum lfs_pt_policy opt_passthrough;
 
 static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -65,6 +68,8 @@ static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 	/* Big requests: fewer round trips for sequential I/O. */
 	conn->max_write = 1U << 20;
+	/* Passthrough cannot be combined with the writeback cache (off above). */
+	lfs_pt_note_init_reply();
 }
 
 static struct fuse_session *make_session(struct fuse_args *args)
@@ -115,6 +120,7 @@ static int mount_and_serve(struct fuse_args *args, struct fuse_cmdline_opts *cop
 	int ret = 1;
 	if (fuse_set_signal_handlers(se) == 0) {
 		if (fuse_session_mount(se, copts->mountpoint) == 0) {
+			lfs_pt_attach(se, opt_passthrough);
 			fuse_daemonize(copts->foreground);
 			lfs->se = se;
 			lfs_control_start();   /* inspection is a service, not a must */
@@ -133,7 +139,7 @@ static int mount_and_serve(struct fuse_args *args, struct fuse_cmdline_opts *cop
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct cmdline c = { .timeout = 3600.0 };
+	struct cmdline c = { .timeout = 3600.0, .passthrough = LFS_PT_ON };
 	struct fuse_cmdline_opts copts = { 0 };
 	struct lfs_branch_list list = { 0 };
 	static struct lfs fs;
@@ -178,6 +184,7 @@ int main(int argc, char *argv[])
 	if (!fs.root || add_mount_options(&args, &c, !fs.has_rw))
 		goto out;
 	opt_max_read = c.max_read;
+	opt_passthrough = c.passthrough;
 	conn_opts = fuse_parse_conn_info_opts(&args);
 	if (!conn_opts)
 		goto out;

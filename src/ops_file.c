@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "handle.h"
+#include "passthrough.h"
 
 /* Flags for the branch file: the kernel created it already or will not
  * let us; O_DIRECT needs aligned buffers we don't get from FUSE. */
@@ -78,7 +79,10 @@ static void handle_free(struct fhandle *h)
 			break;
 		}
 	}
+	int backing_id = lfs_pt_handle_gone_locked(h->node, h);
 	pthread_mutex_unlock(&lfs->tree_lock);
+	if (backing_id)
+		lfs_pt_backing_close(backing_id);
 	close(h->fd);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
@@ -97,14 +101,18 @@ static void reply_open(fuse_req_t req, struct fuse_file_info *fi, int fd, int fl
 	}
 	fi->fh = (uint64_t)(uintptr_t)h;
 	/* Every write goes through the mount, so the kernel's page cache of a
-	 * file is never stale: keep it across opens. */
+	 * file is never stale: keep it across opens (lfs_pt_choose says when
+	 * passthrough writes made it stale after all). */
 	fi->keep_cache = 1;
 	h->node = n;
+	int backing_id = lfs_pt_choose(n, h, fi);
 	pthread_mutex_lock(&lfs->tree_lock);
 	h->next = n->handles;
 	n->handles = h;
 	pthread_mutex_unlock(&lfs->tree_lock);
+	lfs_pt_note_open_reply(backing_id);
 	int ret = e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
+	lfs_pt_note_open_reply(0);
 	if (ret)
 		handle_free(h);
 }

@@ -114,6 +114,12 @@ static int take_own_item(struct cmdline *c, const char *item)
 		}
 		return 1;
 	}
+	if (!strncmp(item, "passthrough=", 12)) {
+		if (lfs_pt_parse_policy(item + 12, &c->passthrough) == 0)
+			return 1;
+		fprintf(stderr, "layerfs: bad passthrough '%s' (on or off)\n", item + 12);
+		return -1;
+	}
 	int compat = take_compat_item(c, item);
 	if (compat)
 		return compat;

@@ -5,6 +5,7 @@
 #define LAYERFS_OPTIONS_H
 
 #include "layerfs.h"
+#include "passthrough.h"
 
 struct cmdline {
 	char *br;            /* br=, dirs= or br: value */
@@ -12,6 +13,7 @@ struct cmdline {
 	char *upperdir;
 	char *workdir;
 	double timeout;
+	enum lfs_pt_policy passthrough;
 	int nbr_options;
 	char *nonopt[3];
 	int nnonopt;

@@ -1,0 +1,265 @@
+/* FUSE passthrough, added to libfuse 3.14 from the outside.
+ *
+ * The kernel (>= 6.9) lets a daemon hand it a "backing file" for an open
+ * FUSE file: reads, writes, splice and mmap then go straight to that file.
+ * Three things are needed, none of which libfuse 3.14 can say:
+ *   1. the INIT reply must carry FUSE_PASSTHROUGH (a flags2 bit) and a
+ *      max_stack_depth (a field libfuse still calls unused[0]);
+ *   2. the backing file is registered with the FUSE_DEV_IOC_BACKING_OPEN
+ *      ioctl on the device fd, which returns a backing id;
+ *   3. the OPEN/CREATE reply carries FOPEN_PASSTHROUGH and that id (in what
+ *      libfuse still calls padding).
+ * libfuse lets a session do its device I/O through our functions
+ * (fuse_session_custom_io), so (1) and (3) are done by patching the reply
+ * in our writev just before it goes to the kernel. Which reply to patch is
+ * told by a thread-local note: libfuse sends a reply from the thread that
+ * made it, synchronously, so the note set right before fuse_reply_*() is
+ * read by the writev of that very reply.
+ *
+ * The kernel's rules for an inode (fs/fuse/iomode.c): all its open files
+ * are either passthrough with one and the same backing file, or cached
+ * (a server that breaks this gets EIO for the open). lfs_pt_choose() keeps
+ * them. */
+#include "passthrough.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <linux/fuse.h>
+
+#include "handle.h"
+
+/* Kernel ABI newer than the headers on this system (protocol 7.40). */
+#define PT_FLAGS2_PASSTHROUGH (1U << (37 - 32)) /* FUSE_PASSTHROUGH in flags2 */
+#define PT_FOPEN_PASSTHROUGH (1U << 7)
+/* Backing files may not themselves be on a stacked filesystem (overlayfs,
+ * another passthrough FUSE mount): those opens fall back (ELOOP). Our own
+ * stack depth becomes 1, so overlayfs can still be mounted on top of us. */
+#define PT_MAX_STACK_DEPTH 1
+struct pt_backing_map {
+	int32_t fd;
+	uint32_t flags;
+	uint64_t padding;
+};
+#define PT_IOC_BACKING_OPEN _IOW(229, 1, struct pt_backing_map)
+#define PT_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
+
+/* Where the new fields sit in the old structures. */
+#define PT_INIT_STACK_DEPTH_OFF offsetof(struct fuse_init_out, unused)
+#define PT_OPEN_BACKING_ID_OFF offsetof(struct fuse_open_out, padding)
+_Static_assert(offsetof(struct fuse_init_out, flags2) == 32, "fuse_init_out layout");
+_Static_assert(PT_INIT_STACK_DEPTH_OFF == 36, "fuse_init_out layout");
+_Static_assert(PT_OPEN_BACKING_ID_OFF == 12 && sizeof(struct fuse_open_out) == 16,
+	       "fuse_open_out layout");
+
+enum pt_note { NOTE_NONE, NOTE_INIT, NOTE_OPEN };
+static __thread enum pt_note next_reply;
+static __thread int next_backing_id;
+
+static enum lfs_pt_policy pt_policy = LFS_PT_OFF;
+static int pt_devfd = -1;
+static bool pt_announced;      /* the INIT reply asked for passthrough */
+static int pt_refused;         /* errno of a refusal that holds for every file */
+static char pt_state_text[96] = "off";
+
+int lfs_pt_parse_policy(const char *s, enum lfs_pt_policy *out)
+{
+	if (strcmp(s, "on") == 0)
+		*out = LFS_PT_ON;
+	else if (strcmp(s, "off") == 0)
+		*out = LFS_PT_OFF;
+	else
+		return -1;
+	return 0;
+}
+
+/* ---- the device I/O hooks ---- */
+
+static void patch_init(struct iovec *arg)
+{
+	if (arg->iov_len < PT_INIT_STACK_DEPTH_OFF + sizeof(uint32_t))
+		return;        /* an old kernel's short INIT reply */
+	struct fuse_init_out *out = arg->iov_base;
+	uint32_t depth = PT_MAX_STACK_DEPTH;
+	out->flags |= FUSE_INIT_EXT;
+	out->flags2 |= PT_FLAGS2_PASSTHROUGH;
+	memcpy((char *)out + PT_INIT_STACK_DEPTH_OFF, &depth, sizeof(depth));
+	__atomic_store_n(&pt_announced, true, __ATOMIC_RELEASE);
+}
+
+/* OPEN replies are one fuse_open_out; CREATE replies end with one. */
+static void patch_open(struct iovec *arg, int id)
+{
+	if (arg->iov_len < sizeof(struct fuse_open_out))
+		return;
+	struct fuse_open_out *out =
+		(void *)((char *)arg->iov_base + arg->iov_len - sizeof(struct fuse_open_out));
+	out->open_flags |= PT_FOPEN_PASSTHROUGH;
+	memcpy((char *)out + PT_OPEN_BACKING_ID_OFF, &id, sizeof(id));
+}
+
+static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *userdata)
+{
+	(void)userdata;
+	enum pt_note note = next_reply;
+	next_reply = NOTE_NONE;
+	if (note != NOTE_NONE && count == 2 && iov[0].iov_len == sizeof(struct fuse_out_header)) {
+		const struct fuse_out_header *h = iov[0].iov_base;
+		if (h->error == 0 && note == NOTE_INIT)
+			patch_init(&iov[1]);
+		else if (h->error == 0 && note == NOTE_OPEN)
+			patch_open(&iov[1], next_backing_id);
+	}
+	return writev(fd, iov, count);
+}
+
+static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
+{
+	(void)userdata;
+	return read(fd, buf, len);
+}
+
+static ssize_t pt_splice(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
+			 unsigned int flags, void *userdata)
+{
+	(void)userdata;
+	return splice(fdin, offin, fdout, offout, len, flags);
+}
+
+int lfs_pt_attach(struct fuse_session *se, enum lfs_pt_policy policy)
+{
+	pt_policy = policy;
+	if (policy == LFS_PT_OFF)
+		return 0;
+	static const struct fuse_custom_io io = {
+		.writev = pt_writev,
+		.read = pt_read,
+		.splice_receive = pt_splice,
+		.splice_send = pt_splice,
+	};
+	int fd = fuse_session_fd(se);
+	int ret = fuse_session_custom_io(se, &io, fd);
+	if (ret) {
+		lfs_log("passthrough: cannot hook the device I/O (%s); serving all I/O",
+			strerror(ret < 0 ? -ret : EINVAL));
+		pt_policy = LFS_PT_OFF;
+		return ret;
+	}
+	pt_devfd = fd;
+	snprintf(pt_state_text, sizeof(pt_state_text), "on");
+	return 0;
+}
+
+void lfs_pt_note_init_reply(void)
+{
+	if (pt_policy != LFS_PT_OFF)
+		next_reply = NOTE_INIT;
+}
+
+void lfs_pt_note_open_reply(int id)
+{
+	next_reply = id > 0 ? NOTE_OPEN : NOTE_NONE;
+	next_backing_id = id;
+}
+
+bool lfs_pt_usable(void)
+{
+	return pt_policy != LFS_PT_OFF && __atomic_load_n(&pt_announced, __ATOMIC_ACQUIRE) &&
+	       !__atomic_load_n(&pt_refused, __ATOMIC_RELAXED);
+}
+
+const char *lfs_pt_state(void)
+{
+	return pt_state_text;
+}
+
+/* Errors that say the kernel will never take a backing file from us (no
+ * CAP_SYS_ADMIN, passthrough not enabled, an old kernel) rather than that
+ * this one file cannot be one (ELOOP: a stacked filesystem; EINVAL). */
+static bool refusal_is_final(int err)
+{
+	return err == EPERM || err == ENOTTY || err == EOPNOTSUPP || err == ENOSYS;
+}
+
+int lfs_pt_backing_open(int fd)
+{
+	struct pt_backing_map map = { .fd = fd };
+	int id = ioctl(pt_devfd, PT_IOC_BACKING_OPEN, &map);
+	if (id > 0)
+		return id;
+	int err = id < 0 ? errno : EIO;
+	if (refusal_is_final(err) &&
+	    __atomic_exchange_n(&pt_refused, err, __ATOMIC_RELAXED) == 0) {
+		snprintf(pt_state_text, sizeof(pt_state_text), "unavailable (%s)", strerror(err));
+		lfs_dbg("passthrough unavailable: %s; reads and writes go through the daemon",
+			strerror(err));
+	}
+	return -err;
+}
+
+void lfs_pt_backing_close(int id)
+{
+	uint32_t bid = (uint32_t)id;
+	if (id > 0 && ioctl(pt_devfd, PT_IOC_BACKING_CLOSE, &bid) < 0)
+		lfs_log("passthrough: closing backing id %d: %s", id, strerror(errno));
+}
+
+/* ---- which opens are passed through ---- */
+
+int lfs_pt_choose(struct node *n, struct fhandle *h, struct fuse_file_info *fi)
+{
+	int id = 0;
+	if (fi->direct_io) {
+		h->io = LFS_IO_DIRECT;
+		return 0;
+	}
+	/* See passthrough.h for why only rw files. An rw file stays one file
+	 * (it is never copied up again), so its opens can share one backing
+	 * id for as long as any of them is open. */
+	bool want = lfs_pt_usable() && S_ISREG(n->type) && h->branch == 0 && lfs->has_rw;
+	pthread_mutex_lock(&lfs->tree_lock);
+	if (n->pt_open) {
+		/* The kernel now takes only passthrough opens of this inode. */
+		n->pt_open++;
+		id = n->pt_id;
+	} else if (want && n->cached_open == 0) {
+		/* Under tree_lock so that two first opens agree on one id; the
+		 * ioctl is short. */
+		int got = lfs_pt_backing_open(h->fd);
+		if (got > 0) {
+			n->pt_id = id = got;
+			n->pt_open = 1;
+			n->pt_used = true;
+		}
+	}
+	if (id > 0) {
+		h->io = LFS_IO_PASSTHROUGH;
+		/* The kernel refuses passthrough opens with any flag but direct
+		 * I/O, parallel direct writes and noflush. */
+		fi->keep_cache = 0;
+	} else {
+		h->io = LFS_IO_CACHED;
+		n->cached_open++;
+		/* The page cache may hold what passthrough writes made stale. */
+		if (n->pt_used)
+			fi->keep_cache = 0;
+	}
+	pthread_mutex_unlock(&lfs->tree_lock);
+	return id;
+}
+
+int lfs_pt_handle_gone_locked(struct node *n, struct fhandle *h)
+{
+	if (h->io == LFS_IO_CACHED && n->cached_open) {
+		n->cached_open--;
+	} else if (h->io == LFS_IO_PASSTHROUGH && n->pt_open && --n->pt_open == 0) {
+		int id = n->pt_id;
+		n->pt_id = 0;
+		return id;
+	}
+	return 0;
+}
