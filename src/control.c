@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,8 @@ static void clean_stale(const char *base)
 		return;
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, "si_", 3) != 0)
+		/* ".si_" ones are unfinished (a daemon killed while making it). */
+		if (strncmp(de->d_name, "si_", 3) != 0 && strncmp(de->d_name, ".si_", 4) != 0)
 			continue;
 		char path[PATH_MAX + NAME_MAX + 8], pidbuf[32] = "";
 		snprintf(path, sizeof(path), "%s/%s/pid", base, de->d_name);
@@ -79,46 +81,66 @@ static void clean_stale(const char *base)
 	closedir(d);
 }
 
-static int write_entry(const char *name, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int write_entry(const char *name, const char *fmt, ...)
+/* Writes entry name of directory dfd in one write. With replace, through a
+ * temporary and a rename, so that a reader never sees it half written (a
+ * new runtime directory is made whole before it gets its name instead). */
+static int put_entry(int dfd, const char *name, bool replace, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int put_entry(int dfd, const char *name, bool replace, const char *fmt, ...)
 {
-	char tmp[PATH_MAX + 64], path[PATH_MAX + 64];
-	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", rundir, name);
-	snprintf(path, sizeof(path), "%s/%s", rundir, name);
-	FILE *f = fopen(tmp, "we");
-	if (!f)
-		return -errno;
+	char text[PATH_MAX + 64], tmp[NAME_MAX + 16];
 	va_list ap;
 	va_start(ap, fmt);
-	vfprintf(f, fmt, ap);
+	int len = vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	if (fclose(f) != 0 || rename(tmp, path) < 0) {
-		int err = errno;
-		unlink(tmp);
-		return -err;
-	}
-	return 0;
+	if (len < 0 || (size_t)len >= sizeof(text))
+		return -ENAMETOOLONG;
+	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
+	const char *target = replace ? tmp : name;
+	int fd = openat(dfd, target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	int ret = write(fd, text, (size_t)len) == len ? 0 : -(errno ? errno : EIO);
+	if (close(fd) < 0 && ret == 0)
+		ret = -errno;
+	if (ret == 0 && replace && renameat(dfd, tmp, dfd, name) < 0)
+		ret = -errno;
+	if (ret && replace)
+		unlinkat(dfd, tmp, 0);
+	return ret;
 }
 
-/* br<N> and brid<N> for the current branch set (caller holds branch_lock). */
-static void write_branch_entries(void)
+/* br<N> and brid<N> for the current branch set (caller holds branch_lock);
+ * fresh: dfd is a new directory, nobody reads it yet. */
+static void write_branch_entries(int dfd, bool fresh)
 {
-	DIR *d = opendir(rundir);
-	if (d) {
-		struct dirent *de;
-		while ((de = readdir(d)))
-			if (strncmp(de->d_name, "br", 2) == 0)
-				unlinkat(dirfd(d), de->d_name, 0);
-		closedir(d);
+	if (!fresh) {
+		DIR *d = fdopendir(dup(dfd));
+		if (d) {
+			struct dirent *de;
+			while ((de = readdir(d)))
+				if (strncmp(de->d_name, "br", 2) == 0)
+					unlinkat(dfd, de->d_name, 0);
+			closedir(d);
+		}
 	}
 	for (int i = 0; i < lfs->nbr; i++) {
 		char name[32];
 		snprintf(name, sizeof(name), "br%d", i);
-		write_entry(name, "%s=%s\n", lfs->br[i].path,
-			    lfs_perm_name(lfs->br[i].perm, lfs->br[i].wh));
+		put_entry(dfd, name, !fresh, "%s=%s\n", lfs->br[i].path,
+			  lfs_perm_name(lfs->br[i].perm, lfs->br[i].wh));
 		snprintf(name, sizeof(name), "brid%d", i);
-		write_entry(name, "%llu\n", (unsigned long long)lfs->br[i].id);
+		put_entry(dfd, name, !fresh, "%llu\n", (unsigned long long)lfs->br[i].id);
 	}
+}
+
+static void rewrite_branch_entries(void)
+{
+	int dfd = open(rundir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	write_branch_entries(dfd, false);
+	close(dfd);
 }
 
 /* ---- requests ---- */
@@ -278,7 +300,7 @@ static int change(const char *op, char **argv, int argc, FILE *out)
 		fprintf(out, "bad request '%s' with %d arguments", op, argc);
 	}
 	if (ret == 0)
-		write_branch_entries();
+		rewrite_branch_entries();
 	pthread_rwlock_unlock(&lfs->branch_lock);
 	lfs_inval_send(&iv);
 	if (err[0])
@@ -409,15 +431,31 @@ int lfs_control_start(void)
 	if (mkdir(base, 0755) < 0 && errno != EEXIST)
 		return -errno;
 	clean_stale(base);
-	if (snprintf(rundir, sizeof(rundir), "%s/si_%s", base, lfs->si) >= (int)sizeof(rundir))
+	char fresh[PATH_MAX];
+	if (snprintf(rundir, sizeof(rundir), "%s/si_%s", base, lfs->si) >= (int)sizeof(rundir) ||
+	    snprintf(fresh, sizeof(fresh), "%s/.si_%s", base, lfs->si) >= (int)sizeof(fresh))
 		return -ENAMETOOLONG;
-	if (mkdir(rundir, 0755) < 0)
+	/* Made whole under a hidden name, then named: one rename instead of
+	 * one per entry (a hundred branches are two hundred entries). */
+	if (mkdir(fresh, 0755) < 0)
 		return -errno;
+	int dfd = open(fresh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		ret = -errno;
+		rmdir(fresh);
+		return ret;
+	}
 	pthread_rwlock_rdlock(&lfs->branch_lock);
-	write_branch_entries();
+	write_branch_entries(dfd, true);
 	pthread_rwlock_unlock(&lfs->branch_lock);
-	write_entry("mnt", "%s\n", lfs->mountpoint);
-	write_entry("pid", "%d\n", (int)getpid());
+	put_entry(dfd, "mnt", false, "%s\n", lfs->mountpoint);
+	put_entry(dfd, "pid", false, "%d\n", (int)getpid());
+	close(dfd);
+	if (rename(fresh, rundir) < 0) {
+		ret = -errno;
+		lfs_remove_tree_at(AT_FDCWD, fresh);
+		return ret;
+	}
 	ret = open_socket();
 	if (ret == 0 && pthread_create(&ctl_thread, NULL, serve, NULL) != 0)
 		ret = -EAGAIN;

@@ -77,9 +77,15 @@ def test_stale_runtime_directory_is_cleaned(three):
     os.makedirs(os.path.join(RUNBASE, "si_00000000deadbeef"))
     with open(os.path.join(RUNBASE, "si_00000000deadbeef", "pid"), "w") as f:
         f.write("999999999\n")
+    # An unfinished one (a daemon killed while making it, before its rename).
+    os.makedirs(os.path.join(RUNBASE, ".si_00000000feedface"))
+    with open(os.path.join(RUNBASE, ".si_00000000feedface", "pid"), "w") as f:
+        f.write("999999999\n")
     m2 = u.mount([(rw, "rw"), (l1, "ro+wh")], mnt=u.mkdir("mnt2"))
     assert not os.path.exists(os.path.join(RUNBASE, "si_00000000deadbeef"))
+    assert not os.path.exists(os.path.join(RUNBASE, ".si_00000000feedface"))
     assert os.path.isdir(rundir_of(m2))
+    assert not [n for n in os.listdir(rundir_of(m2)) if n.startswith(".")]
 
 
 def test_branches_table_and_json(three):
