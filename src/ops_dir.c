@@ -110,8 +110,32 @@ static size_t add_entry(fuse_req_t req, char *buf, size_t room, struct node *dir
 	return fuse_add_direntry(req, buf, room, name, &st, (off_t)idx + 1);
 }
 
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi)
+/* The readdirplus form: each entry with its attributes and a node
+ * reference, which saves the kernel a LOOKUP per name (ls -l, stat walks).
+ * "." and ".." take no reference (the kernel does not link them). */
+static size_t add_entry_plus(fuse_req_t req, char *buf, size_t room, struct node *dir,
+			     const struct dirlist *l, size_t idx)
+{
+	struct fuse_entry_param e = { 0 };
+	const char *name = idx == 0 ? "." : idx == 1 ? ".." : l->v[idx - 2].name;
+	size_t need = fuse_add_direntry_plus(req, NULL, 0, name, NULL, 0);
+	if (need > room)
+		return 0;
+	if (idx >= 2 && lfs_lookup_entry(dir, name, &e) != 0) {
+		/* Gone since the listing was made: a plain entry (nodeid 0
+		 * makes the kernel look it up itself if asked). */
+		memset(&e, 0, sizeof(e));
+		e.attr.st_ino = l->v[idx - 2].ino;
+		e.attr.st_mode = (mode_t)DTTOIF(l->v[idx - 2].type);
+	} else if (idx < 2) {
+		e.attr.st_ino = idx == 0 ? dir->ino : parent_ino(dir);
+		e.attr.st_mode = S_IFDIR;
+	}
+	return fuse_add_direntry_plus(req, buf, room, name, &e, (off_t)idx + 1);
+}
+
+static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi, bool plus)
 {
 	struct node *dir = lfs_node(ino);
 	struct dirhandle *d = dir_handle(fi);
@@ -132,7 +156,8 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	size_t used = 0;
 	for (size_t idx = (size_t)off; idx < d->list.n + 2; idx++) {
-		size_t n = add_entry(req, buf + used, size - used, dir, &d->list, idx);
+		size_t n = plus ? add_entry_plus(req, buf + used, size - used, dir, &d->list, idx)
+			    : add_entry(req, buf + used, size - used, dir, &d->list, idx);
 		if (!n)
 			break;
 		used += n;
@@ -140,6 +165,18 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	pthread_mutex_unlock(&d->lock);
 	fuse_reply_buf(req, buf, used);
 	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	readdir_common(req, ino, size, off, fi, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	readdir_common(req, ino, size, off, fi, true);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -174,6 +211,7 @@ void lfs_ops_dir(struct fuse_lowlevel_ops *ops)
 {
 	ops->opendir = op_opendir;
 	ops->readdir = op_readdir;
+	ops->readdirplus = op_readdirplus;
 	ops->releasedir = op_releasedir;
 	ops->fsyncdir = op_fsyncdir;
 }
