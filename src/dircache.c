@@ -41,7 +41,6 @@
 struct dc_set {
 	uint16_t b;
 	bool valid;          /* false: could not be read, ask the branch */
-	bool opaque;         /* holds the opaque marker */
 	bool untyped;        /* some name came without d_type */
 	uint32_t start, end;
 };
@@ -125,9 +124,11 @@ static int pool_add(struct pool_buf *pb, unsigned set, unsigned flags, unsigned 
 	return 0;
 }
 
-/* One getdents64 record: a name, a whiteout (on branches that honour them)
- * or the opaque marker. Other marker names are never looked up or listed
- * through the cache, so they are not kept. */
+/* One getdents64 record: a name or a whiteout (on branches that honour
+ * them). Other marker names are never looked up or listed through the
+ * cache, so they are not kept; the opaque marker of a directory matters to
+ * its parent's lookups, which check it with one fstatat (only for names that
+ * are directories), so it is not kept either. */
 static int take_entry(struct pool_buf *pb, unsigned set, struct dc_set *s, bool wh,
 		      const char *name, unsigned char dtype, uint64_t ino)
 {
@@ -139,10 +140,6 @@ static int take_entry(struct pool_buf *pb, unsigned set, struct dc_set *s, bool 
 	}
 	if (!wh)
 		return 0;
-	if (lfs_is_opaque_name(name)) {
-		s->opaque = true;
-		return 0;
-	}
 	const char *target = lfs_whiteout_target(name);
 	return target ? pool_add(pb, set, DC_WHITEOUT, DT_UNKNOWN, 0, target) : 0;
 }
@@ -199,7 +196,7 @@ static int set_build(struct dircache *dc, unsigned set, struct pool_buf *pb, int
 	if (ret) {
 		pb->len = len0;          /* drop a partial read */
 		pb->count = count0;
-		s->opaque = s->untyped = false;
+		s->untyped = false;
 		return ret == -ENOMEM ? ret : 0;
 	}
 	s->end = (uint32_t)pb->len;

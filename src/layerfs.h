@@ -218,7 +218,7 @@ void lfs_fix_stat(struct node *n, struct stat *st);
 
 /* ---- dircache.c: the lower-branch directory cache ----
  * Per directory node, what each lower (not rw) branch in its dirbr holds:
- * names with their d_type, whiteout targets and the opaque marker, read once
+ * names with their d_type and d_ino and whiteout targets, read once
  * with getdents64, so lfs_resolve answers absent and whited-out names from
  * memory. Lower branches are taken as unchanging; off when timeout=0. */
 struct dircache;

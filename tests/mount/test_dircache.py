@@ -61,20 +61,22 @@ def test_whiteout_in_middle_branch(union):
     m = mount3(union,
                {"d": {"back": "from l1"}},
                {"d": {".wh.gone": WHITEOUT, ".wh.sub": WHITEOUT, ".wh.back": WHITEOUT,
-                      "mid": "m"}},
-               {"d": {"gone": "g", "sub": {"f": "f"}, "back": "old", "kept": "k"}})
+                      "mid": "m", "dup": "mid dup", ".wh.dup": WHITEOUT}},
+               {"d": {"gone": "g", "sub": {"f": "f"}, "back": "old", "kept": "k",
+                      "dup": "low dup"}})
     for _ in range(2):
         assert gone(m.p("d", "gone")) and gone(m.p("d", "sub"))
+        assert read(m.p("d", "dup")) == b"mid dup"     # a name beside its whiteout wins
         assert read(m.p("d", "back")) == b"from l1"   # above the whiteout: shown
         assert read(m.p("d", "kept")) == b"k"
-        assert ls(m.p("d")) == ["back", "kept", "mid"]
+        assert ls(m.p("d")) == ["back", "dup", "kept", "mid"]
         settle()
     write(m.p("d", "gone"), "new")                  # created above it, through the mount
     os.mkdir(m.p("d", "sub"))
     settle()
     assert read(m.p("d", "gone")) == b"new"
     assert ls(m.p("d", "sub")) == []                # the lower sub stays hidden
-    assert ls(m.p("d")) == ["back", "gone", "kept", "mid", "sub"]
+    assert ls(m.p("d")) == ["back", "dup", "gone", "kept", "mid", "sub"]
 
 
 def test_opaque_directory_in_middle_branch(union):
@@ -193,6 +195,15 @@ def test_read_only_union(union):
 def test_live_branch_changes(union):
     m = mount3(union, {"d": {"a": "a1", ".wh.h": WHITEOUT}}, {"d": {"old": "o2"}},
                {"d": {"c": "c3", "h": "h3"}}, opts=("timeout=600",))
+    # An open directory keeps its node (and cache) across the changes.
+    fd = os.open(m.p("d"), os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        check_branch_changes(union, m)
+    finally:
+        os.close(fd)
+
+
+def check_branch_changes(union, m):
     assert ls(m.p("d")) == ["a", "c", "old"]
     assert gone(m.p("d", "new")) and gone(m.p("d", "h"))   # cached as absent / hidden
     mid = union.branch("mid", {"d": {"new": "n", ".wh.c": WHITEOUT}})
