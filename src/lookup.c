@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <sys/xattr.h>
 
+#include "layerfs/pathutil.h"
 #include "layerfs/whiteout.h"
 
 static bool dir_is_opaque(int dfd, const char *name)
@@ -54,13 +55,24 @@ static int probe_cached(int b, const char *dirpath, const char *name, unsigned c
 	}
 	if (need_stat || dtype == DT_UNKNOWN)
 		return probe_branch(b, dirpath, name, st, opaque);
-	int dfd = lfs_open_dir(b, dirpath);
-	if (dfd < 0)
-		return (dfd == -ENOENT || dfd == -ENOTDIR || dfd == -ELOOP) ? 0 : dfd;
 	st->st_mode = S_IFDIR;
-	*opaque = lfs->br[b].wh && dir_is_opaque(dfd, name);
-	close(dfd);
-	return 1;
+	*opaque = false;
+	if (!lfs->br[b].wh)
+		return 1;
+	/* One openat2 of DIRPATH/NAME/.wh..wh..opq beneath the branch root.
+	 * Anything but "there" or "not there" is left to the full probe. */
+	char path[PATH_MAX];
+	int len = snprintf(path, sizeof(path), "%s%s%s/%s", dirpath, *dirpath ? "/" : "",
+			   name, LFS_WH_OPAQUE);
+	int fd = len < (int)sizeof(path) ? lfs_openat_beneath(lfs->br[b].fd, path, O_PATH, 0, true)
+					 : -ENAMETOOLONG;
+	if (fd >= 0)
+		close(fd);
+	if (fd >= 0 || fd == -ENOENT) {
+		*opaque = fd >= 0;
+		return 1;
+	}
+	return probe_branch(b, dirpath, name, st, opaque);
 }
 
 /* Branch b's say about name, from the cache when it knows. */
