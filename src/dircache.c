@@ -25,8 +25,12 @@
 #include "layerfs/whiteout.h"
 
 /* Past this many bytes in all caches, the least recently used go. The
- * 20-layer benchmark's 50k-file tree needs about 3 MiB. */
-#define DC_MAX_BYTES (6u << 20)
+ * 20-layer benchmark's 50k-file tree needs about 3 MiB. (Overridable at
+ * build time so tests can run with constant eviction.) */
+#ifndef LFS_DIRCACHE_MAX_BYTES
+#define LFS_DIRCACHE_MAX_BYTES (6u << 20)
+#endif
+#define DC_MAX_BYTES LFS_DIRCACHE_MAX_BYTES
 #define DC_GETDENTS_BUF 32768
 
 /* A directory's cache is one pool of records, in getdents order branch by
