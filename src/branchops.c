@@ -133,6 +133,7 @@ static void reresolve(struct node *n, struct lfs_inval *iv)
 			free(n->dirbr);
 			n->dirbr = v;
 			n->ndirbr = r->ndirbr;
+			lfs_dircache_dirbr_changed_locked(n);
 		}
 	} else if (same_type && (n->plink || lfs_ino_for(r->branch, &r->st) == n->ino)) {
 		if (!n->plink)
@@ -155,6 +156,8 @@ static void refresh_nodes(int at, int delta, int changed, struct lfs_inval *iv)
 	pthread_mutex_lock(&lfs->tree_lock);
 	struct node **v;
 	size_t cnt = lfs_node_list_locked(&v);
+	/* Cached sets are per branch index and honour the old flags. */
+	lfs_dircache_drop_all_locked();
 	for (size_t i = 0; i < cnt; i++)
 		if (v[i] != lfs->root && delta)
 			remap_node(v[i], at, delta);

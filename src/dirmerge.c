@@ -99,6 +99,7 @@ void lfs_dirlist_free(struct dirlist *l)
 
 struct merge_state {
 	struct dirlist *out;
+	int b;                    /* the branch being read */
 	struct nameset seen;      /* listed names and names hidden from below */
 	char **whiteouts;         /* targets hidden by the current branch */
 	size_t nwh, capwh;
@@ -143,6 +144,28 @@ static uint64_t entry_ino(int b, int dfd, const struct dirent *de, struct stat *
 	return lfs_ino_for(b, st);
 }
 
+/* Adds a name no branch above has shown; 1 when that is all we wanted. */
+static int list_name(struct merge_state *m, const char *name, uint64_t ino, unsigned char type)
+{
+	int ret = dirlist_add(m->out, name, ino, type);
+	if (ret == 0)
+		ret = nameset_add(&m->seen, m->out->v[m->out->n - 1].name);
+	return ret == 0 && m->stop_at_first ? 1 : ret;
+}
+
+/* One entry of a lower branch, from the directory cache. */
+static int visit_cached(void *arg, const char *name, unsigned char type, uint64_t d_ino,
+			bool whiteout)
+{
+	struct merge_state *m = arg;
+	if (nameset_has(&m->seen, name))
+		return 0;
+	if (whiteout)
+		return defer_whiteout(m, name);
+	struct stat st = { .st_dev = lfs->br[m->b].dev, .st_ino = d_ino };
+	return list_name(m, name, lfs_ino_for(m->b, &st), type);
+}
+
 /* Reads one branch's part of the directory. */
 static int merge_branch(struct merge_state *m, int b, const char *path)
 {
@@ -178,15 +201,11 @@ static int merge_branch(struct merge_state *m, int b, const char *path)
 		struct stat st;
 		bool have_st;
 		unsigned char type = dtype_of(pfd, de, &st, &have_st);
-		ret = dirlist_add(m->out, name, entry_ino(b, pfd, de, &st, have_st), type);
-		if (ret == 0)
-			ret = nameset_add(&m->seen, m->out->v[m->out->n - 1].name);
-		if (ret == 0 && m->stop_at_first)
-			break;
+		ret = list_name(m, name, entry_ino(b, pfd, de, &st, have_st), type);
 	}
 	closedir(d);
 	close(pfd);
-	return ret;
+	return ret > 0 ? 0 : ret;
 }
 
 /* Whiteouts of a branch hide names only in the branches below it. */
@@ -222,8 +241,16 @@ int lfs_dir_merge(struct node *dir, struct dirlist *out, bool stop_at_first)
 	struct merge_state m = { .out = out, .stop_at_first = stop_at_first };
 	char **owned = NULL;
 	size_t nowned = 0, capowned = 0;
+	/* A listing is mostly followed by lookups of its names: read the
+	 * lower branches once, into the cache, and list from there. An
+	 * emptiness check uses a cache that exists but builds none. */
+	struct dircache *dc = stop_at_first ? lfs_dircache_peek(dir) : lfs_dircache_get(dir);
 	for (unsigned i = 0; i < nd && ret == 0; i++) {
-		ret = merge_branch(&m, dirbr[i], path);
+		m.b = dirbr[i];
+		ret = lfs_branch_is_rw(m.b) ? -ENODATA : lfs_dircache_foreach(dc, m.b, visit_cached, &m);
+		if (ret == -ENODATA)
+			ret = merge_branch(&m, dirbr[i], path);
+		ret = ret > 0 ? 0 : ret;
 		if (ret == 0)
 			ret = commit_whiteouts(&m, &owned, &nowned, &capowned);
 		if (stop_at_first && out->n)
@@ -236,5 +263,6 @@ int lfs_dir_merge(struct node *dir, struct dirlist *out, bool stop_at_first)
 		free(owned[i]);
 	free(owned);
 	free(m.seen.slot);
+	lfs_dircache_put(dc);
 	return ret;
 }

@@ -62,6 +62,10 @@ struct node {
 	unsigned pt_open, cached_open;
 	int pt_id;
 	bool pt_used;         /* ever passed through: cached opens drop the page cache */
+	/* dircache.c, under tree_lock: the lower branches' entries. */
+	struct dircache *dc;
+	unsigned dc_gen;     /* bumped when dc is dropped: stale builds are discarded */
+	bool dc_building;    /* a thread is reading the branches for dc */
 };
 
 /* fuse-overlayfs's uidmapping=/gidmapping= and squash_to_* (idmap.c). */
@@ -216,6 +220,45 @@ int lfs_lookup_entry(struct node *dir, const char *name, struct fuse_entry_param
 /* Attributes shown for node n (stat of its object, ino/nlink adjusted). */
 int lfs_node_stat(struct node *n, struct stat *st);
 void lfs_fix_stat(struct node *n, struct stat *st);
+
+/* ---- dircache.c: the lower-branch directory cache ----
+ * Per directory node, what each lower (not rw) branch in its dirbr holds:
+ * names with their d_type and d_ino and whiteout targets, read once
+ * with getdents64, so lfs_resolve answers absent and whited-out names from
+ * memory. Lower branches are taken as unchanging; off when timeout=0. */
+struct dircache;
+enum lfs_dc_answer {
+	LFS_DC_UNKNOWN,      /* not cached: ask the branch */
+	LFS_DC_ABSENT,
+	LFS_DC_WHITEOUT,     /* hidden from the branches below */
+	LFS_DC_PRESENT,
+};
+bool lfs_dircache_enabled(void);
+/* The cache of directory node dir, built on first use; referenced (release
+ * with lfs_dircache_put). NULL when off or dir has no lower branch. */
+struct dircache *lfs_dircache_get(struct node *dir);
+void lfs_dircache_put(struct dircache *dc);
+/* What branch b says about name; *dtype is set for LFS_DC_PRESENT. hint
+ * speeds up top-down walks (start it at 0). */
+enum lfs_dc_answer lfs_dircache_query(const struct dircache *dc, int b, const char *name,
+				      unsigned *hint, unsigned char *dtype);
+/* n's cache if it has one already (referenced), else NULL. */
+struct dircache *lfs_dircache_peek(struct node *dir);
+/* Calls fn for branch b's entries in getdents order: names present (with
+ * d_type and d_ino) and whiteout targets (whiteout true). A non-zero return
+ * of fn stops the walk and is returned; -ENODATA when the cache cannot list
+ * b (not read, or names without d_type). */
+typedef int (*lfs_dc_visit)(void *arg, const char *name, unsigned char dtype, uint64_t ino,
+			    bool whiteout);
+int lfs_dircache_foreach(const struct dircache *dc, int b, lfs_dc_visit fn, void *arg);
+/* Forget n's cache (its path or branches changed, or it goes). Caller holds
+ * tree_lock (or runs alone at teardown). */
+void lfs_dircache_drop_locked(struct node *n);
+/* After n->dirbr changed: drops the cache unless its lower branches are the
+ * same (gaining the rw branch changes nothing cached). tree_lock held. */
+void lfs_dircache_dirbr_changed_locked(struct node *n);
+/* Branch indices moved or branch flags changed: every cache goes. */
+void lfs_dircache_drop_all_locked(void);
 
 /* ---- dirmerge.c: merged listings ---- */
 struct dentry_rec {

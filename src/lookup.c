@@ -2,6 +2,7 @@
  * attributes shown for a node. */
 #include "layerfs.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 #include <sys/xattr.h>
 
+#include "layerfs/pathutil.h"
 #include "layerfs/whiteout.h"
 
 static bool dir_is_opaque(int dfd, const char *name)
@@ -40,6 +42,57 @@ static int probe_branch(int b, const char *dirpath, const char *name, struct sta
 	return ret;
 }
 
+/* A name the cache says branch b holds: its attributes are read live (one
+ * fstatat). With need_stat false (a lower part of a directory already
+ * found above) a known d_type spares even that; only a directory's opaque
+ * marker is still looked at. Returns as probe_branch. */
+static int probe_cached(int b, const char *dirpath, const char *name, unsigned char dtype,
+			bool need_stat, struct stat *st, bool *opaque)
+{
+	if (!need_stat && dtype != DT_UNKNOWN && dtype != DT_DIR) {
+		st->st_mode = DTTOIF(dtype);
+		return 1;     /* a non-directory: ends the merge, nothing to read */
+	}
+	if (need_stat || dtype == DT_UNKNOWN)
+		return probe_branch(b, dirpath, name, st, opaque);
+	st->st_mode = S_IFDIR;
+	*opaque = false;
+	if (!lfs->br[b].wh)
+		return 1;
+	/* One openat2 of DIRPATH/NAME/.wh..wh..opq beneath the branch root.
+	 * Anything but "there" or "not there" is left to the full probe. */
+	char path[PATH_MAX];
+	int len = snprintf(path, sizeof(path), "%s%s%s/%s", dirpath, *dirpath ? "/" : "",
+			   name, LFS_WH_OPAQUE);
+	int fd = len < (int)sizeof(path) ? lfs_openat_beneath(lfs->br[b].fd, path, O_PATH, 0, true)
+					 : -ENAMETOOLONG;
+	if (fd >= 0)
+		close(fd);
+	if (fd >= 0 || fd == -ENOENT) {
+		*opaque = fd >= 0;
+		return 1;
+	}
+	return probe_branch(b, dirpath, name, st, opaque);
+}
+
+/* Branch b's say about name, from the cache when it knows. */
+static int probe(const struct dircache *dc, unsigned *hint, int b, const char *dirpath,
+		 const char *name, bool need_stat, struct stat *st, bool *opaque)
+{
+	unsigned char dtype = DT_UNKNOWN;
+	switch (lfs_branch_is_rw(b) ? LFS_DC_UNKNOWN
+				    : lfs_dircache_query(dc, b, name, hint, &dtype)) {
+	case LFS_DC_ABSENT:
+		return 0;
+	case LFS_DC_WHITEOUT:
+		return -1;
+	case LFS_DC_PRESENT:
+		return probe_cached(b, dirpath, name, dtype, need_stat, st, opaque);
+	default:
+		return probe_branch(b, dirpath, name, st, opaque);
+	}
+}
+
 int lfs_resolve(struct node *dir, const char *name, int min_branch, struct resolved *r)
 {
 	uint16_t dirbr[LFS_MAX_BRANCHES];
@@ -48,6 +101,8 @@ int lfs_resolve(struct node *dir, const char *name, int min_branch, struct resol
 	int ret = lfs_node_path(dir, path, sizeof(path));
 	if (ret)
 		return ret;
+	struct dircache *dc = lfs_dircache_get(dir);
+	unsigned hint = 0;
 	bool found = false;
 	r->ndirbr = 0;
 	for (unsigned i = 0; i < nd; i++) {
@@ -56,9 +111,11 @@ int lfs_resolve(struct node *dir, const char *name, int min_branch, struct resol
 			continue;
 		struct stat st;
 		bool opaque = false;
-		int got = probe_branch(b, path, name, &st, &opaque);
-		if (got < 0 && got != -1)
+		int got = probe(dc, &hint, b, path, name, !found, &st, &opaque);
+		if (got < 0 && got != -1) {
+			lfs_dircache_put(dc);
 			return got;
+		}
 		if (got == -1)
 			break;          /* whited out below here */
 		if (got == 0)
@@ -76,13 +133,37 @@ int lfs_resolve(struct node *dir, const char *name, int min_branch, struct resol
 		if (opaque)
 			break;
 	}
+	lfs_dircache_put(dc);
 	return found ? 0 : -ENOENT;
 }
 
+/* Whether any branch below the rw one shows name: the cache answers
+ * without a system call for every branch it holds. */
 bool lfs_lower_has(struct node *dir, const char *name)
 {
-	struct resolved r;
-	return lfs_resolve(dir, name, lfs->has_rw ? 1 : 0, &r) == 0;
+	uint16_t dirbr[LFS_MAX_BRANCHES];
+	char path[PATH_MAX];
+	unsigned nd = lfs_node_dirbr(dir, dirbr);
+	if (lfs_node_path(dir, path, sizeof(path)))
+		return false;
+	struct dircache *dc = lfs_dircache_get(dir);
+	unsigned hint = 0;
+	int got = 0;
+	for (unsigned i = 0; i < nd && got == 0; i++) {
+		int b = dirbr[i];
+		if (b < (lfs->has_rw ? 1 : 0))
+			continue;
+		unsigned char dtype;
+		enum lfs_dc_answer a = lfs_dircache_query(dc, b, name, &hint, &dtype);
+		struct stat st;
+		bool opaque;
+		if (a == LFS_DC_UNKNOWN)
+			got = probe_branch(b, path, name, &st, &opaque);
+		else
+			got = a == LFS_DC_PRESENT ? 1 : a == LFS_DC_WHITEOUT ? -1 : 0;
+	}
+	lfs_dircache_put(dc);
+	return got == 1;
 }
 
 static void plink_key(const struct stat *st, char *buf, size_t size)

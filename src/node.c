@@ -69,6 +69,7 @@ static int node_set_dirbr(struct node *n, const uint16_t *dirbr, unsigned ndirbr
 	free(n->dirbr);
 	n->dirbr = v;
 	n->ndirbr = ndirbr;
+	lfs_dircache_dirbr_changed_locked(n);
 	return 0;
 }
 
@@ -107,6 +108,7 @@ static void node_release_memory(struct node *n)
 		pthread_mutex_destroy(&h->lock);
 		free(h);
 	}
+	lfs_dircache_drop_locked(n);
 	free(n->dirbr);
 	free(n->plink);
 	pthread_mutex_destroy(&n->lock);
@@ -157,8 +159,11 @@ static int node_add_name(struct node *n, struct node *parent, const char *name)
 	}
 	l->parent = parent;
 	parent->pins++;
-	/* A directory has exactly one name: a new one replaces the old. */
+	/* A directory has exactly one name: a new one replaces the old (and
+	 * its cache, read at the old path). */
 	if (S_ISDIR(n->type)) {
+		if (n->names)
+			lfs_dircache_drop_locked(n);
 		while (n->names) {
 			struct lname *old = n->names;
 			n->names = old->next;
@@ -249,10 +254,11 @@ void lfs_node_trim_subtree(struct node *dir)
 {
 	for (size_t b = 0; b < NODE_BUCKETS; b++) {
 		for (struct node *n = node_hash[b]; n; n = n->hnext) {
-			if (!S_ISDIR(n->type) || !n->ndirbr || n->dirbr[0] != 0 ||
-			    !node_below(n, dir))
+			if (!S_ISDIR(n->type) || !node_below(n, dir))
 				continue;
-			n->ndirbr = 1;
+			lfs_dircache_drop_locked(n);   /* its path changed */
+			if (n->ndirbr && n->dirbr[0] == 0)
+				n->ndirbr = 1;
 		}
 	}
 }
@@ -261,6 +267,9 @@ void lfs_node_forget(struct node *n, uint64_t count)
 {
 	pthread_mutex_lock(&lfs->tree_lock);
 	n->nlookup = count > n->nlookup ? 0 : n->nlookup - count;
+	/* Unknown to the kernel: no lookups will come in it for a while. */
+	if (n->nlookup == 0)
+		lfs_dircache_drop_locked(n);
 	node_maybe_free(n);
 	pthread_mutex_unlock(&lfs->tree_lock);
 }
@@ -287,13 +296,17 @@ void lfs_node_unname(struct node *n, struct node *parent, const char *name)
 	}
 	/* A node without names is gone from the tree: its number may be reused
 	 * by an object created later, which must get a node of its own. */
-	if (!n->names)
+	if (!n->names) {
 		node_hash_del(n);
+		lfs_dircache_drop_locked(n);
+	}
 }
 
 int lfs_node_rename(struct node *n, struct node *oldparent, const char *oldname,
 		    struct node *newparent, const char *newname)
 {
+	if (S_ISDIR(n->type))
+		lfs_dircache_drop_locked(n);   /* read at the old path */
 	struct lname *l = node_find_name(n, oldparent, oldname);
 	if (!l)
 		return node_add_name(n, newparent, newname);
@@ -377,6 +390,7 @@ void lfs_node_set_upper(struct node *n)
 			free(n->dirbr);
 			n->dirbr = v;
 			n->ndirbr++;
+			lfs_dircache_dirbr_changed_locked(n);
 		}
 	}
 	pthread_mutex_unlock(&lfs->tree_lock);
