@@ -55,7 +55,7 @@ int lfs_handle_fd(struct fhandle *h, struct node *n)
 		return h->fd;
 	pthread_mutex_lock(&h->lock);
 	if (h->gen != gen) {
-		int branch;
+		int branch = -1;
 		int fd = open_object(n, h->flags & ~O_TRUNC, &branch);
 		if (fd >= 0) {
 			h->branch = branch;

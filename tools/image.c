@@ -396,8 +396,10 @@ static bool digest_from_name(const char *name, char hex[65])
 	const char *base = strrchr(name, '/');
 	base = base ? base + 1 : name;
 	char buf[80];
-	snprintf(buf, sizeof(buf), "%s", base);
-	size_t n = strlen(buf);
+	size_t n = strlen(base);
+	if (n >= sizeof(buf))
+		return false;            /* longer than any digest name */
+	memcpy(buf, base, n + 1);
 	if (n == 64 + 5 && strcmp(buf + 64, ".json") == 0)
 		buf[64] = '\0';
 	if (!digest_is_hex(buf))

@@ -167,3 +167,20 @@ def test_bad_passthrough_value_is_refused(union, value):
                        capture_output=True, text=True, timeout=20)
     assert r.returncode != 0
     assert "bad passthrough" in r.stderr
+
+
+def test_passed_through_write_by_owner_clears_setuid(union):
+    """A write through a passthrough file still drops setuid/setgid (the
+    kernel does it on the union's inode; the daemon writes as root, where
+    the branch filesystem alone would keep the bits)."""
+    from lfsutil import F, as_user
+    m = union.std(rw={"prog": F("#!/bin/sh\n", mode=0o6775, uid=1000, gid=1000)},
+                  opts=["allow_other"])
+
+    def append():
+        with open(m.p("prog"), "ab") as f:
+            f.write(b"echo changed\n")
+    assert as_user(1000, 1000, append)[0] == "ok"
+    assert os.stat(m.p("prog")).st_mode & 0o7777 == 0o775
+    assert os.stat(os.path.join(m.rw, "prog")).st_mode & 0o7777 == 0o775
+    assert read(os.path.join(m.rw, "prog")) == b"#!/bin/sh\necho changed\n"
