@@ -126,6 +126,11 @@ done
 si=$(awk -v mp="$mnt" '$5 == mp' /proc/self/mountinfo |
 	grep -oE 'si[_=]?[0-9a-f]{16}' | grep -oE '[0-9a-f]{16}$' | head -n1 || true)
 if [[ -n "$si" ]]; then
+	# made by the daemon just after the mount goes live
+	for _ in $(seq 100); do
+		[[ -d "/run/layerfs/si_$si" || -d "${XDG_RUNTIME_DIR:-/nonexistent}/layerfs/si_$si" ]] && break
+		sleep 0.03
+	done
 	for d in "/run/layerfs/si_$si" "${XDG_RUNTIME_DIR:-/nonexistent}/layerfs/si_$si"; do
 		[[ -d "$d" ]] || continue
 		echo "$d:"

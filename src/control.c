@@ -379,9 +379,8 @@ static void serve_client(int fd)
 	free(buf);
 }
 
-static void *serve(void *arg)
+static void serve(void)
 {
-	(void)arg;
 	for (;;) {
 		int fd = accept4(ctl_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0) {
@@ -392,83 +391,114 @@ static void *serve(void *arg)
 		serve_client(fd);
 		close(fd);
 	}
-	return NULL;
 }
 
-static int open_socket(void)
+/* A listening socket "ctl" in directory dir (before the directory gets its
+ * final name: a bound socket moves with its directory). */
+static int open_socket(const char *dir)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctl", rundir);
+	int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/ctl", dir);
 	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
-	ctl_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (ctl_fd < 0)
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
 		return -errno;
 	/* Anyone may connect, to be told clearly that they may not. */
-	if (bind(ctl_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    chmod(sa.sun_path, 0666) < 0 || listen(ctl_fd, 8) < 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    chmod(sa.sun_path, 0666) < 0 || listen(fd, 8) < 0) {
 		int err = errno;
-		close(ctl_fd);
-		ctl_fd = -1;
+		close(fd);
 		return -err;
 	}
-	return 0;
+	return fd;
 }
 
-int lfs_control_start(void)
+static char base_dir[PATH_MAX], fresh_dir[PATH_MAX];
+static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool ctl_stopping;
+
+/* The runtime directory, made whole (entries and a listening socket) under
+ * a hidden name and then renamed: readers never see half of it, and one
+ * rename replaces one per entry (a hundred branches are two hundred). */
+static int make_runtime_dir(void)
 {
-	char base[PATH_MAX];
-	int ret = runtime_base(base, sizeof(base));
-	if (ret)
-		return ret;
-	char parent[PATH_MAX];
-	snprintf(parent, sizeof(parent), "%s", base);
-	char *slash = strrchr(parent, '/');
-	if (slash && slash != parent) {
-		*slash = '\0';
-		mkdir(parent, 0755);
-	}
-	if (mkdir(base, 0755) < 0 && errno != EEXIST)
+	clean_stale(base_dir);
+	if (mkdir(fresh_dir, 0755) < 0)
 		return -errno;
-	clean_stale(base);
-	char fresh[PATH_MAX];
-	if (snprintf(rundir, sizeof(rundir), "%s/si_%s", base, lfs->si) >= (int)sizeof(rundir) ||
-	    snprintf(fresh, sizeof(fresh), "%s/.si_%s", base, lfs->si) >= (int)sizeof(fresh))
-		return -ENAMETOOLONG;
-	/* Made whole under a hidden name, then named: one rename instead of
-	 * one per entry (a hundred branches are two hundred entries). */
-	if (mkdir(fresh, 0755) < 0)
+	int dfd = open(fresh_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
 		return -errno;
-	int dfd = open(fresh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		ret = -errno;
-		rmdir(fresh);
-		return ret;
-	}
 	pthread_rwlock_rdlock(&lfs->branch_lock);
 	write_branch_entries(dfd, true);
 	pthread_rwlock_unlock(&lfs->branch_lock);
 	put_entry(dfd, "mnt", false, "%s\n", lfs->mountpoint);
 	put_entry(dfd, "pid", false, "%d\n", (int)getpid());
 	close(dfd);
-	if (rename(fresh, rundir) < 0) {
-		ret = -errno;
-		lfs_remove_tree_at(AT_FDCWD, fresh);
-		return ret;
+	int fd = open_socket(fresh_dir);
+	if (fd < 0)
+		return fd;
+	pthread_mutex_lock(&ctl_lock);
+	int ret = ctl_stopping ? -ESHUTDOWN : rename(fresh_dir, rundir) < 0 ? -errno : 0;
+	if (ret == 0)
+		ctl_fd = fd;
+	pthread_mutex_unlock(&ctl_lock);
+	if (ret)
+		close(fd);
+	return ret;
+}
+
+/* Made in a thread of its own: on a slow /run (this machine's is ext4 with
+ * slow creates after deletes) two hundred entries took 25 ms, which the
+ * mount's first request would otherwise wait for. layerctl waits for the
+ * directory of a mount it finds without one. */
+static void *control_main(void *arg)
+{
+	(void)arg;
+	int ret = make_runtime_dir();
+	if (ret) {
+		if (ret != -ESHUTDOWN)
+			lfs_log("runtime directory %s: %s", rundir, strerror(-ret));
+		lfs_remove_tree_at(AT_FDCWD, fresh_dir);
+		return NULL;
 	}
-	ret = open_socket();
-	if (ret == 0 && pthread_create(&ctl_thread, NULL, serve, NULL) != 0)
-		ret = -EAGAIN;
+	serve();
+	return NULL;
+}
+
+int lfs_control_start(void)
+{
+	int ret = runtime_base(base_dir, sizeof(base_dir));
+	if (ret)
+		return ret;
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", base_dir);
+	char *slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		mkdir(parent, 0755);
+	}
+	if (mkdir(base_dir, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (snprintf(rundir, sizeof(rundir), "%s/si_%s", base_dir, lfs->si) >= (int)sizeof(rundir) ||
+	    snprintf(fresh_dir, sizeof(fresh_dir), "%s/.si_%s", base_dir, lfs->si) >=
+		    (int)sizeof(fresh_dir))
+		return -ENAMETOOLONG;
+	ret = pthread_create(&ctl_thread, NULL, control_main, NULL) ? -EAGAIN : 0;
 	ctl_started = ret == 0;
 	if (ret)
-		lfs_log("control socket in %s: %s", rundir, strerror(-ret));
+		lfs_log("control thread: %s", strerror(-ret));
 	return ret;
 }
 
 void lfs_control_stop(void)
 {
-	if (ctl_started) {
+	pthread_mutex_lock(&ctl_lock);
+	ctl_stopping = true;
+	if (ctl_fd >= 0)
 		shutdown(ctl_fd, SHUT_RDWR);
+	pthread_mutex_unlock(&ctl_lock);
+	if (ctl_started) {
 		pthread_join(ctl_thread, NULL);
 		ctl_started = false;
 	}

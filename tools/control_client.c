@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <sys/vfs.h>
 
 #include "layerfs/pathutil.h"
 
@@ -28,6 +29,11 @@ static int read_line(const char *path, char *buf, size_t size)
 	buf[strcspn(buf, "\n")] = '\0';
 	return 0;
 }
+
+/* statfs(2) f_type of FUSE mounts (linux/magic.h) */
+#ifndef FUSE_SUPER_MAGIC
+#define FUSE_SUPER_MAGIC 0x65735546
+#endif
 
 static void remove_stale(const char *dir)
 {
@@ -124,6 +130,14 @@ int ctl_find_mount(const char *mnt, char *rundir, size_t size, char *mntout, siz
 	}
 	struct find_arg fa = { .want = real, .rundir = rundir, .size = size };
 	each_mount(match_mount, &fa);
+	/* A daemon makes its runtime directory just after its mount goes live:
+	 * on a FUSE mount that has none yet, wait for it a little. */
+	struct statfs sf;
+	for (int tries = 0; !fa.best && !fa.dead && tries < 300 &&
+	     statfs(real, &sf) == 0 && sf.f_type == FUSE_SUPER_MAGIC; tries++) {
+		usleep(10000);
+		each_mount(match_mount, &fa);
+	}
 	free(real);
 	if (!fa.best && fa.dead) {
 		snprintf(err, errsz, "%s: the layerfs daemon is gone; clean up with "

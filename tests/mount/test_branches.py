@@ -32,8 +32,14 @@ def si_of(m):
     return found.group(1)
 
 
-def rundir_of(m):
-    return os.path.join(RUNBASE, "si_" + si_of(m))
+def rundir_of(m, timeout=5.0):
+    """The mount's runtime directory; the daemon makes it just after the
+    mount goes live, so wait for it."""
+    d = os.path.join(RUNBASE, "si_" + si_of(m))
+    deadline = time.monotonic() + timeout
+    while not os.path.isdir(d) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return d
 
 
 @pytest.fixture
