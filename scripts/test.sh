@@ -270,20 +270,29 @@ if [[ $run_asan -eq 1 ]]; then
 		build_failed "b/asan+ubsan"
 	check_leftovers "b/asan+ubsan"
 fi
+# single_check_pass NAME WHAT CMD...: a pass that is one check, counted as
+# one test in the summary.
+single_check_pass() {
+	local name=$1 what=$2
+	shift 2
+	if "$@"; then
+		summaries+=("pass $name: 1 passed, 0 failed ($what)")
+		total_pass=$((total_pass + 1))
+	else
+		summaries+=("pass $name: 0 passed, 1 failed")
+		total_fail=$((total_fail + 1))
+		overall_ok=0
+	fi
+}
+
 # (c) the libFuzzer targets of tests/fuzz/, each for a bounded time
 # (LAYERFS_FUZZ_SECONDS, default 60): any crash, leak or sanitizer report
 # fails the run.
 if [[ $run_fuzz -eq 1 ]]; then
 	echo
 	echo "==================== pass c/fuzz ===================="
-	if "$repo/scripts/fuzz.sh" "${LAYERFS_FUZZ_SECONDS:-60}"; then
-		summaries+=("pass c/fuzz: 1 passed, 0 failed (every target ran clean)")
-		total_pass=$((total_pass + 1))
-	else
-		summaries+=("pass c/fuzz: 0 passed, 1 failed")
-		total_fail=$((total_fail + 1))
-		overall_ok=0
-	fi
+	single_check_pass "c/fuzz" "every target ran clean" \
+		"$repo/scripts/fuzz.sh" "${LAYERFS_FUZZ_SECONDS:-60}"
 fi
 # (d) the benchmark's quick mode, so that it never rots: every workload on
 # every system (layerfs, kernel overlayfs, fuse-overlayfs), tiny fixtures, no
@@ -293,14 +302,8 @@ if [[ $run_bench -eq 1 && $run_plain -eq 1 ]]; then
 	echo "==================== pass d/bench --quick ===================="
 	bench_bin=$builddir/layerfs
 	[[ $bench_bin == /* ]] || bench_bin=$repo/$bench_bin
-	if /usr/bin/python3 "$repo/tools/bench/bench.py" --quick --layerfs "$bench_bin"; then
-		summaries+=("pass d/bench: 1 passed, 0 failed (quick mode ran every workload)")
-		total_pass=$((total_pass + 1))
-	else
-		summaries+=("pass d/bench: 0 passed, 1 failed")
-		total_fail=$((total_fail + 1))
-		overall_ok=0
-	fi
+	single_check_pass "d/bench" "quick mode ran every workload" \
+		/usr/bin/python3 "$repo/tools/bench/bench.py" --quick --layerfs "$bench_bin"
 fi
 final_check_done=1
 

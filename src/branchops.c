@@ -127,14 +127,7 @@ static void reresolve(struct node *n, struct lfs_inval *iv)
 	bool same_type = ret == 0 && (r->st.st_mode & S_IFMT) == n->type;
 	if (same_type && S_ISDIR(n->type)) {
 		n->branch = r->branch;
-		uint16_t *v = malloc(r->ndirbr * sizeof(*v));
-		if (v) {
-			memcpy(v, r->dirbr, r->ndirbr * sizeof(*v));
-			free(n->dirbr);
-			n->dirbr = v;
-			n->ndirbr = r->ndirbr;
-			lfs_dircache_dirbr_changed_locked(n);
-		}
+		lfs_node_set_dirbr_locked(n, r->dirbr, r->ndirbr);
 	} else if (same_type && (n->plink || lfs_ino_for(r->branch, &r->st) == n->ino)) {
 		if (!n->plink)
 			n->branch = r->branch;

@@ -67,7 +67,7 @@ static struct dircache lru = { .prev = &lru, .next = &lru };
 static size_t total_bytes;
 static pthread_cond_t built_cond = PTHREAD_COND_INITIALIZER;
 
-bool lfs_dircache_enabled(void)
+static bool dircache_enabled(void)
 {
 	return lfs->timeout > 0;
 }
@@ -406,7 +406,7 @@ static struct dircache *publish_locked(struct node *dir, struct dircache *dc, un
 
 struct dircache *lfs_dircache_get(struct node *dir)
 {
-	if (!lfs_dircache_enabled() || !S_ISDIR(dir->type))
+	if (!dircache_enabled() || !S_ISDIR(dir->type))
 		return NULL;
 	pthread_mutex_lock(&lfs->tree_lock);
 	/* One thread reads the branches; parallel lookups in the same
@@ -494,7 +494,7 @@ int lfs_dircache_foreach(const struct dircache *dc, int b, lfs_dc_visit fn, void
 
 struct dircache *lfs_dircache_peek(struct node *dir)
 {
-	if (!lfs_dircache_enabled())
+	if (!dircache_enabled())
 		return NULL;
 	pthread_mutex_lock(&lfs->tree_lock);
 	struct dircache *dc = dir->dc;

@@ -6,19 +6,12 @@
 
 #include "layerfs.h"
 
-/* How the kernel serves an open file (see passthrough.c). */
-enum lfs_io_mode {
-	LFS_IO_CACHED,       /* requests to us, kernel page cache */
-	LFS_IO_PASSTHROUGH,  /* the kernel uses the branch file directly */
-	LFS_IO_DIRECT,       /* requests to us, no page cache */
-};
-
 struct fhandle {
 	int fd;
 	int flags;            /* open flags the daemon used */
 	unsigned gen;         /* node's copy-up generation when fd was opened */
 	int branch;           /* the branch fd is open on (-1: a removed one) */
-	enum lfs_io_mode io;
+	bool passthrough;     /* the kernel uses the branch file directly */
 	pthread_mutex_t lock;
 	struct node *node;
 	struct fhandle *next; /* the node's other open handles */
@@ -31,6 +24,9 @@ static inline struct fhandle *lfs_handle(struct fuse_file_info *fi)
 
 /* The handle's fd, reopened first if the file moved up since. */
 int lfs_handle_fd(struct fhandle *h, struct node *n);
+
+/* Frees a handle no list holds any more (its fd closed). */
+void lfs_handle_destroy(struct fhandle *h);
 
 /* A duplicate of an fd open on n (for an unlinked file that has no name
  * left to reach it by), or -ENOENT. */

@@ -167,6 +167,9 @@ int lfs_child_path(struct node *dir, const char *name, char *buf, size_t size);
 /* After copy-up or creation in the rw branch. */
 void lfs_node_set_upper(struct node *n);
 bool lfs_node_dir_in_rw(struct node *n);
+/* Sets the contributing branches of directory node n (its directory cache
+ * follows). Caller holds tree_lock. */
+int lfs_node_set_dirbr_locked(struct node *n, const uint16_t *dirbr, unsigned ndirbr);
 /* Copies dirbr of a directory node (under tree_lock). */
 unsigned lfs_node_dirbr(struct node *n, uint16_t *out);
 void lfs_node_free_all(void);
@@ -233,7 +236,6 @@ enum lfs_dc_answer {
 	LFS_DC_WHITEOUT,     /* hidden from the branches below */
 	LFS_DC_PRESENT,
 };
-bool lfs_dircache_enabled(void);
 /* The cache of directory node dir, built on first use; referenced (release
  * with lfs_dircache_put). NULL when off or dir has no lower branch. */
 struct dircache *lfs_dircache_get(struct node *dir);

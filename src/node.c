@@ -54,7 +54,7 @@ struct node *lfs_node_find_locked(uint64_t ino)
 	return NULL;
 }
 
-static int node_set_dirbr(struct node *n, const uint16_t *dirbr, unsigned ndirbr)
+int lfs_node_set_dirbr_locked(struct node *n, const uint16_t *dirbr, unsigned ndirbr)
 {
 	if (ndirbr == n->ndirbr && ndirbr &&
 	    memcmp(n->dirbr, dirbr, ndirbr * sizeof(*dirbr)) == 0)
@@ -104,9 +104,7 @@ static void node_release_memory(struct node *n)
 	while (n->handles) {
 		struct fhandle *h = n->handles;
 		n->handles = h->next;
-		close(h->fd);
-		pthread_mutex_destroy(&h->lock);
-		free(h);
+		lfs_handle_destroy(h);
 	}
 	lfs_dircache_drop_locked(n);
 	free(n->dirbr);
@@ -230,7 +228,7 @@ struct node *lfs_node_get(struct node *parent, const char *name, uint64_t ino,
 			return NULL;
 	}
 	if (node_add_name(n, parent, name) < 0 ||
-	    node_set_dirbr(n, dirbr, S_ISDIR(type) ? ndirbr : 0) < 0) {
+	    lfs_node_set_dirbr_locked(n, dirbr, S_ISDIR(type) ? ndirbr : 0) < 0) {
 		if (fresh)
 			node_free(n);
 		return NULL;
@@ -381,17 +379,13 @@ void lfs_node_set_upper(struct node *n)
 	n->branch = 0;
 	n->no_xattrs = false;
 	__atomic_add_fetch(&n->gen, 1, __ATOMIC_RELEASE);
-	if (S_ISDIR(n->type) && (n->ndirbr == 0 || n->dirbr[0] != 0)) {
-		uint16_t *v = malloc((n->ndirbr + 1) * sizeof(*v));
-		if (v) {
-			v[0] = 0;
-			if (n->ndirbr)
-				memcpy(v + 1, n->dirbr, n->ndirbr * sizeof(*v));
-			free(n->dirbr);
-			n->dirbr = v;
-			n->ndirbr++;
-			lfs_dircache_dirbr_changed_locked(n);
-		}
+	if (S_ISDIR(n->type) && (n->ndirbr == 0 || n->dirbr[0] != 0) &&
+	    n->ndirbr < LFS_MAX_BRANCHES) {
+		uint16_t v[LFS_MAX_BRANCHES];
+		v[0] = 0;
+		if (n->ndirbr)
+			memcpy(v + 1, n->dirbr, n->ndirbr * sizeof(*v));
+		lfs_node_set_dirbr_locked(n, v, n->ndirbr + 1);
 	}
 	pthread_mutex_unlock(&lfs->tree_lock);
 }

@@ -83,27 +83,29 @@ static uint64_t parent_ino(struct node *dir)
 	return ino;
 }
 
-/* Adds entry number idx (0 ".", 1 "..", then the listing) to buf; returns
- * the bytes used, or 0 when it does not fit. */
+/* Name, inode number and type of entry number idx (0 ".", 1 "..", then
+ * the listing). */
+static const char *entry_basics(struct node *dir, const struct dirlist *l, size_t idx,
+				struct stat *st)
+{
+	if (idx < 2) {
+		st->st_ino = idx == 0 ? dir->ino : parent_ino(dir);
+		st->st_mode = S_IFDIR;
+		return idx == 0 ? "." : "..";
+	}
+	const struct dentry_rec *r = &l->v[idx - 2];
+	st->st_ino = r->ino;
+	st->st_mode = (mode_t)DTTOIF(r->type);
+	return r->name;
+}
+
+/* Adds entry number idx to buf; returns the bytes used, or 0 when it does
+ * not fit. */
 static size_t add_entry(fuse_req_t req, char *buf, size_t room, struct node *dir,
 			const struct dirlist *l, size_t idx)
 {
 	struct stat st = { 0 };
-	const char *name;
-	if (idx == 0) {
-		name = ".";
-		st.st_ino = dir->ino;
-		st.st_mode = S_IFDIR;
-	} else if (idx == 1) {
-		name = "..";
-		st.st_ino = parent_ino(dir);
-		st.st_mode = S_IFDIR;
-	} else {
-		const struct dentry_rec *r = &l->v[idx - 2];
-		name = r->name;
-		st.st_ino = r->ino;
-		st.st_mode = (mode_t)DTTOIF(r->type);
-	}
+	const char *name = entry_basics(dir, l, idx, &st);
 	size_t need = fuse_add_direntry(req, NULL, 0, name, NULL, 0);
 	if (need > room)
 		return 0;
@@ -112,25 +114,20 @@ static size_t add_entry(fuse_req_t req, char *buf, size_t room, struct node *dir
 
 /* The readdirplus form: each entry with its attributes and a node
  * reference, which saves the kernel a LOOKUP per name (ls -l, stat walks).
- * "." and ".." take no reference (the kernel does not link them). */
+ * "." and ".." take no reference (the kernel does not link them); a name
+ * gone since the listing was made goes as a plain entry (nodeid 0: the
+ * kernel looks it up itself if asked). */
 static size_t add_entry_plus(fuse_req_t req, char *buf, size_t room, struct node *dir,
 			     const struct dirlist *l, size_t idx)
 {
 	struct fuse_entry_param e = { 0 };
-	const char *name = idx == 0 ? "." : idx == 1 ? ".." : l->v[idx - 2].name;
+	const char *name = entry_basics(dir, l, idx, &e.attr);
 	size_t need = fuse_add_direntry_plus(req, NULL, 0, name, NULL, 0);
 	if (need > room)
 		return 0;
-	if (idx >= 2 && lfs_lookup_entry(dir, name, &e) != 0) {
-		/* Gone since the listing was made: a plain entry (nodeid 0
-		 * makes the kernel look it up itself if asked). */
-		memset(&e, 0, sizeof(e));
-		e.attr.st_ino = l->v[idx - 2].ino;
-		e.attr.st_mode = (mode_t)DTTOIF(l->v[idx - 2].type);
-	} else if (idx < 2) {
-		e.attr.st_ino = idx == 0 ? dir->ino : parent_ino(dir);
-		e.attr.st_mode = S_IFDIR;
-	}
+	struct fuse_entry_param found;
+	if (idx >= 2 && lfs_lookup_entry(dir, name, &found) == 0)
+		e = found;
 	return fuse_add_direntry_plus(req, buf, room, name, &e, (off_t)idx + 1);
 }
 

@@ -83,6 +83,11 @@ static void handle_free(struct fhandle *h)
 	pthread_mutex_unlock(&lfs->tree_lock);
 	if (backing_id)
 		lfs_pt_backing_close(backing_id);
+	lfs_handle_destroy(h);
+}
+
+void lfs_handle_destroy(struct fhandle *h)
+{
 	close(h->fd);
 	pthread_mutex_destroy(&h->lock);
 	free(h);

@@ -64,7 +64,6 @@ static enum lfs_pt_policy pt_policy = LFS_PT_OFF;
 static int pt_devfd = -1;
 static bool pt_announced;      /* the INIT reply asked for passthrough */
 static int pt_refused;         /* errno of a refusal that holds for every file */
-static char pt_state_text[96] = "off";
 
 int lfs_pt_parse_policy(const char *s, enum lfs_pt_policy *out)
 {
@@ -150,7 +149,6 @@ int lfs_pt_attach(struct fuse_session *se, enum lfs_pt_policy policy)
 		return ret;
 	}
 	pt_devfd = fd;
-	snprintf(pt_state_text, sizeof(pt_state_text), "on");
 	return 0;
 }
 
@@ -166,15 +164,11 @@ void lfs_pt_note_open_reply(int id)
 	next_backing_id = id;
 }
 
-bool lfs_pt_usable(void)
+/* Whether passthrough may still be tried (false after the kernel refused). */
+static bool pt_usable(void)
 {
 	return pt_policy != LFS_PT_OFF && __atomic_load_n(&pt_announced, __ATOMIC_ACQUIRE) &&
 	       !__atomic_load_n(&pt_refused, __ATOMIC_RELAXED);
-}
-
-const char *lfs_pt_state(void)
-{
-	return pt_state_text;
 }
 
 /* Errors that say the kernel will never take a backing file from us (no
@@ -185,7 +179,8 @@ static bool refusal_is_final(int err)
 	return err == EPERM || err == ENOTTY || err == EOPNOTSUPP || err == ENOSYS;
 }
 
-int lfs_pt_backing_open(int fd)
+/* Registers fd as a backing file with the kernel: an id > 0, or -errno. */
+static int backing_open(int fd)
 {
 	struct pt_backing_map map = { .fd = fd };
 	int id = ioctl(pt_devfd, PT_IOC_BACKING_OPEN, &map);
@@ -194,7 +189,6 @@ int lfs_pt_backing_open(int fd)
 	int err = id < 0 ? errno : EIO;
 	if (refusal_is_final(err) &&
 	    __atomic_exchange_n(&pt_refused, err, __ATOMIC_RELAXED) == 0) {
-		snprintf(pt_state_text, sizeof(pt_state_text), "unavailable (%s)", strerror(err));
 		lfs_dbg("passthrough unavailable: %s; reads and writes go through the daemon",
 			strerror(err));
 	}
@@ -213,14 +207,10 @@ void lfs_pt_backing_close(int id)
 int lfs_pt_choose(struct node *n, struct fhandle *h, struct fuse_file_info *fi)
 {
 	int id = 0;
-	if (fi->direct_io) {
-		h->io = LFS_IO_DIRECT;
-		return 0;
-	}
 	/* See passthrough.h for why only rw files. An rw file stays one file
 	 * (it is never copied up again), so its opens can share one backing
 	 * id for as long as any of them is open. */
-	bool want = lfs_pt_usable() && S_ISREG(n->type) && h->branch == 0 && lfs->has_rw;
+	bool want = pt_usable() && S_ISREG(n->type) && h->branch == 0 && lfs->has_rw;
 	pthread_mutex_lock(&lfs->tree_lock);
 	if (n->pt_open) {
 		/* The kernel now takes only passthrough opens of this inode. */
@@ -229,20 +219,19 @@ int lfs_pt_choose(struct node *n, struct fhandle *h, struct fuse_file_info *fi)
 	} else if (want && n->cached_open == 0) {
 		/* Under tree_lock so that two first opens agree on one id; the
 		 * ioctl is short. */
-		int got = lfs_pt_backing_open(h->fd);
+		int got = backing_open(h->fd);
 		if (got > 0) {
 			n->pt_id = id = got;
 			n->pt_open = 1;
 			n->pt_used = true;
 		}
 	}
+	h->passthrough = id > 0;
 	if (id > 0) {
-		h->io = LFS_IO_PASSTHROUGH;
 		/* The kernel refuses passthrough opens with any flag but direct
 		 * I/O, parallel direct writes and noflush. */
 		fi->keep_cache = 0;
 	} else {
-		h->io = LFS_IO_CACHED;
 		n->cached_open++;
 		/* The page cache may hold what passthrough writes made stale. */
 		if (n->pt_used)
@@ -254,9 +243,9 @@ int lfs_pt_choose(struct node *n, struct fhandle *h, struct fuse_file_info *fi)
 
 int lfs_pt_handle_gone_locked(struct node *n, struct fhandle *h)
 {
-	if (h->io == LFS_IO_CACHED && n->cached_open) {
+	if (!h->passthrough && n->cached_open) {
 		n->cached_open--;
-	} else if (h->io == LFS_IO_PASSTHROUGH && n->pt_open && --n->pt_open == 0) {
+	} else if (h->passthrough && n->pt_open && --n->pt_open == 0) {
 		int id = n->pt_id;
 		n->pt_id = 0;
 		return id;

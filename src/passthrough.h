@@ -26,21 +26,16 @@ int lfs_pt_parse_policy(const char *s, enum lfs_pt_policy *out);
 int lfs_pt_attach(struct fuse_session *se, enum lfs_pt_policy policy);
 /* Called from init(): the reply this thread sends next is the INIT reply. */
 void lfs_pt_note_init_reply(void);
-/* Whether passthrough may still be tried (false after the kernel refused). */
-bool lfs_pt_usable(void);
-/* "on", "off" or "unavailable (reason)" for the runtime directory. */
-const char *lfs_pt_state(void);
-
-/* Registers fd as a backing file with the kernel: an id > 0, or -errno. */
-int lfs_pt_backing_open(int fd);
+/* Releases a backing id lfs_pt_handle_gone_locked() handed back. */
 void lfs_pt_backing_close(int id);
 /* The OPEN or CREATE reply this thread sends next carries backing id. */
 void lfs_pt_note_open_reply(int id);
 
-/* Decides how the open of node n that made handle h (fd open, branch and
- * gen set) is served, keeping the kernel's rule that an inode's open files
- * are all passthrough on one backing file or all cached. Sets h->io and
- * fi's direct_io/keep_cache; returns the backing id for the reply, or 0. */
+/* Decides whether the open of node n that made handle h (fd and branch
+ * set) is passed through, keeping the kernel's rule that an inode's open
+ * files are all passthrough on one backing file or all cached. Sets
+ * h->passthrough and fi->keep_cache; returns the backing id for the reply,
+ * or 0. */
 struct fhandle;
 int lfs_pt_choose(struct node *n, struct fhandle *h, struct fuse_file_info *fi);
 /* Handle h of node n is closed (caller holds tree_lock): returns a backing
