@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "layerfs/fdio.h"
 #include "layerfs/whiteout.h"
 
 #define CTL_MAX_REQUEST 65536
@@ -100,7 +101,7 @@ static int put_entry(int dfd, const char *name, bool replace, const char *fmt, .
 	int fd = openat(dfd, target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	int ret = write(fd, text, (size_t)len) == len ? 0 : -(errno ? errno : EIO);
+	int ret = lfs_write_all(fd, text, (size_t)len);
 	if (close(fd) < 0 && ret == 0)
 		ret = -errno;
 	if (ret == 0 && replace && renameat(dfd, tmp, dfd, name) < 0)

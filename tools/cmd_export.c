@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "layerfs/fdio.h"
 #include "digest.h"
 #include "layerctl.h"
 #include "layerwrite.h"
@@ -177,7 +178,7 @@ static int copy_file(const char *src, const char *dst)
 	ssize_t n = -1;
 	if (in >= 0 && out >= 0)
 		while ((n = read(in, buf, sizeof(buf))) > 0)
-			if (write(out, buf, (size_t)n) != n) {
+			if (lfs_write_all(out, buf, (size_t)n) < 0) {
 				n = -1;
 				break;
 			}

@@ -25,26 +25,13 @@ static int parse(int argc, char **argv, bool *force, const char *usage)
 	return 0;
 }
 
-static json_t *open_container(struct store *s, struct ctl *ctl, const char *name,
-			      const char *cmd)
-{
-	if (store_open(s, ctl->store_root, false) < 0)
-		return NULL;
-	json_t *ctr = store_container_load(s, name);
-	if (!ctr) {
-		fprintf(stderr, "layerctl: %s: no container named %s\n", cmd, name);
-		store_close(s);
-	}
-	return ctr;
-}
-
 int cmd_mount(struct ctl *ctl, int argc, char **argv)
 {
 	if (parse(argc, argv, NULL, "mount NAME") < 0)
 		return CTL_USAGE;
 	const char *name = argv[optind];
 	struct store s;
-	json_t *ctr = open_container(&s, ctl, name, "mount");
+	json_t *ctr = store_open_container(&s, ctl->store_root, name, "mount");
 	if (!ctr)
 		return CTL_FAIL;
 	char mnt[PATH_MAX];
@@ -66,7 +53,7 @@ int cmd_umount(struct ctl *ctl, int argc, char **argv)
 		return CTL_USAGE;
 	const char *name = argv[optind];
 	struct store s;
-	json_t *ctr = open_container(&s, ctl, name, "umount");
+	json_t *ctr = store_open_container(&s, ctl->store_root, name, "umount");
 	if (!ctr)
 		return CTL_FAIL;
 	char mnt[PATH_MAX];

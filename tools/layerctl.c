@@ -11,24 +11,14 @@ struct command {
 	cmd_fn fn;
 };
 
-#define LAYERCTL_ENTRY(name, args, help) { #name, args, help, NULL },
-static struct command commands[] = { LAYERCTL_COMMANDS(LAYERCTL_ENTRY) };
+#define LAYERCTL_ENTRY(name, args, help) { #name, args, help, cmd_##name },
+static const struct command commands[] = { LAYERCTL_COMMANDS(LAYERCTL_ENTRY) };
 #undef LAYERCTL_ENTRY
-
-#define LAYERCTL_BIND(name, args, help) commands[i++].fn = cmd_##name;
-static void bind_commands(void)
-{
-	size_t i = 0;
-	LAYERCTL_COMMANDS(LAYERCTL_BIND)
-}
-#undef LAYERCTL_BIND
 
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: layerctl [--store DIR] [-q] COMMAND [ARGS...]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		if (!commands[i].fn)
-			continue;
 		fprintf(out, "  %-8s %-40s %s\n", commands[i].name, commands[i].args,
 			commands[i].help);
 	}
@@ -48,7 +38,6 @@ int main(int argc, char **argv)
 		{ 0 },
 	};
 	struct ctl ctl = { .store_root = getenv("LAYERCTL_STORE") };
-	bind_commands();
 	int c;
 	/* '+': stop at the command; its own options are its business. */
 	while ((c = getopt_long(argc, argv, "+qhV", opts, NULL)) != -1) {
@@ -68,10 +57,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(commands[i].name, name) != 0)
 			continue;
-		if (!commands[i].fn) {
-			fprintf(stderr, "layerctl: '%s' is not implemented yet\n", name);
-			return CTL_FAIL;
-		}
 		int first = optind;
 		optind = 0;  /* let the command run getopt afresh */
 		return commands[i].fn(&ctl, argc - first, argv + first);

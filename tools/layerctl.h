@@ -15,7 +15,7 @@ typedef int (*cmd_fn)(struct ctl *ctl, int argc, char **argv);
 /* Exit statuses: 0 done, 1 failed (a message on stderr), 2 bad usage. */
 enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2 };
 
-/* Commands. A command whose file is not built yet is NULL (weak). */
+/* Commands: name, usage, what it does; cmd_NAME in tools/cmd_*.c. */
 #define LAYERCTL_COMMANDS(X) \
 	X(unpack, "IMAGE [--name NAME:TAG]", "unpack an image or layer tarball into the store") \
 	X(images, "", "list images") \
@@ -35,7 +35,7 @@ enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2 };
 	X(branch, "add|append|prepend|del|mod MNT ...", "change the branches of a live mount")
 
 #define LAYERCTL_DECLARE(name, args, help) \
-	int cmd_##name(struct ctl *ctl, int argc, char **argv) __attribute__((weak));
+	int cmd_##name(struct ctl *ctl, int argc, char **argv);
 LAYERCTL_COMMANDS(LAYERCTL_DECLARE)
 #undef LAYERCTL_DECLARE
 

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "layerfs/fdio.h"
 #include "digest.h"
 
 static const char *const store_dirs[] = { "layers", "images", "containers", "tmp" };
@@ -261,20 +262,6 @@ json_t *store_image_load(const struct store *s, const char *id_hex)
 	return load_json_at(s->fd, rel);
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int store_json_write_at(const struct store *s, int dirfd, const char *name, json_t *json)
 {
 	char tmp[64];
@@ -287,9 +274,9 @@ int store_json_write_at(const struct store *s, int dirfd, const char *name, json
 	int fd = mkstemp(path);
 	int rc = fd < 0 ? -errno : 0;
 	if (rc == 0)
-		rc = write_all(fd, text, strlen(text));
+		rc = lfs_write_all(fd, text, strlen(text));
 	if (rc == 0)
-		rc = write_all(fd, "\n", 1);
+		rc = lfs_write_all(fd, "\n", 1);
 	if (rc == 0 && (fchmod(fd, 0644) < 0 || fsync(fd) < 0))
 		rc = -errno;
 	if (fd >= 0)
@@ -455,6 +442,19 @@ static int container_entry(const char *name, void *arg)
 	int rc = it->fn(name, c, it->arg);
 	json_decref(c);
 	return rc;
+}
+
+json_t *store_open_container(struct store *s, const char *root, const char *name,
+			     const char *cmd)
+{
+	if (store_open(s, root, false) < 0)
+		return NULL;
+	json_t *ctr = store_container_load(s, name);
+	if (!ctr) {
+		fprintf(stderr, "layerctl: %s: no container named %s\n", cmd, name);
+		store_close(s);
+	}
+	return ctr;
 }
 
 int store_container_each(const struct store *s,

@@ -22,7 +22,9 @@
 #include <unistd.h>
 
 #include "digest.h"
+#include "layerfs/fdio.h"
 #include "layerfs/pathutil.h"
+#include "layerfs/union.h"
 #include "layerfs/whiteout.h"
 #include "store.h"
 #include "tarcheck.h"
@@ -367,21 +369,6 @@ static void apply_dir_times(struct unpacker *u)
 
 /* ---- making entries ---- */
 
-static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
-{
-	while (len > 0) {
-		ssize_t n = pwrite(fd, buf, len, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
 /* The entry's data at its offsets: holes of a sparse entry stay holes. */
 static int write_data(struct unpacker *u, int fd, const char *path, struct archive_entry *e)
 {
@@ -390,7 +377,7 @@ static int write_data(struct unpacker *u, int fd, const char *path, struct archi
 	la_int64_t off;
 	int r;
 	while ((r = archive_read_data_block(u->tar, &buf, &size, &off)) == ARCHIVE_OK) {
-		int rc = pwrite_all(fd, buf, size, (off_t)off);
+		int rc = lfs_pwrite_all(fd, buf, size, (off_t)off);
 		if (rc < 0)
 			return ufail(u, "%s: entry '%s': %s", u->label, path, strerror(-rc));
 	}
@@ -639,46 +626,28 @@ int unpack_layer(struct blob_reader *in, int rootfd, const char *label, uint64_t
 
 /* ---- directories a layer left out ---- */
 
-/* lstat of rel beneath root, following no symlink on the way. */
-static bool lstat_beneath(int root, const char *rel, struct stat *st)
-{
-	char dir[PATH_MAX];
-	const char *leaf = split_path(rel, dir, sizeof(dir));
-	int pfd = dir[0] ? lfs_openat_beneath(root, dir, O_PATH | O_DIRECTORY, 0, true)
-			 : dup(root);
-	if (pfd < 0)
-		return false;
-	bool ok = fstatat(pfd, leaf, st, AT_SYMLINK_NOFOLLOW) == 0;
-	close(pfd);
-	return ok;
-}
+/* The stack for an implicit directory of the layer: the layer on top, the
+ * layers below it after. The layer made the directory itself, so its own
+ * copy says nothing; only a whiteout of it, or what hides its parents,
+ * counts. */
+struct inherit_stack {
+	struct lfs_union_fds fds;
+	const char *dirpath, *leaf;   /* the implicit directory, split */
+};
 
-/* Whether the layer at root ends the search for path in the layers below
- * it: a whiteout of path or of a parent, an opaque parent, or a parent
- * that is not a directory. */
-static bool hides_below(int root, const char *path)
+static int inherit_probe(void *ctx, unsigned b, const char *dirpath, const char *name,
+			 enum lfs_union_kind *kind)
 {
-	char pre[PATH_MAX], dir[PATH_MAX], name[PATH_MAX + NAME_MAX + 2], wh[NAME_MAX + 1];
-	struct stat st;
-	if (lstat_beneath(root, LFS_WH_OPAQUE, &st))
-		return true;
-	for (size_t i = 0;; i++) {
-		if (path[i] != '/' && path[i] != '\0')
-			continue;
-		snprintf(pre, sizeof(pre), "%.*s", (int)i, path);
-		const char *leaf = split_path(pre, dir, sizeof(dir));
-		if (lfs_whiteout_name(leaf, wh, sizeof(wh)) == 0) {
-			snprintf(name, sizeof(name), "%s%s%s", dir, dir[0] ? "/" : "", wh);
-			if (lstat_beneath(root, name, &st))
-				return true;
-		}
-		if (path[i] == '\0')
-			return false;
-		snprintf(name, sizeof(name), "%s/%s", pre, LFS_WH_OPAQUE);
-		if (lstat_beneath(root, name, &st) ||
-		    (lstat_beneath(root, pre, &st) && !S_ISDIR(st.st_mode)))
-			return true;
-	}
+	struct inherit_stack *is = ctx;
+	if (b != 0 || strcmp(dirpath, is->dirpath) || strcmp(name, is->leaf))
+		return lfs_union_probe_fds(&is->fds, b, dirpath, name, kind);
+	int dfd = lfs_openat_beneath(is->fds.fd[0], dirpath, O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
+				     true);
+	if (dfd < 0)
+		return dfd;
+	*kind = lfs_union_whiteout_at(dfd, name) ? LFS_UNION_WHITEOUT : LFS_UNION_ABSENT;
+	close(dfd);
+	return 0;
 }
 
 static void copy_dir_attrs(int src, int dst)
@@ -704,29 +673,35 @@ static void copy_dir_attrs(int src, int dst)
 void unpack_inherit_dirs(int rootfd, const struct unpack_result *res, const int *lower,
 			 size_t nlower)
 {
+	int *fd = malloc((nlower + 1) * sizeof(*fd));
+	unsigned *out = malloc((nlower + 1) * sizeof(*out));
+	if (!fd || !out)
+		abort();
+	fd[0] = rootfd;
+	memcpy(fd + 1, lower, nlower * sizeof(*fd));
+	struct inherit_stack is = { .fds = { fd, NULL } };
+	struct lfs_union_stack stack = { (unsigned)nlower + 1, inherit_probe, &is };
 	for (size_t i = 0; i < res->nimplicit; i++) {
 		const char *path = res->implicit[i];
-		if (hides_below(rootfd, path))
-			continue;
-		for (size_t k = 0; k < nlower; k++) {
-			struct stat st;
-			if (lstat_beneath(lower[k], path, &st) && S_ISDIR(st.st_mode)) {
-				int src = lfs_openat_beneath(lower[k], path, O_RDONLY | O_DIRECTORY, 0,
-							     true);
-				int dst = lfs_openat_beneath(rootfd, path, O_RDONLY | O_DIRECTORY, 0,
-							     true);
-				if (src >= 0 && dst >= 0)
-					copy_dir_attrs(src, dst);
-				if (src >= 0)
-					close(src);
-				if (dst >= 0)
-					close(dst);
-				break;
-			}
-			if (lstat_beneath(lower[k], path, &st) || hides_below(lower[k], path))
-				break;
-		}
+		char dir[PATH_MAX];
+		is.leaf = split_path(path, dir, sizeof(dir));
+		is.dirpath = dir;
+		unsigned nout, supplier;
+		enum lfs_union_kind kind;
+		if (lfs_union_resolve_path(&stack, path, out, &nout, &supplier, &kind) < 0 ||
+		    supplier == 0 || !lfs_union_kind_is_dir(kind))
+			continue;    /* hidden from below, or not a directory there */
+		int src = lfs_openat_beneath(fd[supplier], path, O_RDONLY | O_DIRECTORY, 0, true);
+		int dst = lfs_openat_beneath(rootfd, path, O_RDONLY | O_DIRECTORY, 0, true);
+		if (src >= 0 && dst >= 0)
+			copy_dir_attrs(src, dst);
+		if (src >= 0)
+			close(src);
+		if (dst >= 0)
+			close(dst);
 	}
+	free(fd);
+	free(out);
 }
 
 void unpack_result_free(struct unpack_result *res)
