@@ -88,6 +88,10 @@ int lfs_union_probe_at(int dfd, const char *name, bool honours_wh, struct stat *
 		       enum lfs_union_kind *kind);
 /* Whether directory dirname in dfd holds the opaque marker. */
 bool lfs_union_dir_opaque_at(int dfd, const char *dirname);
+/* Whether directory name, in directory dirpath below branch root rootfd,
+ * holds the opaque marker, with one openat2 beneath the root: 1, 0, or
+ * -errno when that cannot be told (the caller then probes it fully). */
+int lfs_union_opaque_beneath(int rootfd, const char *dirpath, const char *name);
 /* Whether directory dfd holds a whiteout of name (however it is spelled). */
 bool lfs_union_whiteout_at(int dfd, const char *name);
 

@@ -63,6 +63,19 @@ bool lfs_union_dir_opaque_at(int dfd, const char *dirname)
 	return fstatat(dfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+int lfs_union_opaque_beneath(int rootfd, const char *dirpath, const char *name)
+{
+	char path[PATH_MAX];
+	int len = snprintf(path, sizeof(path), "%s%s%s/%s", dirpath, *dirpath ? "/" : "", name,
+			   LFS_WH_OPAQUE);
+	if (len < 0 || len >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	int fd = lfs_openat_beneath(rootfd, path, O_PATH | O_CLOEXEC, 0, true);
+	if (fd >= 0)
+		close(fd);
+	return fd >= 0 ? 1 : fd == -ENOENT ? 0 : fd;
+}
+
 bool lfs_union_whiteout_at(int dfd, const char *name)
 {
 	char wh[NAME_MAX + 1];

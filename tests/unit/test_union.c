@@ -268,6 +268,9 @@ static void test_probe_at(void **state)
 	longname[299] = '\0';
 	assert_int_equal(lfs_union_probe_at(b.fd[0], longname, true, NULL, &k), 0);
 	assert_int_equal(k, LFS_UNION_ABSENT);
+	assert_int_equal(lfs_union_opaque_beneath(b.fd[0], "", "d"), 1);
+	assert_int_equal(lfs_union_opaque_beneath(b.fd[0], "", "e"), 0);
+	assert_true(lfs_union_opaque_beneath(b.fd[0], "", "nope") <= 0);
 	assert_true(lfs_union_dir_opaque_at(b.fd[0], "d"));
 	assert_false(lfs_union_dir_opaque_at(b.fd[0], "e"));
 	teardown_built(&b);
