@@ -492,7 +492,7 @@ int cmd_unpack(struct ctl *ctl, int argc, char **argv)
 	struct image_src img;
 	char err[2048];
 	struct store s;
-	if (image_read(argv[optind], &img, err, sizeof(err)) < 0) {
+	if (image_read(argv[optind], NULL, &img, err, sizeof(err)) < 0) {
 		fprintf(stderr, "layerctl: %s\n", err);
 		rc = CTL_FAIL;
 	} else if (store_open(&s, ctl->store_root, true) < 0) {

@@ -431,7 +431,8 @@ def hostile_cases(canary):
         "hardlink-missing": [hardlink("h", "not-there")],
         "whiteout-escape": [file(".wh..", b"")],
         "whiteout-dot": [file("dir/.wh..")],
-        "whiteout-through-symlink": [symlink("link", canary), file("link/.wh.keep")],
+        "file-below-symlink-dir": [directory("d"), symlink("d/link", canary),
+                                   file("d/link/pwned", b"x")],
         "below-whiteout": [file(".wh.x/y")],
         "whiteout-dir": [directory(".wh.x")],
         "fifo-through-symlink": [symlink("link", canary), fifo("link/pwned")],
@@ -453,6 +454,21 @@ def test_hostile_archive(ctl, work, canary, case, wrap):
     assert "entry" in r.stderr or "hardlink" in r.stderr, r.stderr
     assert not os.path.lexists(os.path.join(canary, "pwned"))
     ctl.assert_empty()
+
+
+@pytest.mark.parametrize("marker", [".wh.keep", ".wh..wh..opq"])
+def test_marker_below_a_symlink_of_the_layer_is_dropped(ctl, work, canary, marker):
+    """A whiteout (or opaque marker) below an entry the same layer made a
+    symlink hides nothing more (umoci writes such whiteouts): dropped, and
+    never looked for through the symlink."""
+    layer = Layer([symlink("link", canary), file("link/" + marker),
+                   file("f", b"x"), symlink("f2", "f"), file("f/.wh.y")], "gz")
+    r = ctl("unpack", write_file(layer.blob, os.path.join(work, "l.tar.gz")))
+    assert "3 whiteouts below a non-directory" not in r.stderr
+    assert "2 whiteouts below a non-directory of the same layer dropped" in r.stderr, r.stderr
+    assert os.readlink(ctl.diff(layer.diff_id, "link")) == canary
+    assert sorted(os.listdir(ctl.diff(layer.diff_id))) == ["f", "f2", "link"]
+    assert sorted(os.listdir(canary)) == ["keep"]
 
 
 def test_hostile_does_not_leave_other_layers(ctl, work, canary):
