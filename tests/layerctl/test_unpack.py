@@ -529,10 +529,13 @@ def test_leftover_tmp_of_dead_process_is_cleaned(ctl, work):
 
 
 def run_on_terminal(ctl, *args):
-    """Runs layerctl with stdout on a pseudo-terminal; returns its output."""
+    """Runs layerctl with stderr on a pseudo-terminal; returns (stdout,
+    what the terminal got)."""
+    from conftest import LAYERCTL_BIN, ctl_env
     master, slave = pty.openpty()
     try:
-        ctl.run(*args, stdout=slave)
+        r = subprocess.run([LAYERCTL_BIN, "--store", ctl.store] + list(args),
+                           stdout=subprocess.PIPE, stderr=slave, env=ctl_env(), timeout=120)
     finally:
         os.close(slave)
     out = b""
@@ -546,24 +549,36 @@ def run_on_terminal(ctl, *args):
         pass  # EIO: the terminal's other side is closed
     finally:
         os.close(master)
-    return out
+    assert r.returncode == 0, out
+    return r.stdout, out
 
 
 def test_progress_only_on_terminal(ctl, work):
     layers = [Layer([file("f", os.urandom(1500000))], "zst") for _ in range(3)]
     path = write_tar(oci_members(layers), os.path.join(work, "img.tar"))
     r = ctl("unpack", path, "--name", "a:1")
-    assert "unpacking" not in r.stdout and "Loaded image: a:1" in r.stdout
+    assert "layer " not in r.stderr and "Loaded image: a:1" in r.stdout
     ctl("rmi", "a:1")
     ctl("gc")
-    out = run_on_terminal(ctl, "unpack", path)
-    assert b"unpacking: " in out and b"layers" in out and b"MiB" in out, out
-    assert b"Loaded image ID" in out
-    ctl("gc")
+    stdout, term = run_on_terminal(ctl, "unpack", path)
+    total = sum(len(l.blob) for l in layers) / 2**20
+    lines = [ln for ln in term.replace(b"\r", b"\n").split(b"\n") if ln.strip()]
+    progress = [ln.replace(b"\x1b[K", b"").decode() for ln in lines if b"layer " in ln]
+    assert progress, term
+    # layer k/N, done/total, rate; ending at N/N with all bytes read
+    import re
+    pat = re.compile(r"^layer (\d)/3, ([\d.]+ [KM]?i?B)/([\d.]+ [KM]?i?B), [\d.]+ [KMG]?i?B/s$")
+    for ln in progress:
+        assert pat.match(ln), ln
+    last = pat.match(progress[-1])
+    assert last.group(1) == "3" and last.group(2) == last.group(3) == "%.1f MiB" % total, \
+        progress
+    assert term.endswith(b"\n")
+    assert b"Loaded image ID" in stdout
     ctl("rmi", sha256(config_for(layers)))
     ctl("gc")
-    out = run_on_terminal(ctl, "unpack", "-q", path)
-    assert b"unpacking" not in out and b"Loaded image ID" in out
+    stdout, term = run_on_terminal(ctl, "unpack", "-q", path)
+    assert b"layer " not in term and b"Loaded image ID" in stdout
 
 
 def test_compress_helper_roundtrip():
