@@ -448,10 +448,14 @@ static int make_hardlink(struct unpacker *u, int pfd, const char *leaf, const ch
 			     tfd == -ENOENT ? "is not in the layer" : "is not reachable");
 	int rc = linkat(tfd, tleaf, pfd, leaf, 0);
 	int err = errno;
+	struct stat st;
+	bool dir = rc < 0 && fstatat(tfd, tleaf, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		   S_ISDIR(st.st_mode);
 	close(tfd);
 	if (rc < 0)
 		return ufail(u, "%s: entry '%s': hardlink target '%s': %s", u->label, path, target,
-			     err == ENOENT ? "not in the layer" : strerror(err));
+			     err == ENOENT ? "not in the layer before this entry"
+			     : dir ? "a directory (cannot be hardlinked)" : strerror(err));
 	return 0;
 }
 

@@ -664,3 +664,49 @@ def test_image_made_by_umoci(ctl, work):
     # umoci marks the re-made directory opaque or whites out its old content
     assert (os.path.exists(ctl.diff(c2, "etc/sub/.wh.x")) or
             os.path.exists(ctl.diff(c2, "etc/sub/.wh..wh..opq")))
+
+
+# ---- odd but legal entries (the README's table) -------------------------------------
+
+def test_odd_but_legal_entries(ctl, work):
+    layer = Layer([
+        directory("./"),                        # the root entry: its attributes
+        file("./dot/prefixed", b"p"),           # "./" prefixes
+        directory("trailing/", mode=0o711),     # a trailing slash
+        file("dup", b"first"), file("dup", b"last", mode=0o600),   # last wins
+        file("late/child", b"c"), directory("late", mode=0o700, uid=7),  # dir after child
+        directory("twice", mode=0o755), directory("twice", mode=0o750),  # last attributes
+        symlink("s", "/etc/passwd"), hardlink("hs", "s"),           # hardlink to a symlink
+        file("a", b"x"), file(".wh.a"),         # a name and its whiteout: both kept
+        file(".wh.never-there"),                # a whiteout of a name no layer has
+        file(".wh..wh..opq"),                   # an opaque marker at the root: kept
+        file("d/.wh..wh..opq"), file(".wh.d"),  # a directory whited out and opaque
+    ])
+    r = ctl("unpack", write_file(layer.blob, os.path.join(work, "odd.tar")))
+    d = lambda *p: ctl.diff(layer.diff_id, *p)  # noqa: E731
+    assert read(d("dot/prefixed")) == b"p"
+    assert stat.S_IMODE(os.lstat(d("trailing")).st_mode) == 0o711
+    assert read(d("dup")) == b"last" and stat.S_IMODE(os.lstat(d("dup")).st_mode) == 0o600
+    st = os.lstat(d("late"))
+    assert (stat.S_IMODE(st.st_mode), st.st_uid) == (0o700, 7)
+    assert read(d("late/child")) == b"c"
+    assert stat.S_IMODE(os.lstat(d("twice")).st_mode) == 0o750
+    assert os.path.islink(d("hs")) and os.lstat(d("hs")).st_ino == os.lstat(d("s")).st_ino
+    assert sorted(os.listdir(d())) == sorted([".wh..wh..opq", ".wh.a", ".wh.d", ".wh.never-there",
+                                              "a", "d", "dot", "dup", "hs", "late", "s",
+                                              "trailing", "twice"])
+    assert os.listdir(d("d")) == [".wh..wh..opq"]
+    assert "note" not in r.stderr
+
+
+@pytest.mark.parametrize("entries,why", [
+    ([directory("d"), hardlink("h", "d")], "a directory (cannot be hardlinked)"),
+    ([hardlink("h", "later"), file("later", b"x")], "not in the layer before this entry"),
+    ([file("f", b"x"), file("f/below", b"y")], "goes through a non-directory"),
+    ([symlink(".wh.x", "y")], "whiteout that is not a file"),
+])
+def test_odd_entries_refused_with_a_reason(ctl, work, entries, why):
+    layer = Layer(entries)
+    r = ctl("unpack", write_file(layer.blob, os.path.join(work, "odd.tar")), rc=1)
+    assert why in r.stderr, r.stderr
+    ctl.assert_empty()
