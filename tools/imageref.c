@@ -133,16 +133,13 @@ int image_ref_parse(const char *spelling, bool (*exists)(const char *path, void 
 		}
 	}
 	size_t pathlen;
-	char *whole = NULL;
 	if (ref->transport != IMAGE_T_DOCKER_ARCHIVE && !exists(rest, ctx) &&
-	    split_digest(rest, ref->digest, &pathlen)) {
-		whole = dup_n(rest, pathlen);
-		ref->path = whole;
-	} else if (ref->transport == IMAGE_T_AUTO) {
+	    split_digest(rest, ref->digest, &pathlen))
+		ref->path = dup_n(rest, pathlen);
+	else if (ref->transport == IMAGE_T_AUTO)
 		split_bare(ref, rest, exists, ctx);
-	} else {
+	else
 		split_transport(ref, rest, exists, ctx);
-	}
 	if (ref->path[0] == '\0') {
 		image_ref_free(ref);
 		return ref_fail(err, errsz, "%s: no path before the image's name, tag or digest",
