@@ -373,10 +373,10 @@ static int export_image(const struct store *s, json_t *image, const char *target
 	char work[PATH_MAX];
 	struct ximage x = { 0 };
 	struct stat st;
-	if (snprintf(work, sizeof(work), "%s.layerctl-XXXXXX", target) >= (int)sizeof(work) ||
-	    !mkdtemp(work)) {
+	bool fits = snprintf(work, sizeof(work), "%s.layerctl-XXXXXX", target) < (int)sizeof(work);
+	if (!fits || !mkdtemp(work)) {
 		fprintf(stderr, "layerctl: export: cannot make a directory beside %s: %s\n", target,
-			strerror(errno));
+			strerror(fits ? errno : ENAMETOOLONG));
 		return CTL_FAIL;
 	}
 	int rc = prepare_layers(s, image, work, &x) < 0 || prepare_config(image, &x) < 0 ? -1 : 0;

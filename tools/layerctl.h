@@ -15,26 +15,74 @@ typedef int (*cmd_fn)(struct ctl *ctl, int argc, char **argv);
 /* Exit statuses: 0 done, 1 failed (a message on stderr), 2 bad usage. */
 enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2 };
 
-/* Commands: name, usage, what it does; cmd_NAME in tools/cmd_*.c. */
+/* Commands: name, usage, what it does, and the details `layerctl help NAME`
+ * (and NAME -h/--help) shows; cmd_NAME in tools/cmd_*.c (cmd_help in
+ * layerctl.c). */
 #define LAYERCTL_COMMANDS(X) \
-	X(unpack, "IMAGE [--name NAME:TAG]", "unpack an image or layer tarball into the store") \
-	X(images, "", "list images") \
-	X(rmi, "IMAGE", "remove an image (refused while a container uses it)") \
-	X(gc, "", "remove layers no image uses") \
-	X(create, "IMAGE NAME", "create a container: init and rw layers, OCI bundle") \
-	X(mount, "NAME", "mount a container's rootfs with layerfs") \
-	X(umount, "NAME [--force]", "unmount a container's rootfs") \
-	X(rm, "NAME", "remove a container") \
-	X(ps, "", "list containers and their state") \
-	X(run, "NAME [CMD...]", "run a container with runc or crun") \
-	X(diff, "NAME", "changes in a container's rw layer (A/C/D)") \
-	X(commit, "NAME NEWNAME:TAG", "make the rw layer a new image layer") \
-	X(export, "IMAGE --oci DIR | --docker-archive FILE", "write an image out") \
-	X(branches, "MNT [--json]", "show the branches of a layerfs mount") \
-	X(which, "MNT/PATH", "which branch supplies a path") \
-	X(branch, "add|append|prepend|del|mod MNT ...", "change the branches of a live mount")
+	X(unpack, "IMAGE [--platform OS/ARCH[/VARIANT]] [--name NAME[:TAG]]...", \
+	  "unpack an image or layer tarball into the store", \
+	  "IMAGE is a path, or a path with skopeo's transport and the image in it:\n" \
+	  "  PATH                     a docker save archive or directory, an OCI image\n" \
+	  "                           layout (directory or tar), or a layer tarball\n" \
+	  "                           (.tar, .tar.gz, .tar.zst, .tar.xz)\n" \
+	  "  PATH:TAG  PATH@sha256:D  one image of an OCI layout (docker save: PATH:NAME:TAG)\n" \
+	  "  oci:DIR[:TAG]  oci:DIR@sha256:D  oci-archive:FILE[:TAG]\n" \
+	  "  docker-archive:FILE[:NAME[:TAG]]  docker-archive:FILE:@N\n" \
+	  "A source holding several images needs one of these; the error lists them.\n" \
+	  "Every compressed layer is checked to the end of its stream (gzip CRC and\n" \
+	  "length, zstd and xz checksums, nothing after the end).\n" \
+	  "options:\n" \
+	  "  --platform OS/ARCH[/VARIANT]  which image of a multi-platform index\n" \
+	  "                           (default: the host's, e.g. linux/amd64)\n" \
+	  "  --name NAME[:TAG]        the image's name (repeat for more); default: the\n" \
+	  "                           names the source gives\n" \
+	  "  -q, --quiet              no progress line (shown on a terminal: layer k/N,\n" \
+	  "                           bytes read/total, rate)\n") \
+	X(images, "", "list images", \
+	  "NAME, IMAGE ID, LAYERS, SIZE and CREATED, one line per name.\n") \
+	X(rmi, "[-f] IMAGE...", "remove an image (refused while a container uses it)", \
+	  "IMAGE: NAME[:TAG], an id or a unique id prefix (12 hex digits or more).\n" \
+	  "options:\n" \
+	  "  -f, --force              remove an image with several names by its id\n") \
+	X(gc, "", "remove layers no image uses", "") \
+	X(create, "IMAGE NAME", "create a container: init and rw layers, OCI bundle", \
+	  "IMAGE: NAME[:TAG] or an id (prefix). NAME: [A-Za-z0-9][A-Za-z0-9_.-]*.\n" \
+	  "An image without layers (scratch) gives a container of its init and rw\n" \
+	  "layers only.\n") \
+	X(mount, "[--dev | --nodev] NAME", "mount a container's rootfs with layerfs", \
+	  "Prints the mountpoint. The rootfs is mounted nodev: the image's device nodes\n" \
+	  "do not work through it on the host (a runtime gives the container its own\n" \
+	  "/dev); setuid files work as they should.\n" \
+	  "options:\n" \
+	  "  --dev                    device nodes work (this and later mounts, run too)\n" \
+	  "  --nodev                  back to the default\n") \
+	X(umount, "[--force] NAME", "unmount a container's rootfs", \
+	  "options:\n" \
+	  "  -f, --force              also a busy or dead mount (lazily)\n") \
+	X(rm, "[--force] NAME", "remove a container", \
+	  "options:\n" \
+	  "  -f, --force              unmount it first\n") \
+	X(ps, "", "list containers and their state", "") \
+	X(run, "NAME [CMD...]", "run a container with runc or crun", \
+	  "Mounts the rootfs when it is not mounted (and unmounts it after). CMD\n" \
+	  "replaces the image's command. The runtime: $LAYERCTL_RUNTIME, else runc,\n" \
+	  "else crun.\n") \
+	X(diff, "NAME", "changes in a container's rw layer (A/C/D)", "") \
+	X(commit, "NAME NEWNAME[:TAG]", "make the rw layer a new image layer", "") \
+	X(export, "IMAGE --oci DIR | --docker-archive FILE", "write an image out", \
+	  "options:\n" \
+	  "  --oci DIR                an OCI image layout (skopeo's and umoci's oci:DIR)\n" \
+	  "  --docker-archive FILE    a docker save archive (docker load)\n") \
+	X(branches, "MNT [--json]", "show the branches of a layerfs mount", "") \
+	X(which, "MNT/PATH", "which branch supplies a path", "") \
+	X(branch, "add|append|prepend|del|mod MNT ...", "change the branches of a live mount", \
+	  "  layerctl branch add MNT INDEX PATH=PERM\n" \
+	  "  layerctl branch append|prepend MNT PATH=PERM\n" \
+	  "  layerctl branch del MNT PATH|INDEX\n" \
+	  "  layerctl branch mod MNT PATH|INDEX=PERM\n") \
+	X(help, "[COMMAND]", "show how to use layerctl, or one command", "")
 
-#define LAYERCTL_DECLARE(name, args, help) \
+#define LAYERCTL_DECLARE(name, args, help, details) \
 	int cmd_##name(struct ctl *ctl, int argc, char **argv);
 LAYERCTL_COMMANDS(LAYERCTL_DECLARE)
 #undef LAYERCTL_DECLARE

@@ -94,6 +94,29 @@ static void clean_tmp(struct store *s)
 	closedir(d);
 }
 
+/* The store is its owner's alone, as docker keeps /var/lib/docker: an
+ * image's device nodes and setuid files must not be reachable by other
+ * users through it. A store made by an older layerctl (0755) is closed
+ * when opened; one we do not own is left as it is, with a warning. */
+static void private_mode(int dirfd, const char *name, const char *shown)
+{
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISDIR(st.st_mode) || (st.st_mode & 077) == 0)
+		return;
+	/* fchmodat cannot take an O_PATH fd with AT_EMPTY_PATH: go by /proc */
+	char proc[64];
+	if (name[0] == '\0')
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dirfd);
+	int rc = st.st_uid != geteuid() ? -EPERM
+		 : name[0] ? (fchmodat(dirfd, name, st.st_mode & 0700, 0) < 0 ? -errno : 0)
+		 : (chmod(proc, st.st_mode & 0700) < 0 ? -errno : 0);
+	if (rc < 0)
+		fprintf(stderr, "layerctl: warning: %s is mode %04o and could not be made 0700 "
+			"(%s): other users can reach the images' files\n", shown,
+			(unsigned)(st.st_mode & 07777), strerror(-rc));
+}
+
 static int open_root(struct store *s, const char *root, bool create)
 {
 	if (create) {
@@ -117,6 +140,8 @@ static int open_root(struct store *s, const char *root, bool create)
 		if (!S_ISDIR(st.st_mode))
 			return -ENOTDIR;
 	}
+	private_mode(s->fd, "", s->root);
+	private_mode(s->fd, "layers", "the store's layers/");
 	return 0;
 }
 

@@ -1,9 +1,9 @@
 /* Unpacking a layer: see unpack.h.
  *
- * Two libarchive readers are chained: "outer" reads the blob's raw bytes
- * (hashing them: the compressed digest), detects and undoes the filter and
- * hands out the plain stream with the "raw" format; "tar" reads that stream
- * (hashing it: the diff_id) as a tar archive. One pass, both digests. */
+ * The blob's raw bytes (hashed: the compressed digest) are decompressed by
+ * layerstream.c, which checks the compressed stream to its very end; the
+ * plain stream (hashed: the diff_id) is read as a tar archive by
+ * libarchive. One pass, both digests. */
 #include "unpack.h"
 
 #include <archive.h>
@@ -26,6 +26,7 @@
 #include "layerfs/pathutil.h"
 #include "layerfs/union.h"
 #include "layerfs/whiteout.h"
+#include "layerstream.h"
 #include "store.h"
 #include "tarcheck.h"
 
@@ -40,9 +41,10 @@ enum warn_kind { WARN_OWNER, WARN_DEVICE, WARN_XATTR, WARN_META, WARN_KINDS };
 
 struct unpacker {
 	struct blob_reader *in;
-	struct archive *outer, *tar;
+	struct layer_stream *stream;
+	struct archive *tar;
 	struct digest raw_d, tar_d;
-	unsigned char *rawbuf, *tarbuf;
+	unsigned char *tarbuf;
 	uint64_t *progress;
 	const char *label;
 	int rootfd;
@@ -56,7 +58,8 @@ struct unpacker {
 	size_t ntimes, captimes;
 	bool can_chown, can_mknod;
 	bool warned[WARN_KINDS];
-	unsigned skipped;
+	unsigned skipped;        /* aufs metadata entries */
+	unsigned dropped;        /* markers below a non-directory of the layer */
 	struct unpack_result *res;
 };
 
@@ -84,73 +87,49 @@ static void warn_once(struct unpacker *u, enum warn_kind kind, const char *what,
 
 /* ---- the stream chain ---- */
 
-static la_ssize_t raw_read(struct archive *a, void *data, const void **buf)
+static la_ssize_t plain_read(struct archive *a, void *data, const void **buf)
 {
 	struct unpacker *u = data;
-	ssize_t n = blob_read(u->in, u->rawbuf, BUF_SIZE, u->err, u->errsz);
+	ssize_t n = layer_stream_read(u->stream, u->tarbuf, BUF_SIZE);
 	if (n < 0) {
 		u->failed = true;
 		archive_set_error(a, EIO, "%s", u->err);
 		return -1;
 	}
-	digest_update(&u->raw_d, u->rawbuf, (size_t)n);
-	*buf = u->rawbuf;
-	return n;
-}
-
-static la_ssize_t plain_read(struct archive *a, void *data, const void **buf)
-{
-	struct unpacker *u = data;
-	la_ssize_t n = archive_read_data(u->outer, u->tarbuf, BUF_SIZE);
-	if (n < 0) {
-		archive_set_error(a, EIO, "%s", archive_error_string(u->outer));
-		return -1;
-	}
 	digest_update(&u->tar_d, u->tarbuf, (size_t)n);
-	if (u->progress)
-		__atomic_fetch_add(u->progress, (uint64_t)n, __ATOMIC_RELAXED);
 	*buf = u->tarbuf;
 	return n;
 }
 
 static int open_chain(struct unpacker *u)
 {
-	struct archive_entry *e;
-	u->outer = archive_read_new();
 	u->tar = archive_read_new();
-	if (u->outer == NULL || u->tar == NULL)
+	if (u->tar == NULL)
 		abort();
-	archive_read_support_filter_all(u->outer);
-	archive_read_support_format_raw(u->outer);
-	if (archive_read_open(u->outer, u, NULL, raw_read, NULL) != ARCHIVE_OK ||
-	    archive_read_next_header(u->outer, &e) != ARCHIVE_OK)
-		return ufail(u, "%s: unreadable layer: %s", u->label,
-			     archive_error_string(u->outer));
+	if (layer_stream_open(u->in, u->label, &u->raw_d, u->progress, &u->stream, u->err,
+			      u->errsz) < 0) {
+		u->failed = true;
+		return -1;
+	}
 	archive_read_support_format_tar(u->tar);
 	if (archive_read_open(u->tar, u, NULL, plain_read, NULL) != ARCHIVE_OK)
 		return ufail(u, "%s: not a tar stream: %s", u->label, archive_error_string(u->tar));
 	return 0;
 }
 
-/* After the tar's end: the rest of both streams still counts for the
+/* After the tar's end: the rest of the stream is read to its end, so that
+ * a compressed stream's trailer is checked, and still counts for the
  * digests (padding after the end-of-archive blocks). */
 static int drain(struct unpacker *u)
 {
-	la_ssize_t n;
-	while ((n = archive_read_data(u->outer, u->tarbuf, BUF_SIZE)) > 0) {
+	ssize_t n;
+	while ((n = layer_stream_read(u->stream, u->tarbuf, BUF_SIZE)) > 0)
 		digest_update(&u->tar_d, u->tarbuf, (size_t)n);
-		if (u->progress)
-			__atomic_fetch_add(u->progress, (uint64_t)n, __ATOMIC_RELAXED);
-	}
-	if (n < 0)
-		return ufail(u, "%s: corrupt layer stream: %s", u->label,
-			     archive_error_string(u->outer));
-	ssize_t m;
-	while ((m = blob_read(u->in, u->rawbuf, BUF_SIZE, u->err, u->errsz)) > 0)
-		digest_update(&u->raw_d, u->rawbuf, (size_t)m);
-	if (m < 0)
+	if (n < 0 || layer_stream_drain_raw(u->stream) < 0) {
 		u->failed = true;
-	return m < 0 ? -1 : 0;
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- directories beneath the root ---- */
@@ -233,8 +212,9 @@ static int walk_dirs(struct unpacker *u, const char *dir, bool create)
 	return cur;
 }
 
-/* The parent directory of path ("" for the root); cached; not to close. */
-static int parent_dir(struct unpacker *u, const char *path, const char *dir, bool create)
+/* The parent directory dir of an entry ("" for the root); cached; not to
+ * close. -errno when it cannot be had (the caller explains). */
+static int parent_dir(struct unpacker *u, const char *dir, bool create)
 {
 	if (dir[0] == '\0')
 		return u->rootfd;
@@ -244,7 +224,7 @@ static int parent_dir(struct unpacker *u, const char *path, const char *dir, boo
 	if (fd == -ENOENT)
 		fd = walk_dirs(u, dir, create);
 	if (fd < 0)
-		return path_error(u, path, fd);
+		return fd;
 	cache_drop(u);
 	snprintf(u->cache_path, sizeof(u->cache_path), "%s", dir);
 	u->cache_fd = fd;
@@ -468,10 +448,14 @@ static int make_hardlink(struct unpacker *u, int pfd, const char *leaf, const ch
 			     tfd == -ENOENT ? "is not in the layer" : "is not reachable");
 	int rc = linkat(tfd, tleaf, pfd, leaf, 0);
 	int err = errno;
+	struct stat st;
+	bool dir = rc < 0 && fstatat(tfd, tleaf, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		   S_ISDIR(st.st_mode);
 	close(tfd);
 	if (rc < 0)
 		return ufail(u, "%s: entry '%s': hardlink target '%s': %s", u->label, path, target,
-			     err == ENOENT ? "not in the layer" : strerror(err));
+			     err == ENOENT ? "not in the layer before this entry"
+			     : dir ? "a directory (cannot be hardlinked)" : strerror(err));
 	return 0;
 }
 
@@ -505,9 +489,17 @@ static int make_entry(struct unpacker *u, struct archive_entry *e, const struct 
 		type = 0;
 	char dir[PATH_MAX];
 	const char *leaf = split_path(tc->path, dir, sizeof(dir));
-	int pfd = parent_dir(u, tc->path, dir, true);
+	int pfd = parent_dir(u, dir, true);
+	/* A whiteout or opaque marker below something this layer made a
+	 * non-directory (umoci writes whiteouts of a directory's old children
+	 * after making it a symlink) hides nothing that entry does not hide
+	 * already: it is dropped, without looking through the symlink. */
+	if ((pfd == -ELOOP || pfd == -ENOTDIR) && tc->kind != TC_PLAIN) {
+		u->dropped++;
+		return 0;
+	}
 	if (pfd < 0)
-		return -1;
+		return path_error(u, tc->path, pfd);
 	if (tc->link[0] && strcmp(tc->link, tc->path) == 0)
 		return 0;
 	bool keep_dir;
@@ -567,11 +559,7 @@ static int read_entries(struct unpacker *u)
  * blob is the one the image promised (then the caller can say so). */
 static void raw_digest_anyway(struct unpacker *u)
 {
-	char scratch[256];
-	ssize_t m;
-	while ((m = blob_read(u->in, u->rawbuf, BUF_SIZE, scratch, sizeof(scratch))) > 0)
-		digest_update(&u->raw_d, u->rawbuf, (size_t)m);
-	if (m == 0)
+	if (u->stream && layer_stream_drain_raw(u->stream) == 0)
 		digest_final_hex(&u->raw_d, u->res->digest);
 	else
 		u->res->digest[0] = '\0';
@@ -582,12 +570,10 @@ static void unpacker_free(struct unpacker *u)
 	cache_drop(u);
 	if (u->tar)
 		archive_read_free(u->tar);
-	if (u->outer)
-		archive_read_free(u->outer);
+	layer_stream_close(u->stream);
 	for (size_t i = 0; i < u->ntimes; i++)
 		free(u->times[i].path);
 	free(u->times);
-	free(u->rawbuf);
 	free(u->tarbuf);
 }
 
@@ -598,9 +584,9 @@ int unpack_layer(struct blob_reader *in, int rootfd, const char *label, uint64_t
 		.in = in, .rootfd = rootfd, .label = label, .progress = progress,
 		.err = err, .errsz = errsz, .cache_fd = -1, .res = res,
 		.can_chown = true, .can_mknod = geteuid() == 0,
-		.rawbuf = malloc(BUF_SIZE), .tarbuf = malloc(BUF_SIZE),
+		.tarbuf = malloc(BUF_SIZE),
 	};
-	if (u.rawbuf == NULL || u.tarbuf == NULL)
+	if (u.tarbuf == NULL)
 		abort();
 	memset(res, 0, sizeof(*res));
 	digest_init(&u.raw_d);
@@ -617,6 +603,9 @@ int unpack_layer(struct blob_reader *in, int rootfd, const char *label, uint64_t
 		if (u.skipped)
 			fprintf(stderr, "layerctl: note: %s: %u aufs metadata entries (.wh..wh.*) "
 				"skipped\n", label, u.skipped);
+		if (u.dropped)
+			fprintf(stderr, "layerctl: note: %s: %u whiteouts below a non-directory of "
+				"the same layer dropped (they hide nothing more)\n", label, u.dropped);
 	}
 	else
 		raw_digest_anyway(&u);
