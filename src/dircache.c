@@ -166,11 +166,27 @@ static int pool_add(struct pool_buf *pb, unsigned set, unsigned flags, unsigned 
  * through the cache, so they are not kept; the opaque marker of a directory
  * matters to its parent's lookups, which check it with one fstatat (only
  * for names that are directories), so it is not kept either. */
-static int take_entry(struct pool_buf *pb, unsigned set, struct dc_set *s, bool wh,
+struct long_ctx {
+	struct pool_buf *pb;
+	unsigned set;
+};
+
+static int take_long(void *arg, const char *target)
+{
+	struct long_ctx *c = arg;
+	return pool_add(c->pb, c->set, DC_WHITEOUT, DT_UNKNOWN, 0, target);
+}
+
+static int take_entry(struct pool_buf *pb, unsigned set, struct dc_set *s, bool wh, int fd,
 		      const char *name, unsigned char dtype, uint64_t ino)
 {
 	const char *target;
 	switch (lfs_union_classify(name, wh, &target)) {
+	case LFS_UNION_ENTRY_LONG_WHITEOUTS: {
+		struct long_ctx c = { pb, set };
+		int ret = lfs_union_list_foreach_long(fd, take_long, &c);
+		return ret == -ENOMEM || ret == -EOVERFLOW ? ret : 0;
+	}
 	case LFS_UNION_ENTRY_NAME:
 		s->untyped |= dtype == DT_UNKNOWN;
 		return pool_add(pb, set, DC_PRESENT, dtype, ino, name);
@@ -200,7 +216,7 @@ static int read_entries(int fd, struct pool_buf *pb, unsigned set, struct dc_set
 			return 0;
 		for (long off = 0; off < got;) {
 			struct linux_dirent64 *de = (struct linux_dirent64 *)(buf + off);
-			int ret = take_entry(pb, set, s, wh, de->d_name, de->d_type, de->d_ino);
+			int ret = take_entry(pb, set, s, wh, fd, de->d_name, de->d_type, de->d_ino);
 			if (ret)
 				return ret;
 			off += de->d_reclen;

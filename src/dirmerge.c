@@ -83,6 +83,10 @@ static int visit_read(struct merge_state *m, int pfd, const struct dirent *de)
 	switch (lfs_union_classify(de->d_name, lfs->br[m->b].wh, &target)) {
 	case LFS_UNION_ENTRY_WHITEOUT:
 		return lfs_union_list_whiteout(&m->names, target);
+	case LFS_UNION_ENTRY_LONG_WHITEOUTS: {
+		int ret = lfs_union_list_long_whiteouts(&m->names, pfd);
+		return ret == -ENOMEM ? ret : 0;    /* an unreadable list hides nothing */
+	}
 	case LFS_UNION_ENTRY_NAME:
 		break;
 	default:

@@ -11,9 +11,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "layerfs/longwh.h"
 #include "layerfs/union.h"
 #include "layerfs/whiteout.h"
 #include "workdir.h"
@@ -22,6 +24,47 @@ static bool is_work_metadata(const char *name)
 {
 	return !strcmp(name, LFS_WH_ORPH_DIR) || !strcmp(name, LFS_WH_PLINK_DIR) ||
 	       !strcmp(name, LFS_WH_BASE);
+}
+
+/* The names of a long-name list that stand live beside it. */
+struct live_names {
+	int fd;
+	char **v;
+	size_t n;
+};
+
+static int collect_live(void *arg, const char *name)
+{
+	struct live_names *l = arg;
+	struct stat st;
+	if (fstatat(l->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	char **v = realloc(l->v, (l->n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	l->v = v;
+	if (!(l->v[l->n] = strdup(name)))
+		return -ENOMEM;
+	l->n++;
+	return 0;
+}
+
+/* The long-name list of directory fd without the names that are live. */
+static unsigned sweep_long_list(int fd)
+{
+	struct live_names l = { .fd = fd };
+	lfs_longwh_foreach(fd, collect_live, &l);
+	unsigned dropped = 0;
+	int orph = l.n ? lfs_work_orph() : -1;
+	for (size_t i = 0; i < l.n; i++) {
+		char tmp[64];
+		lfs_tmpname(tmp, sizeof(tmp), "longwh");
+		if (orph >= 0 && lfs_longwh_change(fd, l.v[i], false, orph, tmp) == 0)
+			dropped++;
+		free(l.v[i]);
+	}
+	free(l.v);
+	return dropped;
 }
 
 /* Drops whiteouts beside live entries in directory fd, then recurses. */
@@ -38,7 +81,12 @@ static unsigned sweep_dir(int dirfd, bool at_root)
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		const char *name = de->d_name, *target;
-		if (lfs_union_classify(name, true, &target) != LFS_UNION_ENTRY_WHITEOUT)
+		enum lfs_union_entry kind = lfs_union_classify(name, true, &target);
+		if (kind == LFS_UNION_ENTRY_LONG_WHITEOUTS) {
+			dropped += sweep_long_list(fd);
+			continue;
+		}
+		if (kind != LFS_UNION_ENTRY_WHITEOUT)
 			target = NULL;
 		struct stat st;
 		if (!strcmp(name, ".") || !strcmp(name, "..") || (at_root && is_work_metadata(name)))

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "layerfs/longwh.h"
 #include "layerfs/whiteout.h"
 #include "workdir.h"
 
@@ -58,8 +59,26 @@ static int link_base(int dfd, const char *linkname)
 	return 0;
 }
 
+/* A name too long for ".wh.NAME" goes in the directory's long-name list,
+ * rewritten through the work directory (longwh.h). */
+static int change_long(int dfd, const char *name, bool add)
+{
+	if (!add && faccessat(dfd, LFS_WH_LONG, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;          /* the common case: no list, nothing to take out */
+	int orph = lfs_work_orph();
+	if (orph < 0)
+		return orph;
+	if (add)
+		lfs_mark_dirty();
+	char tmp[64];
+	lfs_tmpname(tmp, sizeof(tmp), "longwh");
+	return lfs_longwh_change(dfd, name, add, orph, tmp);
+}
+
 int lfs_whiteout_make(int dfd, const char *name)
 {
+	if (lfs_whiteout_is_long(name))
+		return change_long(dfd, name, true);
 	char wh[NAME_MAX + 1];
 	int ret = lfs_whiteout_name(name, wh, sizeof(wh));
 	if (ret)
@@ -69,6 +88,8 @@ int lfs_whiteout_make(int dfd, const char *name)
 
 int lfs_whiteout_remove(int dfd, const char *name)
 {
+	if (lfs_whiteout_is_long(name))
+		return change_long(dfd, name, false);
 	char wh[NAME_MAX + 1];
 	if (lfs_whiteout_name(name, wh, sizeof(wh)))
 		return 0;
@@ -100,7 +121,7 @@ int lfs_drop_whiteouts_below(int dfd, const char *dirname)
 	int ret = 0;
 	struct dirent *de;
 	while (ret == 0 && (de = readdir(d))) {
-		if (lfs_whiteout_target(de->d_name)) {
+		if (lfs_whiteout_target(de->d_name) || !strcmp(de->d_name, LFS_WH_LONG)) {
 			if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT)
 				ret = -errno;
 		} else if (de->d_type == DT_DIR && strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {

@@ -1,6 +1,7 @@
 /* layerctl branches | which | branch: looking at and changing the branches
  * of a live layerfs mount through its control socket. */
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
 #include <jansson.h>
@@ -10,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "control_client.h"
 #include "layerctl.h"
+#include "layerfs/longwh.h"
 #include "layerfs/whiteout.h"
 
 struct branch_row {
@@ -33,12 +36,30 @@ static int fail(const char *cmd, const char *msg)
 
 static struct branch_row *counting;
 
+static int count_long(void *arg, const char *name)
+{
+	(void)name;
+	((struct branch_row *)arg)->whiteouts++;
+	return 0;
+}
+
 static int count_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
 	(void)type;
 	const char *name = path + ftw->base;
 	if (ftw->level == 0)
 		return 0;
+	if (strcmp(name, LFS_WH_LONG) == 0) {
+		/* the whiteouts of names too long for a .wh. entry */
+		char *dir = strndup(path, (size_t)ftw->base);
+		int dfd = dir ? open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC) : -1;
+		if (dfd >= 0) {
+			lfs_longwh_foreach(dfd, count_long, counting);
+			close(dfd);
+		}
+		free(dir);
+		return 0;
+	}
 	/* The rw branch's own metadata (work dir, index, whiteout base). */
 	if (ftw->level == 1 && lfs_is_meta_name(name) && !lfs_is_opaque_name(name))
 		return S_ISDIR(st->st_mode) ? FTW_SKIP_SUBTREE : 0;

@@ -5,8 +5,6 @@
  * appended. The rw layer goes through layerwrite, and diff/ is unpacked
  * from that very tarball, so the stored layer is exactly what the blob
  * says. The tag moves to the new image. */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,74 +16,38 @@
 #include <unistd.h>
 
 #include "digest.h"
+#include "image.h"
+#include "unpack.h"
 #include "layerctl.h"
 #include "layerwrite.h"
 #include "store.h"
 
 #define LAYER_MEDIA_TYPE "application/vnd.oci.image.layer.v1.tar+gzip"
 
-/* Rewrites an entry's path (and hardlink target) to lie under DIR. */
-static void reroot(struct archive_entry *e, const char *dir)
-{
-	char *p;
-	if (asprintf(&p, "%s/%s", dir, archive_entry_pathname(e)) < 0)
-		abort();
-	archive_entry_set_pathname(e, p);
-	free(p);
-	const char *hl = archive_entry_hardlink(e);
-	if (hl) {
-		if (asprintf(&p, "%s/%s", dir, hl) < 0)
-			abort();
-		archive_entry_set_hardlink(e, p);
-		free(p);
-	}
-}
-
-static int copy_entry_data(struct archive *in, struct archive *out)
-{
-	const void *buf;
-	size_t len;
-	la_int64_t off;
-	int r;
-	while ((r = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK)
-		if (archive_write_data_block(out, buf, len, off) < ARCHIVE_OK)
-			return -1;
-	return r == ARCHIVE_EOF ? 0 : -1;
-}
-
-/* Unpacks our own layer blob into DIR (an empty directory). Adds the bytes
- * of regular files to *size. */
+/* Unpacks our own layer blob into DIR (an empty directory) with the
+ * unpacker every layer goes through (the same rules for whiteouts, long
+ * names and paths); *size gets the bytes of its regular files. */
 static int unpack_blob(const char *blob, const char *dir, uint64_t *size)
 {
-	struct archive *in = archive_read_new(), *out = archive_write_disk_new();
-	archive_read_support_filter_gzip(in);
-	archive_read_support_format_tar(in);
-	archive_write_disk_set_options(out, ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM |
-				       ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
-				       ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-				       ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-				       ARCHIVE_EXTRACT_UNLINK);
-	int rc = archive_read_open_filename(in, blob, 1 << 16) == ARCHIVE_OK ? 0 : -1;
-	struct archive_entry *e;
-	int r = ARCHIVE_OK;
-	while (rc == 0 && (r = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
-		if (archive_entry_filetype(e) == AE_IFREG && !archive_entry_hardlink(e))
-			*size += (uint64_t)archive_entry_size(e);
-		reroot(e, dir);
-		if (archive_write_header(out, e) < ARCHIVE_WARN || copy_entry_data(in, out) < 0 ||
-		    archive_write_finish_entry(out) < ARCHIVE_WARN)
-			rc = -1;
+	struct image_layer l = { .file = (char *)blob, .label = "the new layer" };
+	struct blob_reader *in = NULL;
+	char err[PATH_MAX + 256] = "";
+	int rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int rc = rootfd < 0 ? -1 : blob_open(&l, &in, err, sizeof(err));
+	if (rc == 0) {
+		struct unpack_result res;
+		rc = unpack_layer(in, rootfd, l.label, NULL, &res, err, sizeof(err));
+		if (rc == 0)
+			*size = res.size;
+		unpack_result_free(&res);
 	}
-	if (rc == 0 && r != ARCHIVE_EOF)
-		rc = -1;
-	if (archive_write_close(out) != ARCHIVE_OK)
-		rc = -1;
+	if (in)
+		blob_close(in);
+	if (rootfd >= 0)
+		close(rootfd);
 	if (rc < 0)
-		fprintf(stderr, "layerctl: commit: unpacking the new layer: %s%s\n",
-			archive_error_string(in) ? archive_error_string(in) : "",
-			archive_error_string(out) ? archive_error_string(out) : "");
-	archive_read_free(in);
-	archive_write_free(out);
+		fprintf(stderr, "layerctl: commit: unpacking the new layer: %s\n",
+			err[0] ? err : strerror(errno));
 	return rc;
 }
 

@@ -105,13 +105,11 @@ static void opaque_deletions(const struct lower *lw, const char *rel, char **rwn
 					    0, true);
 		char **names = NULL;
 		ssize_t k = fd >= 0 ? lw_sorted_names(fd, &names) : -1;
-		if (fd >= 0)
-			close(fd);
 		for (ssize_t j = 0; j < k; j++) {
-			int listed = lfs_union_list_entry(&shown, names[j], true);
-			if (listed < 0)
+			int listed = lfs_union_list_entry(&shown, fd, names[j], true);
+			if (listed == -ENOMEM)
 				abort();
-			if (listed == 0 ||
+			if (listed <= 0 ||
 			    bsearch(&names[j], rwnames, nrw, sizeof(char *), lw_cmp_strp))
 				continue;
 			char *p = join(rel, names[j]);
@@ -119,6 +117,8 @@ static void opaque_deletions(const struct lower *lw, const char *rel, char **rwn
 			free(p);
 		}
 		lw_free_names(names, k);
+		if (fd >= 0)
+			close(fd);
 		if (lfs_union_list_end_branch(&shown) < 0)
 			abort();
 	}
@@ -128,6 +128,26 @@ static void opaque_deletions(const struct lower *lw, const char *rel, char **rwn
 static bool skip_name(const char *name)
 {
 	return lfs_is_meta_name(name);   /* the opaque marker included: handled apart */
+}
+
+/* A whiteout in rw/ directory DIRFD (path REL) of TARGET: D when the lower
+ * view has what it hides. */
+struct deletion_ctx {
+	const struct lower *lw;
+	int dirfd;
+	const char *rel;
+	struct changes *out;
+};
+
+static int whiteout_change(void *arg, const char *target)
+{
+	struct deletion_ctx *c = arg;
+	struct stat st;
+	char *p = join(c->rel, target);
+	if (fstatat(c->dirfd, target, &st, AT_SYMLINK_NOFOLLOW) < 0 && lower_exists(c->lw, p))
+		add_change(c->out, 'D', p);
+	free(p);
+	return 0;
 }
 
 /* Walks rw/ directory DIRFD (path REL); is_new: the lower view lacks it. */
@@ -142,15 +162,20 @@ static void walk(const struct lower *lw, int dirfd, const char *rel, bool is_new
 	}
 	struct stat st;
 	bool opaque = lfs_union_dir_opaque_at(dirfd, ".");
+	struct deletion_ctx del = { lw, dirfd, rel, out };
 	for (ssize_t i = 0; i < n; i++) {
 		const char *target;
-		if (lfs_union_classify(names[i], true, &target) == LFS_UNION_ENTRY_WHITEOUT) {
-			char *p = join(rel, target);
-			if (!is_new && !opaque && fstatat(dirfd, target, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
-			    lower_exists(lw, p))
-				add_change(out, 'D', p);
-			free(p);
+		switch (lfs_union_classify(names[i], true, &target)) {
+		case LFS_UNION_ENTRY_WHITEOUT:
+			if (!is_new && !opaque)
+				whiteout_change(&del, target);
 			continue;
+		case LFS_UNION_ENTRY_LONG_WHITEOUTS:
+			if (!is_new && !opaque)
+				lfs_union_list_foreach_long(dirfd, whiteout_change, &del);
+			continue;
+		default:
+			break;
 		}
 		if (skip_name(names[i]) || fstatat(dirfd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;

@@ -19,6 +19,8 @@
 #include <zlib.h>
 
 #include "layerfs/fdio.h"
+#include "layerfs/longwh.h"
+#include "layerfs/union.h"
 #include "layerfs/whiteout.h"
 #include "layerwrite.h"
 
@@ -268,6 +270,61 @@ static int write_one(struct lw *w, int dirfd, const char *name, const char *rel)
 	return rc;
 }
 
+/* The long-name whiteouts of DIRFD (layerfs/longwh.h) as the standard
+ * ".wh.NAME" entries of up to 259 bytes (pax long names), sorted, with the
+ * list file's owner, mode and time. */
+struct long_names {
+	char **v;
+	size_t n;
+};
+
+static int collect_name(void *arg, const char *name)
+{
+	struct long_names *l = arg;
+	char **v = realloc(l->v, (l->n + 1) * sizeof(*v));
+	if (!v || !(v[l->n] = strdup(name)))
+		abort();
+	l->v = v;
+	l->n++;
+	return 0;
+}
+
+static int write_long_whiteouts(struct lw *w, int dirfd, const char *prefix)
+{
+	struct stat st;
+	if (fstatat(dirfd, LFS_WH_LONG, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	struct long_names l = { 0 };
+	int err = lfs_union_list_foreach_long(dirfd, collect_name, &l);
+	if (err < 0) {
+		fprintf(stderr, "layerctl: %s%s" LFS_WH_LONG ": %s\n", prefix, *prefix ? "/" : "",
+			strerror(-err));
+		return -1;
+	}
+	if (l.n > 1)
+		qsort(l.v, l.n, sizeof(*l.v), lw_cmp_strp);
+	int rc = 0;
+	for (size_t i = 0; i < l.n; i++) {
+		char *rel;
+		if (rc == 0 && asprintf(&rel, "%s%s" LFS_WH_PREFIX "%s", prefix, *prefix ? "/" : "",
+					l.v[i]) >= 0) {
+			struct archive_entry *e = archive_entry_new();
+			fill_entry(e, &st, rel);
+			archive_entry_set_mode(e, S_IFREG | (st.st_mode & 07777));
+			rc = archive_write_header(w->a, e) < ARCHIVE_WARN ? -1 : 0;
+			if (rc < 0)
+				fprintf(stderr, "layerctl: %s: %s\n", rel, archive_error_string(w->a));
+			else
+				w->out->entries++;
+			archive_entry_free(e);
+			free(rel);
+		}
+		free(l.v[i]);
+	}
+	free(l.v);
+	return rc;
+}
+
 /* Writes the entries of DIRFD, whose tar path is PREFIX ("" at the root). */
 static int walk(struct lw *w, int dirfd, const char *prefix)
 {
@@ -280,6 +337,10 @@ static int walk(struct lw *w, int dirfd, const char *prefix)
 	}
 	int rc = 0;
 	for (ssize_t i = 0; i < n && rc == 0; i++) {
+		if (strcmp(names[i], LFS_WH_LONG) == 0) {
+			rc = write_long_whiteouts(w, dirfd, prefix);
+			continue;
+		}
 		if (lfs_is_meta_name(names[i]) && !lfs_is_opaque_name(names[i]))
 			continue;
 		char *rel;

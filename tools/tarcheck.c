@@ -26,6 +26,24 @@ static enum tc_verdict verdict(struct tc_result *res, enum tc_verdict v, const c
 	return v;
 }
 
+/* A last component ".wh.NAME" longer than NAME_MAX is a whiteout of a
+ * long name (layerfs/longwh.h): the one entry a layer may hold that no
+ * filesystem could. Its length, or 0. */
+static size_t long_whiteout_leaf(const char *in)
+{
+	size_t len = strlen(in);
+	while (len > 0 && in[len - 1] == '/')
+		len--;
+	size_t start = len;
+	while (start > 0 && in[start - 1] != '/')
+		start--;
+	size_t leaf = len - start;
+	if (leaf <= NAME_MAX || leaf > NAME_MAX + LFS_WH_PREFIX_LEN ||
+	    strncmp(in + start, LFS_WH_PREFIX, LFS_WH_PREFIX_LEN) != 0)
+		return 0;
+	return leaf;
+}
+
 /* Normalises a path from the archive into out; reason on failure. */
 static const char *normalize(const char *in, char *out, size_t outsz)
 {
@@ -34,6 +52,34 @@ static const char *normalize(const char *in, char *out, size_t outsz)
 	if (in[0] == '/')
 		return "absolute path";
 	int rc = lfs_path_normalize(in, out, outsz);
+	size_t leaf = rc == -ENAMETOOLONG ? long_whiteout_leaf(in) : 0;
+	if (leaf) {
+		/* The directory part on its own, then the long leaf after it. */
+		size_t len = strlen(in);
+		while (in[len - 1] == '/')
+			len--;
+		char dir[PATH_MAX];
+		size_t dlen = len - leaf;
+		if (dlen >= sizeof(dir))
+			return "name too long";
+		memcpy(dir, in, dlen);
+		dir[dlen] = '\0';
+		rc = dlen ? lfs_path_normalize(dir, out, outsz) : 0;
+		if (rc == 0 && !dlen && outsz > 1)
+			strcpy(out, ".");
+		size_t used = strlen(out);
+		bool root = strcmp(out, ".") == 0;
+		if (rc == 0 && (root ? 0 : used + 1) + leaf + 1 > outsz)
+			rc = -ENAMETOOLONG;
+		if (rc == 0) {
+			if (root)
+				used = 0;
+			else
+				out[used++] = '/';
+			memcpy(out + used, in + len - leaf, leaf);
+			out[used + leaf] = '\0';
+		}
+	}
 	if (rc == -EINVAL)
 		return "path with a '..' component";
 	if (rc != 0)

@@ -23,6 +23,7 @@
 
 #include "digest.h"
 #include "layerfs/fdio.h"
+#include "layerfs/longwh.h"
 #include "layerfs/pathutil.h"
 #include "layerfs/union.h"
 #include "layerfs/whiteout.h"
@@ -478,6 +479,15 @@ static int replace_existing(struct unpacker *u, int pfd, const char *leaf, const
 	return rc < 0 ? ufail(u, "%s: entry '%s': %s", u->label, path, strerror(-rc)) : 0;
 }
 
+/* A whiteout of a name too long for a ".wh." entry: into the directory's
+ * list (layerfs/longwh.h), written beside it and renamed over. */
+static int make_long_whiteout(struct unpacker *u, int pfd, const char *leaf, const char *path)
+{
+	int rc = lfs_longwh_change(pfd, lfs_whiteout_target(leaf), true, pfd,
+				   LFS_WH_LONG ".tmp");
+	return rc < 0 ? path_error(u, path, rc) : 0;
+}
+
 static int make_entry(struct unpacker *u, struct archive_entry *e, const struct tc_result *tc)
 {
 	mode_t type = archive_entry_filetype(e);
@@ -500,6 +510,8 @@ static int make_entry(struct unpacker *u, struct archive_entry *e, const struct 
 	}
 	if (pfd < 0)
 		return path_error(u, tc->path, pfd);
+	if (tc->kind == TC_WHITEOUT && lfs_whiteout_is_long(lfs_whiteout_target(leaf)))
+		return make_long_whiteout(u, pfd, leaf, tc->path);
 	if (tc->link[0] && strcmp(tc->link, tc->path) == 0)
 		return 0;
 	bool keep_dir;

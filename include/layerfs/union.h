@@ -92,7 +92,8 @@ bool lfs_union_dir_opaque_at(int dfd, const char *dirname);
  * holds the opaque marker, with one openat2 beneath the root: 1, 0, or
  * -errno when that cannot be told (the caller then probes it fully). */
 int lfs_union_opaque_beneath(int rootfd, const char *dirpath, const char *name);
-/* Whether directory dfd holds a whiteout of name (however it is spelled). */
+/* Whether directory dfd holds a whiteout of name, however it is spelled
+ * (".wh.NAME", or the long-name list for names too long for that). */
 bool lfs_union_whiteout_at(int dfd, const char *name);
 
 /* A branch's say about name in its directory dirpath ("" the root). A
@@ -133,6 +134,8 @@ int lfs_union_resolve_path(const struct lfs_union_stack *s, const char *path, un
 enum lfs_union_entry {
 	LFS_UNION_ENTRY_NAME,     /* a name the branch holds */
 	LFS_UNION_ENTRY_WHITEOUT, /* a whiteout: *target is the name it hides */
+	LFS_UNION_ENTRY_LONG_WHITEOUTS, /* the list of long names' whiteouts (longwh.h):
+					  * read it with lfs_union_list_foreach_long */
 	LFS_UNION_ENTRY_IGNORED,  /* ".", "..", a marker that means nothing here */
 };
 enum lfs_union_entry lfs_union_classify(const char *entry, bool honours_wh,
@@ -152,12 +155,18 @@ struct lfs_union_list {
 };
 #define LFS_UNION_LIST_INIT { 0 }
 
-/* An entry as read from the current branch (classified here): 1 when it is
- * a name to list, 0 when not, -ENOMEM. */
-int lfs_union_list_entry(struct lfs_union_list *l, const char *entry, bool honours_wh);
+/* An entry as read from the current branch's directory dfd (classified
+ * here; dfd is read for the long-name list, -1: not read): 1 when it is a
+ * name to list, 0 when not, -errno. */
+int lfs_union_list_entry(struct lfs_union_list *l, int dfd, const char *entry, bool honours_wh);
 /* The same for an entry already classified: a name, or a whiteout's target. */
 int lfs_union_list_name(struct lfs_union_list *l, const char *name);
 int lfs_union_list_whiteout(struct lfs_union_list *l, const char *target);
+/* The whiteouts in the long-name list of directory dfd (an entry that
+ * classified as LFS_UNION_ENTRY_LONG_WHITEOUTS): each target goes to fn, or
+ * into the listing. 0, fn's non-zero return, or -errno. */
+int lfs_union_list_foreach_long(int dfd, int (*fn)(void *arg, const char *target), void *arg);
+int lfs_union_list_long_whiteouts(struct lfs_union_list *l, int dfd);
 /* The current branch is read: its whiteouts now hide names below. 0 or
  * -ENOMEM. */
 int lfs_union_list_end_branch(struct lfs_union_list *l);

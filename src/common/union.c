@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "layerfs/longwh.h"
 #include "layerfs/pathutil.h"
 #include "layerfs/whiteout.h"
 
@@ -78,6 +79,8 @@ int lfs_union_opaque_beneath(int rootfd, const char *dirpath, const char *name)
 
 bool lfs_union_whiteout_at(int dfd, const char *name)
 {
+	if (lfs_whiteout_is_long(name))
+		return lfs_longwh_has(dfd, name) == 1;
 	char wh[NAME_MAX + 1];
 	struct stat st;
 	if (lfs_whiteout_name(name, wh, sizeof(wh)))
@@ -199,6 +202,8 @@ enum lfs_union_entry lfs_union_classify(const char *entry, bool honours_wh, cons
 		return LFS_UNION_ENTRY_IGNORED;
 	if (!lfs_is_marker_name(entry))
 		return LFS_UNION_ENTRY_NAME;
+	if (honours_wh && strcmp(entry, LFS_WH_LONG) == 0)
+		return LFS_UNION_ENTRY_LONG_WHITEOUTS;
 	const char *t = honours_wh ? lfs_whiteout_target(entry) : NULL;
 	if (!t)
 		return LFS_UNION_ENTRY_IGNORED;
@@ -324,7 +329,23 @@ int lfs_union_list_whiteout(struct lfs_union_list *l, const char *target)
 	return 0;
 }
 
-int lfs_union_list_entry(struct lfs_union_list *l, const char *entry, bool honours_wh)
+
+static int list_long(void *arg, const char *name)
+{
+	return lfs_union_list_whiteout(arg, name);
+}
+
+int lfs_union_list_long_whiteouts(struct lfs_union_list *l, int dfd)
+{
+	return lfs_union_list_foreach_long(dfd, list_long, l);
+}
+
+int lfs_union_list_foreach_long(int dfd, int (*fn)(void *arg, const char *target), void *arg)
+{
+	return lfs_longwh_foreach(dfd, fn, arg);
+}
+
+int lfs_union_list_entry(struct lfs_union_list *l, int dfd, const char *entry, bool honours_wh)
 {
 	const char *target;
 	switch (lfs_union_classify(entry, honours_wh, &target)) {
@@ -332,6 +353,8 @@ int lfs_union_list_entry(struct lfs_union_list *l, const char *entry, bool honou
 		return lfs_union_list_name(l, entry);
 	case LFS_UNION_ENTRY_WHITEOUT:
 		return lfs_union_list_whiteout(l, target);
+	case LFS_UNION_ENTRY_LONG_WHITEOUTS:
+		return dfd >= 0 ? lfs_union_list_long_whiteouts(l, dfd) : 0;
 	default:
 		return 0;
 	}

@@ -28,6 +28,9 @@ def proc_status(pid):
     return out
 
 
+WH_LONG = ".wh..wh.long"   # whiteouts of long names (layerfs/longwh.h)
+
+
 def rw_debris(rw):
     """Everything in the rw branch that is neither user data, a whiteout, an
     opaque marker nor branch metadata in its place: temporary names of the
@@ -46,6 +49,12 @@ def rw_debris(rw):
                 bad.append(("tempname", p))
             elif n.startswith(".wh..wh."):
                 if n == WH_OPQ:
+                    continue
+                if n == WH_LONG:
+                    with open(os.path.join(dirpath, n), "rb") as f:
+                        for t in f.read().split(b"\0")[:-1]:
+                            if t.decode("utf-8", "surrogateescape") in names:
+                                bad.append(("long whiteout of a live rw name", p))
                     continue
                 if not (at_root and n in (WH_BASE, WH_PLNK, WH_ORPH)):
                     bad.append(("metadata out of place", p))

@@ -20,6 +20,7 @@
 /* The tables below leave the ro flags of most stacks out (all false). */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
+#include "layerfs/longwh.h"
 #include "layerfs/union.h"
 #include "layerfs/whiteout.h"
 
@@ -301,7 +302,7 @@ static void list_of(const char *const *branches[], const bool *honours_wh, unsig
 	out[0] = '\0';
 	for (unsigned b = 0; b < n; b++) {
 		for (const char *const *e = branches[b]; *e; e++) {
-			int r = lfs_union_list_entry(&l, *e, honours_wh[b]);
+			int r = lfs_union_list_entry(&l, -1, *e, honours_wh[b]);
 			assert_true(r >= 0);
 			if (r == 1) {
 				strncat(out, *e, size - strlen(out) - 1);
@@ -358,6 +359,77 @@ static void test_listing_many_names(void **state)
 	lfs_union_list_free(&l);
 }
 
+/* A name of len bytes made of c. */
+static const char *long_name(char c, size_t len)
+{
+	static char buf[4][NAME_MAX + 1];
+	static int next;
+	char *b = buf[next++ % 4];
+	memset(b, c, len);
+	b[len] = '\0';
+	return b;
+}
+
+static void test_long_whiteouts(void **state)
+{
+	(void)state;
+	const char *l255 = long_name('x', 255), *l252 = long_name('y', 252);
+	assert_true(lfs_whiteout_is_long(l255));
+	assert_true(lfs_whiteout_is_long(l252));
+	assert_false(lfs_whiteout_is_long(long_name('z', 251)));
+	struct stack_spec sp = { { { "d:d" }, { "-" } } };
+	struct built b;
+	build(&sp, &b);
+	int d0 = openat(b.fd[0], "d", O_PATH | O_DIRECTORY);
+	assert_true(d0 >= 0);
+	assert_int_equal(lfs_longwh_has(d0, l255), 0);
+	assert_int_equal(lfs_longwh_change(d0, l255, true, d0, "tmp"), 0);
+	assert_int_equal(lfs_longwh_change(d0, l252, true, d0, "tmp"), 0);
+	assert_int_equal(lfs_longwh_change(d0, l252, true, d0, "tmp"), 0);  /* once only */
+	assert_int_equal(lfs_longwh_has(d0, l255), 1);
+	assert_int_equal(lfs_longwh_has(d0, l252), 1);
+	assert_true(lfs_union_whiteout_at(d0, l255));
+	assert_false(lfs_union_whiteout_at(d0, long_name('w', 253)));
+	struct stat st;
+	assert_int_equal(fstatat(d0, "tmp", &st, 0), -1);   /* renamed over */
+	assert_int_equal(fstatat(d0, LFS_WH_LONG, &st, 0), 0);
+	assert_int_equal(st.st_size, 256 + 253);
+	/* a name in the list hides what a lower branch holds; the listing
+	 * merges the list's names as whiteouts */
+	int d1 = openat(b.fd[1], ".", O_PATH | O_DIRECTORY);
+	assert_int_equal(mkdirat(d1, "d", 0755), 0);
+	int lower = openat(d1, "d", O_PATH | O_DIRECTORY);
+	close(openat(lower, l255, O_CREAT | O_WRONLY, 0644));
+	close(openat(lower, "short", O_CREAT | O_WRONLY, 0644));
+	struct lfs_union_fds fds = { b.fd, b.wh };
+	struct lfs_union_stack s = { b.n, lfs_union_probe_fds, &fds };
+	char path[NAME_MAX + 8];
+	snprintf(path, sizeof(path), "d/%s", l255);
+	unsigned out[MAXBR], nout, supplier;
+	enum lfs_union_kind kind;
+	assert_int_equal(lfs_union_resolve_path(&s, path, out, &nout, &supplier, &kind), -ENOENT);
+	const char *t;
+	assert_int_equal(lfs_union_classify(LFS_WH_LONG, true, &t), LFS_UNION_ENTRY_LONG_WHITEOUTS);
+	assert_int_equal(lfs_union_classify(LFS_WH_LONG, false, &t), LFS_UNION_ENTRY_IGNORED);
+	struct lfs_union_list l = LFS_UNION_LIST_INIT;
+	assert_int_equal(lfs_union_list_entry(&l, d0, LFS_WH_LONG, true), 0);
+	assert_int_equal(lfs_union_list_end_branch(&l), 0);
+	assert_int_equal(lfs_union_list_name(&l, l255), 0);      /* hidden */
+	assert_int_equal(lfs_union_list_name(&l, "short"), 1);
+	lfs_union_list_free(&l);
+	/* taking the names out again; the last one takes the list away */
+	assert_int_equal(lfs_longwh_change(d0, l255, false, d0, "tmp"), 0);
+	assert_int_equal(lfs_longwh_has(d0, l255), 0);
+	assert_int_equal(lfs_longwh_has(d0, l252), 1);
+	assert_int_equal(lfs_longwh_change(d0, l252, false, d0, "tmp"), 0);
+	assert_int_equal(fstatat(d0, LFS_WH_LONG, &st, 0), -1);
+	assert_int_equal(lfs_longwh_change(d0, "a/b", true, d0, "tmp"), -EINVAL);
+	close(lower);
+	close(d1);
+	close(d0);
+	teardown_built(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -368,6 +440,7 @@ int main(void)
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_listing),
 		cmocka_unit_test(test_listing_many_names),
+		cmocka_unit_test(test_long_whiteouts),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
