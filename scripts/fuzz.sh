@@ -29,6 +29,7 @@ declare -A extra=(
 	[fuzz_names]=""
 	[fuzz_tarcheck]="tools/tarcheck.c"
 	[fuzz_image]="tools/image.c tools/digest.c"
+	[fuzz_reference]="tools/reference.c"
 )
 # Libraries a target links with.
 declare -A libs=(

@@ -24,6 +24,7 @@
 #include "digest.h"
 #include "layerctl.h"
 #include "layerwrite.h"
+#include "reference.h"
 #include "store.h"
 
 #define MT_LAYER "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -43,7 +44,8 @@ struct ximage {
 	size_t n;
 	char *config;                     /* the config's bytes */
 	char config_hex[DIGEST_HEX_LEN + 1];
-	char name[256], tag[256];         /* from names[0]; "" when none */
+	char name[256], tag[256];         /* from names[0] (familiar); "" when none */
+	char full[512];                   /* names[0] in normal form */
 };
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -152,10 +154,12 @@ static int prepare_config(json_t *image, struct ximage *x)
 	json_decref(config);
 	digest_buffer(x->config, strlen(x->config), x->config_hex);
 	const char *ref = json_string_value(json_array_get(json_object_get(image, "names"), 0));
-	const char *colon = ref ? strrchr(ref, ':') : NULL;
-	if (ref && colon && !strchr(colon, '/')) {
-		snprintf(x->name, sizeof(x->name), "%.*s", (int)(colon - ref), ref);
-		snprintf(x->tag, sizeof(x->tag), "%s", colon + 1);
+	struct reference r;
+	if (ref && reference_parse(ref, &r, NULL, 0) == 0 && r.tag[0] &&
+	    reference_familiar_name(&r, x->name, sizeof(x->name)) == 0) {
+		snprintf(x->tag, sizeof(x->tag), "%s", r.tag);
+		r.digest[0] = '\0';
+		reference_string(&r, x->full, sizeof(x->full));
 	}
 	return 0;
 }
@@ -236,13 +240,10 @@ static int write_oci(const char *dir, struct ximage *x)
 	json_decref(manifest);
 	if (!desc)
 		return -1;
-	if (*x->tag) {
-		char full[600];
-		snprintf(full, sizeof(full), "%s:%s", x->name, x->tag);
+	if (*x->tag)
 		json_object_set_new(desc, "annotations",
 				    json_pack("{s:s, s:s}", "org.opencontainers.image.ref.name",
-					      x->tag, "io.containerd.image.name", full));
-	}
+					      x->tag, "io.containerd.image.name", x->full));
 	json_t *index = json_pack("{s:i, s:s, s:[o]}", "schemaVersion", 2, "mediaType", MT_INDEX,
 				  "manifests", desc);
 	snprintf(path, sizeof(path), "%s/index.json", dir);
@@ -429,9 +430,16 @@ int cmd_export(struct ctl *ctl, int argc, char **argv)
 		return CTL_FAIL;
 	int rc = CTL_FAIL, found = store_image_find(&s, argv[optind], hex);
 	json_t *image = found == 0 ? store_image_load(&s, hex) : NULL;
-	if (!image)
-		fprintf(stderr, "layerctl: export: image %s: %s\n", argv[optind],
-			found == -EEXIST ? "ambiguous id prefix" : "not found");
+	char name[1024];
+	json_t *names = json_object_get(image, "names");
+	/* the name asked for is the one the export carries */
+	if (store_normalize_name(argv[optind], name, sizeof(name)) == 0 &&
+	    store_names_remove(names, name))
+		json_array_insert_new(names, 0, json_string(name));
+	if (!image) {
+		store_image_find_reason(argv[optind], found, name, sizeof(name));
+		fprintf(stderr, "layerctl: export: image %s: %s\n", argv[optind], name);
+	}
 	else
 		rc = export_image(&s, image, target, oci);
 	json_decref(image);

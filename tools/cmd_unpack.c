@@ -16,6 +16,7 @@
 #include "digest.h"
 #include "image.h"
 #include "layerctl.h"
+#include "reference.h"
 #include "store.h"
 #include "unpack.h"
 
@@ -257,19 +258,6 @@ struct untag {
 	struct names *names;
 };
 
-static bool json_names_drop(json_t *arr, const char *name)
-{
-	size_t i;
-	json_t *v;
-	json_array_foreach(arr, i, v) {
-		if (json_is_string(v) && strcmp(json_string_value(v), name) == 0) {
-			json_array_remove(arr, i);
-			return true;
-		}
-	}
-	return false;
-}
-
 /* A name moves to the new image: other images lose it (as docker does). */
 static int untag_fn(const char *id_hex, json_t *image, void *arg)
 {
@@ -279,7 +267,7 @@ static int untag_fn(const char *id_hex, json_t *image, void *arg)
 	bool changed = false;
 	json_t *arr = json_object_get(image, "names");
 	for (size_t i = 0; i < u->names->n; i++)
-		changed |= json_names_drop(arr, u->names->v[i]);
+		changed |= store_names_remove(arr, u->names->v[i]);
 	if (changed)
 		store_image_save(u->s, id_hex, image);
 	return 0;
@@ -314,7 +302,7 @@ static int save_image(struct run *r, const struct image_src *img, struct names *
 		json_object_set_new(image, "names", arr);
 	}
 	for (size_t i = 0; i < names->n; i++) {
-		json_names_drop(arr, names->v[i]);
+		store_names_remove(arr, names->v[i]);
 		json_array_append_new(arr, json_string(names->v[i]));
 	}
 	struct untag u = { r->s, img->config_digest, names };
@@ -324,11 +312,16 @@ static int save_image(struct run *r, const struct image_src *img, struct names *
 	return rc;
 }
 
-static int add_name(struct names *names, const char *ref)
+/* A name in docker's spelling, kept in normal form; -1 with the reason. */
+static int add_name(struct names *names, const char *ref, char *err, size_t errsz)
 {
 	char buf[1024];
-	if (store_normalize_name(ref, buf, sizeof(buf)) < 0)
+	if (reference_normalize(ref, buf, sizeof(buf), err, errsz) < 0)
 		return -1;
+	if (strchr(buf, '@')) {
+		snprintf(err, errsz, "a name takes a tag, not a digest");
+		return -1;
+	}
 	names->v = realloc(names->v, (names->n + 1) * sizeof(char *));
 	if (names->v == NULL || (names->v[names->n] = strdup(buf)) == NULL)
 		abort();
@@ -446,8 +439,11 @@ static int unpack_image(struct store *s, struct image_src *img, struct names *na
 static void print_result(const struct image_src *img, const struct names *names)
 {
 	printf("Loaded image ID: sha256:%s\n", img->config_digest);
-	for (size_t i = 0; i < names->n; i++)
-		printf("Loaded image: %s\n", names->v[i]);
+	for (size_t i = 0; i < names->n; i++) {
+		char shown[1024];
+		store_name_familiar(names->v[i], shown, sizeof(shown));
+		printf("Loaded image: %s\n", shown);
+	}
 }
 
 static int usage(FILE *out)
@@ -468,14 +464,15 @@ int cmd_unpack(struct ctl *ctl, int argc, char **argv)
 		{ 0 },
 	};
 	struct names names = { 0 };
+	char err[2048];
 	int c, rc = CTL_OK;
 	while ((c = getopt_long(argc, argv, "qn:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': ctl->store_root = optarg; break;
 		case 'q': ctl->quiet = true; break;
 		case 'n':
-			if (add_name(&names, optarg) < 0) {
-				fprintf(stderr, "layerctl: --name '%s': not a valid NAME[:TAG]\n", optarg);
+			if (add_name(&names, optarg, err, sizeof(err)) < 0) {
+				fprintf(stderr, "layerctl: --name '%s': %s\n", optarg, err);
 				rc = CTL_USAGE;
 			}
 			break;
@@ -490,7 +487,6 @@ int cmd_unpack(struct ctl *ctl, int argc, char **argv)
 		return usage(stderr);
 	}
 	struct image_src img;
-	char err[2048];
 	struct store s;
 	if (image_read(argv[optind], &img, err, sizeof(err)) < 0) {
 		fprintf(stderr, "layerctl: %s\n", err);
@@ -500,9 +496,9 @@ int cmd_unpack(struct ctl *ctl, int argc, char **argv)
 	} else {
 		bool given = names.n > 0;
 		for (size_t i = 0; !given && i < img.nnames; i++) {
-			if (add_name(&names, img.names[i]) < 0)
-				fprintf(stderr, "layerctl: %s: name '%s' ignored (not NAME[:TAG])\n",
-					img.source, img.names[i]);
+			if (add_name(&names, img.names[i], err, sizeof(err)) < 0)
+				fprintf(stderr, "layerctl: %s: name '%s' ignored: %s\n",
+					img.source, img.names[i], err);
 		}
 		bool show = !ctl->quiet && isatty(STDOUT_FILENO);
 		rc = unpack_image(&s, &img, &names, show) == 0 ? CTL_OK : CTL_FAIL;

@@ -285,7 +285,12 @@ int reference_familiar_name(const struct reference *r, char *buf, size_t size)
 	if (strcmp(r->domain, REFERENCE_DOCKER_HUB) != 0)
 		return reference_name(r, buf, size);
 	const char *p = r->path;
-	if (strncmp(p, "library/", 8) == 0 && !strchr(p + 8, '/'))
+	const char *slash = strchr(p, '/');
+	/* a path whose first component reads as a domain keeps docker.io/ */
+	if (slash && is_domain(p, (size_t)(slash - p)))
+		return reference_name(r, buf, size);
+	if (strncmp(p, "library/", 8) == 0 && !strchr(p + 8, '/') &&
+	    !(strlen(p + 8) == 64 && is_hex(p + 8, 64)))  /* that would read as an id */
 		p += 8;
 	return put(size, snprintf(buf, size, "%s", p));
 }

@@ -54,6 +54,12 @@ static void test_docker_hub_defaults(void **state)
 	check_norm("docker.io/busybox", "docker.io/library/busybox:latest", "busybox:latest");
 	check_norm("a/b/c", "docker.io/a/b/c:latest", "a/b/c:latest");
 	check_norm("docker.io/library/a/b", "docker.io/library/a/b:latest", "library/a/b:latest");
+	/* a familiar form must mean the same: a path that starts like a domain */
+	check_norm("docker.io/docker.io/a.b", "docker.io/docker.io/a.b:latest",
+		   "docker.io/docker.io/a.b:latest");
+	check_norm("docker.io/localhost/a", "docker.io/localhost/a:latest",
+		   "docker.io/localhost/a:latest");
+	check_norm("library/" HEX, "docker.io/library/" HEX ":latest", "library/" HEX ":latest");
 }
 
 static void test_other_registries(void **state)
