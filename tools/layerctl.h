@@ -30,6 +30,10 @@ enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2 };
 	X(diff, "NAME", "changes in a container's rw layer (A/C/D)") \
 	X(commit, "NAME NEWNAME:TAG", "make the rw layer a new image layer") \
 	X(export, "IMAGE --oci DIR | --docker-archive FILE", "write an image out") \
+	X(pull, "[docker://]REF", "fetch an image from a registry into the store") \
+	X(push, "IMAGE [[docker://]REF]", "send an image to a registry") \
+	X(login, "[--username U --password-stdin] HOST", "store credentials for a registry") \
+	X(logout, "HOST | --all", "remove stored credentials") \
 	X(branches, "MNT [--json]", "show the branches of a layerfs mount") \
 	X(which, "MNT/PATH", "which branch supplies a path") \
 	X(branch, "add|append|prepend|del|mod MNT ...", "change the branches of a live mount")

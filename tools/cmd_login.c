@@ -1,0 +1,1 @@
+/* layerctl login/logout (placeholder until they land). */

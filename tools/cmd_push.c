@@ -1,0 +1,1 @@
+/* layerctl push: see cmd_push_main.c (placeholder until push lands). */
