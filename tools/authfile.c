@@ -155,3 +155,21 @@ int authfile_update(const char *authfile, const char *host, const char *user,
 	json_decref(doc);
 	return rc;
 }
+
+int authfile_clear(const char *authfile, char *err, size_t errsz)
+{
+	char path[PATH_MAX];
+	if (authfile_primary(authfile, path, sizeof(path)) < 0) {
+		snprintf(err, errsz, "the auth file's path is too long");
+		return -1;
+	}
+	if (access(path, F_OK) < 0 && errno == ENOENT)
+		return 0;
+	json_t *doc = load(path, err, errsz);
+	if (doc == NULL)
+		return -1;
+	json_object_set_new(doc, "auths", json_object());
+	int rc = save(path, doc, err, errsz);
+	json_decref(doc);
+	return rc;
+}

@@ -22,4 +22,7 @@ int authfile_lookup(const char *authfile, const char *host, const char *repo, ch
 int authfile_update(const char *authfile, const char *host, const char *user,
 		    const char *password, bool *had, char *err, size_t errsz);
 
+/* Removes every registry's credentials from the auth file (logout --all). */
+int authfile_clear(const char *authfile, char *err, size_t errsz);
+
 #endif

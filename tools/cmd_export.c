@@ -22,6 +22,7 @@
 #include <zlib.h>
 
 #include "digest.h"
+#include "layerblob.h"
 #include "layerctl.h"
 #include "layerwrite.h"
 #include "reference.h"
@@ -32,15 +33,8 @@
 #define MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_INDEX "application/vnd.oci.image.index.v1+json"
 
-struct xlayer {
-	char blob[PATH_MAX];              /* the gzip blob */
-	char digest[DIGEST_HEX_LEN + 1];
-	char diff_id[DIGEST_HEX_LEN + 1];
-	uint64_t size;
-};
-
 struct ximage {
-	struct xlayer *l;
+	struct layerblob *l;
 	size_t n;
 	char *config;                     /* the config's bytes */
 	char config_hex[DIGEST_HEX_LEN + 1];
@@ -64,51 +58,6 @@ static void remove_tree(const char *path)
 	nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
-/* The stored blob of a layer, when it is there and its digest checks out. */
-static bool stored_blob(const char *ldir, json_t *meta, struct xlayer *x)
-{
-	const char *digest = json_string_value(json_object_get(meta, "digest"));
-	const char *diff_id = json_string_value(json_object_get(meta, "diff_id"));
-	char want[DIGEST_HEX_LEN + 1], have[DIGEST_HEX_LEN + 1];
-	snprintf(x->blob, sizeof(x->blob), "%.*s/layer.tar.gz", PATH_MAX - 16, ldir);
-	int fd = open(x->blob, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	bool ok = fd >= 0 && digest && diff_id && store_digest_hex(digest, want) &&
-		  store_digest_hex(diff_id, x->diff_id) && fstat(fd, &st) == 0 &&
-		  digest_fd(fd, have) == 0 && strcmp(want, have) == 0;
-	if (fd >= 0)
-		close(fd);
-	if (ok) {
-		memcpy(x->digest, have, sizeof(have));
-		x->size = (uint64_t)st.st_size;
-	}
-	return ok;
-}
-
-/* Writes the layer afresh from LDIR/diff into WORK/<i>.tar.gz. */
-static int fresh_blob(const char *ldir, const char *work, size_t i, struct xlayer *x)
-{
-	char diff[PATH_MAX + 8];
-	snprintf(diff, sizeof(diff), "%s/diff", ldir);
-	snprintf(x->blob, sizeof(x->blob), "%.*s/layer%zu.tar.gz", PATH_MAX - 40, work, i);
-	int dfd = open(diff, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int out = open(x->blob, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	struct layer_blob lb;
-	int rc = dfd < 0 || out < 0 ? -1 : layerwrite(dfd, out, &lb);
-	if (dfd >= 0)
-		close(dfd);
-	if (out >= 0 && close(out) < 0)
-		rc = -1;
-	if (rc < 0) {
-		fprintf(stderr, "layerctl: export: cannot write layer %s\n", diff);
-		return -1;
-	}
-	memcpy(x->digest, lb.digest, sizeof(lb.digest));
-	memcpy(x->diff_id, lb.diff_id, sizeof(lb.diff_id));
-	x->size = lb.blob_size;
-	return 0;
-}
-
 static int prepare_layers(const struct store *s, json_t *image, const char *work,
 			  struct ximage *x)
 {
@@ -125,9 +74,9 @@ static int prepare_layers(const struct store *s, json_t *image, const char *work
 			return -1;
 		}
 		json_t *meta = store_layer_meta(s, hex);
-		bool ok = stored_blob(ldir, meta, &x->l[i]);
+		bool ok = layerblob_stored(ldir, meta, &x->l[i]);
 		json_decref(meta);
-		if (!ok && fresh_blob(ldir, work, i, &x->l[i]) < 0)
+		if (!ok && layerblob_fresh(ldir, work, i, &x->l[i]) < 0)
 			return -1;
 	}
 	return 0;
@@ -279,7 +228,7 @@ static int tar_add(struct archive *a, const char *member, const char *file, cons
 }
 
 /* Decompresses a layer blob to DST, checking it against the diff_id. */
-static int gunzip_checked(const struct xlayer *l, const char *dst, uint64_t *size)
+static int gunzip_checked(const struct layerblob *l, const char *dst, uint64_t *size)
 {
 	gzFile in = gzopen(l->blob, "rb");
 	FILE *out = fopen(dst, "wxe");
