@@ -104,7 +104,8 @@ int certsd_tls(const char *host, const char *cert_dir, bool verify, struct http_
 		}
 	}
 	closedir(d);
-	qsort(crts, ncrts, sizeof(*crts), names_cmp);
+	if (ncrts > 1)
+		qsort(crts, ncrts, sizeof(*crts), names_cmp);
 	int rc = 0;
 	if (ncrts > 0) {
 		/* the blob replaces curl's CA file: the system's CAs first */
