@@ -118,6 +118,27 @@ static int upload_file(struct push *p, size_t i, const struct layerblob *b)
 	return rc;
 }
 
+/* A layer pushed as the blob its meta.json names, and from nowhere else so
+ * far: it is in this repository now, so that a later push elsewhere in the
+ * registry mounts it from here. */
+static void remember_source(struct push *p, size_t i, const char *hex, json_t *meta)
+{
+	char ldir[PATH_MAX], want[65];
+	const char *digest = json_string_value(json_object_get(meta, "digest"));
+	if (json_object_get(meta, "source") || !store_digest_hex(digest, want) ||
+	    strcmp(want, p->l[i].digest) != 0 ||
+	    store_layer_path(p->s, hex, ldir, sizeof(ldir)) < 0 || store_lock(p->s) < 0)
+		return;
+	int fd = open(ldir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	json_object_set_new(meta, "source", json_pack("{s:s, s:s}", "registry", p->dest.domain,
+						      "repository", p->dest.path));
+	if (fd >= 0) {
+		store_json_write_at(p->s, fd, "meta.json", meta);
+		close(fd);
+	}
+	store_unlock(p->s);
+}
+
 static int push_layer(struct push *p, size_t i)
 {
 	char hex[65], ldir[PATH_MAX];
@@ -140,6 +161,8 @@ static int push_layer(struct push *p, size_t i)
 	if (rc == 0 && layerblob_stored(ldir, meta, &b)) {
 		p->l[i].media_type = MT_OCI_LAYER_GZIP;
 		rc = upload_file(p, i, &b) < 0 ? -1 : 1;
+		if (rc == 1)
+			remember_source(p, i, hex, meta);
 	} else if (rc == 1) {
 		p->l[i].media_type = mt;
 	}

@@ -101,6 +101,23 @@ def auth_registry(work):
         r.stop()
 
 
+@pytest.fixture
+def token_registry(work):
+    """A registry with distribution's token auth, and its token server."""
+    d = os.path.join(work, "token")
+    os.makedirs(d)
+    ts = regutil.TokenServer(d, {"alice": "s3cret"})
+    try:
+        r = _start(work, "token-registry", token=ts)
+        r.tokens = ts
+        try:
+            yield r
+        finally:
+            r.stop()
+    finally:
+        ts.stop()
+
+
 # ---- the images -----------------------------------------------------------------
 
 def _index(layout, tags, out_tag):

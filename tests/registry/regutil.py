@@ -57,7 +57,7 @@ def make_ca(d, host="127.0.0.1"):
 class Registry:
     """docker-registry serve CONFIG, in a process group of its own."""
 
-    def __init__(self, root, tls=None, htpasswd=None):
+    def __init__(self, root, tls=None, htpasswd=None, token=None):
         self.root = root
         self.port = free_port()
         self.host = "127.0.0.1:%d" % self.port
@@ -74,6 +74,10 @@ class Registry:
         if htpasswd:
             lines += ["auth:", "  htpasswd:", "    realm: layerctl-test",
                       "    path: " + htpasswd]
+        if token:
+            lines += ["auth:", "  token:", "    realm: " + token.realm,
+                      "    service: " + token.service, "    issuer: " + token.issuer,
+                      "    rootcertbundle: " + token.cert]
         self.config = os.path.join(root, "config.yml")
         with open(self.config, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -266,3 +270,93 @@ def sha256_file(path):
 
 def basic(user, password):
     return base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+
+
+# ---- a token server ---------------------------------------------------------------
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class TokenServer:
+    """The Bearer token server of distribution's token auth: GET
+    /token?service=..&scope=.. (Basic credentials optional) answers a JWT
+    signed RS256 (openssl) with the signing certificate in x5c, granting
+    pull and push to alice, and pull of public/* to anyone."""
+
+    service, issuer = "layerctl-test", "layerctl-test-issuer"
+
+    def __init__(self, d, users):
+        self.users = users
+        self.key = os.path.join(d, "token.key")
+        self.cert = os.path.join(d, "token.crt")
+        sh("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", self.key,
+           "-out", self.cert, "-days", "2", "-subj", "/CN=layerctl test token issuer")
+        der = subprocess.run(["openssl", "x509", "-in", self.cert, "-outform", "DER"],
+                             capture_output=True, check=True).stdout
+        self.x5c = base64.b64encode(der).decode()
+        self.port = free_port()
+        self.realm = "http://127.0.0.1:%d/token" % self.port
+        self.seen = []   # (user or None, [scopes], status)
+        ts = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                from urllib.parse import parse_qs, urlparse
+                q = parse_qs(urlparse(self.path).query)
+                user = None
+                auth = self.headers.get("Authorization", "")
+                if auth.startswith("Basic "):
+                    u, _, p = base64.b64decode(auth[6:]).decode().partition(":")
+                    if ts.users.get(u) != p:
+                        ts.seen.append((u, q.get("scope", []), 401))
+                        return self.answer(401, b'{"details":"bad credentials"}')
+                    user = u
+                ts.seen.append((user, q.get("scope", []), 200))
+                token = ts.sign(user, q.get("service", [""])[0], q.get("scope", []))
+                self.answer(200, json.dumps({"token": token, "access_token": token,
+                                             "expires_in": 300}).encode())
+
+            def answer(self, status, body):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+            daemon_threads = True
+
+        self.server = Server(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def sign(self, user, service, scopes):
+        access = []
+        for scope in scopes:
+            for one in scope.split(" "):
+                parts = one.split(":")
+                if len(parts) != 3 or parts[0] != "repository":
+                    continue
+                want = parts[2].split(",")
+                allowed = ["pull", "push"] if user else (
+                    ["pull"] if parts[1].startswith("public/") else [])
+                access.append({"type": "repository", "name": parts[1],
+                               "actions": [a for a in want if a in allowed]})
+        now = int(time.time())
+        header = {"alg": "RS256", "typ": "JWT", "x5c": [self.x5c]}
+        claims = {"iss": self.issuer, "sub": user or "", "aud": service, "exp": now + 300,
+                  "nbf": now - 60, "iat": now, "jti": os.urandom(8).hex(), "access": access}
+        signing = (b64url(json.dumps(header).encode()) + "." +
+                   b64url(json.dumps(claims).encode()))
+        sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", self.key],
+                             input=signing.encode(), capture_output=True, check=True).stdout
+        return signing + "." + b64url(sig)
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -95,3 +95,17 @@ def test_push_errors(images, registry, cstore, env):
     # offline, so only the error form is checked)
     r = run(cstore, env, "push", TLS, "--retry", "0", "%s/base/img:2" % registry.host)
     assert "2: digest: sha256:" in r.stdout
+
+
+def test_a_pushed_layer_is_mounted_by_the_next_push(images, registry, cstore, env):
+    """After a push, the committed layer's meta.json names the repository it
+    went to: a push to another repository mounts every layer."""
+    committed(images, registry, cstore, env)
+    run(cstore, env, "push", TLS, "team/app:1", "%s/team/app:1" % registry.host)
+    before = len(registry.requests("POST", "mount="))
+    run(cstore, env, "push", TLS, "team/app:1", "%s/team/other:1" % registry.host)
+    mounts = registry.requests("POST", "mount=")[before:]
+    assert len(mounts) == 3 and all(c == 201 for _, c in mounts), mounts
+    assert any("from=team/app" in l for l, _ in mounts)
+    layer_puts = [l for l, _ in registry.requests("PUT", "/v2/team/other/blobs/uploads/")]
+    assert len(layer_puts) == 1   # the config only
