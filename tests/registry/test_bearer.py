@@ -44,7 +44,7 @@ def test_tokens_per_repository(images, token_registry, cstore, env):
     # the layer was pulled from public/img first (its meta.json says so): the
     # mount's token covers push on the target and pull on that source
     assert ("repository:private/copy:pull,push", "repository:public/img:pull") in scopes, scopes
-    assert [c for _, c in reg.requests("POST", "mount=")] == [201]
+    assert [c for _, c in reg.requests("POST", "/v2/private/copy/blobs/uploads/?mount=")] == [201]
     test_e2e.sh("skopeo", "inspect", TLS, "--creds", "alice:s3cret",
                 "docker://%s/private/copy:1" % reg.host)
 
