@@ -30,10 +30,12 @@ declare -A extra=(
 	[fuzz_tarcheck]="tools/tarcheck.c"
 	[fuzz_image]="tools/image.c tools/digest.c"
 	[fuzz_reference]="tools/reference.c"
+	[fuzz_registry]="tools/manifest.c tools/auth.c tools/image.c tools/digest.c"
 )
 # Libraries a target links with.
 declare -A libs=(
 	[fuzz_image]="-ljansson -lnettle -larchive"
+	[fuzz_registry]="-ljansson -lnettle -larchive"
 )
 
 failed=0
