@@ -4,7 +4,7 @@
 # tree, delete and change a few things through the mount, show what landed in
 # the read-write branch (whiteouts, copied-up files), and unmount.
 #
-# Usage: sudo scripts/demo.sh [--keep]
+# Usage: scripts/demo.sh [--keep]      (as root)
 #   --keep   keep the scratch directory (layers, rw branch) for a closer look
 # Environment: LAYERFS_BUILDDIR (default build).
 #

@@ -3,7 +3,7 @@
 # layerfs needs. Safe to run again and again: when everything is already
 # installed it only asks dpkg and returns, without touching the network.
 #
-# Usage: sudo scripts/deps.sh        (root is required to install packages)
+# Usage: scripts/deps.sh        (as root: it installs packages)
 set -euo pipefail
 
 # Keep this list sorted by purpose; every entry must be a Debian package name.
@@ -86,7 +86,7 @@ fi
 
 echo "deps.sh: missing packages: ${missing[*]}"
 if [[ $(id -u) -ne 0 ]]; then
-	echo "deps.sh: error: installing packages needs root; run: sudo $0" >&2
+	echo "deps.sh: error: installing packages needs root; run $0 as root" >&2
 	exit 1
 fi
 

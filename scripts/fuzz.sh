@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Build the libFuzzer targets of tests/fuzz/ with clang (ASan + UBSan) and
-# run each for a bounded time. Fails on any crash, leak, timeout or
+# Build the libFuzzer targets of tests/fuzz/ (meson -Dfuzz=true, clang,
+# ASan + UBSan) and run each for a bounded time. Fails on any crash, leak, timeout or
 # sanitizer report; prints the executions per target.
 #
 # Usage: scripts/fuzz.sh [SECONDS]     (default 60 per target)
@@ -19,43 +19,26 @@ if ! command -v clang >/dev/null; then
 	exit 1
 fi
 
-cflags=(-g -O1 -std=gnu11 -D_GNU_SOURCE -fno-omit-frame-pointer
-	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-	-Iinclude -Itools)
-common=(src/common/whiteout.c src/common/branchspec.c src/common/pathutil.c)
-
-declare -A extra=(
-	[fuzz_branchspec]=""
-	[fuzz_names]=""
-	[fuzz_tarcheck]="tools/tarcheck.c"
-	[fuzz_image]="tools/image.c tools/digest.c"
-	[fuzz_reference]="tools/reference.c"
-	[fuzz_registry]="tools/manifest.c tools/auth.c tools/image.c tools/digest.c"
-)
-# Libraries a target links with.
-declare -A libs=(
-	[fuzz_image]="-ljansson -lnettle -larchive"
-	[fuzz_registry]="-ljansson -lnettle -larchive"
-)
+# The targets are built by meson (tests/fuzz/meson.build) with clang,
+# libFuzzer's coverage on every file, ASan and UBSan.
+if [[ ! -f "$out/meson-private/coredata.dat" ]]; then
+	CC=clang meson setup "$out" -Dfuzz=true -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dbuildtype=debugoptimized >/dev/null
+else
+	meson setup --reconfigure "$out" -Dfuzz=true -Db_sanitize=address,undefined \
+		-Db_lundef=false >/dev/null
+fi
+mapfile -t targets < <(cd tests/fuzz && ls fuzz_*.c | sed 's/\.c$//')
+echo "==== build: ${targets[*]}"
+ninja -C "$out" "${targets[@]/#/tests/fuzz/}" >/dev/null
 
 failed=0
 summary=()
-for src in tests/fuzz/fuzz_*.c; do
-	name=$(basename "$src" .c)
+for name in "${targets[@]}"; do
 	if [[ -n "${FUZZ_TARGETS:-}" && " $FUZZ_TARGETS " != *" $name "* ]]; then
 		continue
 	fi
-	srcs=("$src" "${common[@]}")
-	for f in ${extra[$name]:-}; do
-		if [[ ! -f "$f" ]]; then
-			echo "fuzz.sh: $name: $f does not exist yet; skipped"
-			continue 2
-		fi
-		srcs+=("$f")
-	done
-	echo "==== $name: build"
-	# shellcheck disable=SC2086 # word splitting of the library list is wanted
-	clang "${cflags[@]}" -o "$out/$name" "${srcs[@]}" ${libs[$name]:-}
+	bin="$out/tests/fuzz/$name"
 	work="$out/$name.corpus"
 	rm -rf "$work"
 	mkdir -p "$work"
@@ -65,7 +48,7 @@ for src in tests/fuzz/fuzz_*.c; do
 	rc=0
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		"$out/$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+		"$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$out/$name-" \
 		"$work" "$seeds" >"$log" 2>&1 || rc=$?
 	execs=$(awk '/stat::number_of_executed_units/ { print $2 }' "$log" | tail -1)

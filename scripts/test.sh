@@ -6,7 +6,7 @@
 #   (d) tools/bench/bench.py --quick: the benchmark, so it never rots
 # This is the one test command of the project (README.md, .ci/run).
 #
-# Usage: sudo scripts/test.sh [--no-asan | --only-asan] [--no-fuzz] [--no-bench] [-- MESON-TEST-ARGS...]
+# Usage (as root): scripts/test.sh [--no-asan | --only-asan] [--no-fuzz] [--no-bench] [-- MESON-TEST-ARGS...]
 #   --no-asan     leave out pass (b)
 #   --only-asan   run only pass (b)
 #   --no-fuzz     leave out pass (c)
@@ -168,7 +168,7 @@ else
 	fi
 fi
 if [[ $(id -u) -ne 0 ]]; then
-	echo "test.sh: warning: not root; the real-mount tests need root (sudo $0)" >&2
+	echo "test.sh: warning: not root; the real-mount tests need root (run it as root)" >&2
 fi
 
 # ---------------------------------------------------------------- passes --

@@ -1,8 +1,5 @@
-/* Changing the branches of a live mount (aufs's add/del/mod): the branch
- * array, every node's idea of where it lives, and what the kernel cached.
- * Runs with the branch lock held exclusively (no request in flight); the
- * kernel is told what to forget only after the lock is released. */
-#include "layerfs.h"
+/* Changing the branches of a live mount: see branchops.h. */
+#include "branchops.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,8 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "branch.h"
+#include "dircache.h"
 #include "handle.h"
-#include "layerfs/whiteout.h"
+#include "ino.h"
+#include "layerfs/union.h"
+#include "lookup.h"
+#include "nodepath.h"
 
 static void inval_entry_add(struct lfs_inval *iv, fuse_ino_t parent, const char *name)
 {
@@ -32,28 +34,17 @@ static void inval_entry_add(struct lfs_inval *iv, fuse_ino_t parent, const char 
 	iv->entries[iv->nentries++].name = dup;
 }
 
-/* Branch index b after inserting at `at` (delta 1) or removing `at` (-1). */
-static int remap_index(int b, int at, int delta)
-{
-	if (delta > 0)
-		return b >= at ? b + 1 : b;
-	if (b == at)
-		return -1;
-	return b > at ? b - 1 : b;
-}
-
 static void remap_node(struct node *n, int at, int delta)
 {
-	n->branch = n->branch < 0 ? -1 : remap_index(n->branch, at, delta);
+	n->branch = lfs_branch_remap(n->branch, at, delta);
 	unsigned out = 0;
 	for (unsigned i = 0; i < n->ndirbr; i++) {
-		int b = remap_index(n->dirbr[i], at, delta);
+		int b = lfs_branch_remap(n->dirbr[i], at, delta);
 		if (b >= 0)
 			n->dirbr[out++] = (uint16_t)b;
 	}
 	n->ndirbr = out;
-	for (struct fhandle *h = n->handles; h; h = h->next)
-		h->branch = h->branch < 0 ? -1 : remap_index(h->branch, at, delta);
+	lfs_handles_remap_locked(n, at, delta);
 }
 
 static int cmp_depth(const void *a, const void *b)
@@ -98,13 +89,19 @@ static void collect_branch_names(struct node *dir, int b, struct lfs_inval *iv)
 	}
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		const char *name = de->d_name;
-		if (!strcmp(name, ".") || !strcmp(name, ".."))
-			continue;
-		if (lfs_is_marker_name(name))
-			name = lfs_whiteout_target(name);
-		if (name)
-			inval_entry_add(iv, lfs_node_id(dir), name);
+		/* A name, or the name a whiteout hides (the kernel may know it
+		 * from another branch), whatever the branch's flags are. */
+		const char *target;
+		switch (lfs_union_classify(de->d_name, true, &target)) {
+		case LFS_UNION_ENTRY_NAME:
+			inval_entry_add(iv, lfs_node_id(dir), de->d_name);
+			break;
+		case LFS_UNION_ENTRY_WHITEOUT:
+			inval_entry_add(iv, lfs_node_id(dir), target);
+			break;
+		default:
+			break;
+		}
 	}
 	closedir(d);
 }
@@ -114,21 +111,21 @@ static void collect_branch_names(struct node *dir, int b, struct lfs_inval *iv)
  * loses the name, so the kernel's next lookup makes a new node. */
 static void reresolve(struct node *n, struct lfs_inval *iv)
 {
-	pthread_mutex_lock(&lfs->tree_lock);
+	lfs_tree_lock();
 	struct node *parent = n->names ? n->names->parent : NULL;
 	char *name = parent ? strdup(n->names->name) : NULL;
-	pthread_mutex_unlock(&lfs->tree_lock);
+	lfs_tree_unlock();
 	if (!name)
 		return;
 	struct resolved *r = malloc(sizeof(*r));
 	int ret = r ? lfs_resolve(parent, name, 0, r) : -ENOMEM;
-	pthread_mutex_lock(&lfs->tree_lock);
+	lfs_tree_lock();
 	n->no_xattrs = false;
 	bool same_type = ret == 0 && (r->st.st_mode & S_IFMT) == n->type;
 	if (same_type && S_ISDIR(n->type)) {
 		n->branch = r->branch;
 		lfs_node_set_dirbr_locked(n, r->dirbr, r->ndirbr);
-	} else if (same_type && (n->plink || lfs_ino_for(r->branch, &r->st) == n->ino)) {
+	} else if (same_type && (n->plink || lfs_ino_for(&r->st) == n->ino)) {
 		if (!n->plink)
 			n->branch = r->branch;
 	} else {
@@ -136,7 +133,7 @@ static void reresolve(struct node *n, struct lfs_inval *iv)
 		if (n->nlookup)
 			inval_entry_add(iv, lfs_node_id(parent), name);
 	}
-	pthread_mutex_unlock(&lfs->tree_lock);
+	lfs_tree_unlock();
 	free(r);
 	free(name);
 }
@@ -146,7 +143,7 @@ static void reresolve(struct node *n, struct lfs_inval *iv)
  * the new array, or -1 with changed_fd set for a removed branch). */
 static void refresh_nodes(int at, int delta, int changed, struct lfs_inval *iv)
 {
-	pthread_mutex_lock(&lfs->tree_lock);
+	lfs_tree_lock();
 	struct node **v;
 	size_t cnt = lfs_node_list_locked(&v);
 	/* Cached sets are per branch index and honour the old flags. */
@@ -156,7 +153,7 @@ static void refresh_nodes(int at, int delta, int changed, struct lfs_inval *iv)
 			remap_node(v[i], at, delta);
 	root_all_branches();
 	qsort(v, cnt, sizeof(*v), cmp_depth);
-	pthread_mutex_unlock(&lfs->tree_lock);
+	lfs_tree_unlock();
 
 	/* Names the changed branch holds, looked at before nodes move. */
 	for (size_t i = 0; i < cnt; i++)
@@ -188,14 +185,13 @@ void lfs_inval_send(struct lfs_inval *iv)
 static bool branch_has_open_files(int b)
 {
 	bool busy = false;
-	pthread_mutex_lock(&lfs->tree_lock);
+	lfs_tree_lock();
 	struct node **v;
 	size_t cnt = lfs_node_list_locked(&v);
 	for (size_t i = 0; i < cnt && !busy; i++)
-		for (struct fhandle *h = v[i]->handles; h && !busy; h = h->next)
-			busy = h->branch == b;
+		busy = lfs_handles_on_branch_locked(v[i], b);
 	free(v);
-	pthread_mutex_unlock(&lfs->tree_lock);
+	lfs_tree_unlock();
 	return busy;
 }
 
@@ -275,10 +271,10 @@ int lfs_branch_del(int index, struct lfs_inval *iv, char *err, size_t errsz)
 		return -EBUSY;
 	}
 	/* Its names go first, while it is still a branch. */
-	pthread_mutex_lock(&lfs->tree_lock);
+	lfs_tree_lock();
 	struct node **v;
 	size_t cnt = lfs_node_list_locked(&v);
-	pthread_mutex_unlock(&lfs->tree_lock);
+	lfs_tree_unlock();
 	for (size_t i = 0; i < cnt; i++)
 		if (S_ISDIR(v[i]->type) && v[i]->nlookup)
 			collect_branch_names(v[i], index, iv);

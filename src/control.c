@@ -2,7 +2,7 @@
  * runtime directory with br<N> (path=perm), brid<N>, mnt, pid, and a control
  * socket through which layerctl lists, adds, removes and changes branches
  * and asks which branch supplies a path. */
-#include "layerfs.h"
+#include "control.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -17,14 +17,29 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "branchops.h"
+#include "entry.h"
+#include "layerfs/fdio.h"
+#include "layerfs/union.h"
 #include "layerfs/whiteout.h"
+#include "nodepath.h"
+#include "branch.h"
+#include "workdir.h"
 
 #define CTL_MAX_REQUEST 65536
 
-static char rundir[PATH_MAX];
-static int ctl_fd = -1;
-static pthread_t ctl_thread;
-static bool ctl_started;
+struct lfs_control {
+	char base_dir[PATH_MAX];   /* /run/layerfs or the user's */
+	char rundir[PATH_MAX];     /* BASE/si_<id> */
+	char fresh_dir[PATH_MAX];  /* BASE/.si_<id>, while it is made */
+	int fd;                    /* the listening socket, -1 */
+	pthread_t thread;
+	bool started;
+	bool stopping;
+	pthread_mutex_t lock;      /* a leaf lock: fd and stopping */
+};
+
+#define CTL (lfs->control)
 
 void lfs_make_si(void)
 {
@@ -100,7 +115,7 @@ static int put_entry(int dfd, const char *name, bool replace, const char *fmt, .
 	int fd = openat(dfd, target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	int ret = write(fd, text, (size_t)len) == len ? 0 : -(errno ? errno : EIO);
+	int ret = lfs_write_all(fd, text, (size_t)len);
 	if (close(fd) < 0 && ret == 0)
 		ret = -errno;
 	if (ret == 0 && replace && renameat(dfd, tmp, dfd, name) < 0)
@@ -136,7 +151,7 @@ static void write_branch_entries(int dfd, bool fresh)
 
 static void rewrite_branch_entries(void)
 {
-	int dfd = open(rundir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dfd = open(CTL->rundir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return;
 	write_branch_entries(dfd, false);
@@ -168,42 +183,40 @@ static void list_branches(FILE *out)
 }
 
 /* One branch's say about name in dir (see lfs_control_which). */
-static void which_probe(int b, const char *dirpath, const char *name, bool *found,
-			bool *found_dir, bool *stopped, FILE *out)
+static const char *role_name(enum lfs_union_role role)
+{
+	switch (role) {
+	case LFS_UNION_SUPPLIES: return "supplies";
+	case LFS_UNION_MERGES: return "merges";
+	case LFS_UNION_HIDDEN: return "hidden";
+	case LFS_UNION_HIDES: return "whiteout";
+	default: return NULL;
+	}
+}
+
+/* Branch b's line(s) for name in directory dirpath: its role, and the
+ * opaque marker that ends a merge. */
+static void which_branch(int b, const char *dirpath, const char *name,
+			 struct lfs_union_walk *w, FILE *out)
 {
 	int dfd = lfs_open_dir(b, dirpath);
 	if (dfd < 0)
 		return;
-	const char *sep = *dirpath ? "/" : "";
-	struct stat st;
-	bool wh = lfs->br[b].wh;
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		bool isdir = S_ISDIR(st.st_mode);
-		const char *role;
-		if (*stopped) {
-			role = "hidden";
-		} else if (!*found) {
-			role = "supplies";
-			*found = true;
-			*found_dir = isdir;
-			*stopped = !isdir;
-		} else if (*found_dir && isdir) {
-			role = "merges";
-		} else {
-			role = "hidden";
-			*stopped = true;
-		}
-		fprintf(out, "%s\t%d\t%s/%s%s%s\n", role, b, lfs->br[b].path, dirpath, sep, name);
-		char opq[NAME_MAX + sizeof(LFS_WH_OPAQUE) + 2];
-		snprintf(opq, sizeof(opq), "%s/%s", name, LFS_WH_OPAQUE);
-		if (isdir && wh && !*stopped && fstatat(dfd, opq, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-			fprintf(out, "opaque\t%d\t%s/%s%s%s\n", b, lfs->br[b].path, dirpath, sep, opq);
-			*stopped = true;
-		}
-	} else if (wh && lfs_whiteout_exists(dfd, name) && !*stopped) {
-		fprintf(out, "whiteout\t%d\t%s/%s%s" LFS_WH_PREFIX "%s\n", b, lfs->br[b].path,
-			dirpath, sep, name);
-		*stopped = true;
+	enum lfs_union_kind kind;
+	if (lfs_union_probe_at(dfd, name, lfs->br[b].wh, NULL, &kind) == 0) {
+		enum lfs_union_role role = lfs_union_step(w, kind);
+		const char *sep = *dirpath ? "/" : "";
+		const char *what = role_name(role);
+		if (role == LFS_UNION_HIDES)
+			fprintf(out, "whiteout\t%d\t%s/%s%s" LFS_WH_PREFIX "%s\n", b, lfs->br[b].path,
+				dirpath, sep, name);
+		else if (what)
+			fprintf(out, "%s\t%d\t%s/%s%s%s\n", what, b, lfs->br[b].path, dirpath, sep,
+				name);
+		if (kind == LFS_UNION_OPAQUE_DIR &&
+		    (role == LFS_UNION_SUPPLIES || role == LFS_UNION_MERGES))
+			fprintf(out, "opaque\t%d\t%s/%s%s%s/%s\n", b, lfs->br[b].path, dirpath, sep,
+				name, LFS_WH_OPAQUE);
 	}
 	close(dfd);
 }
@@ -245,10 +258,10 @@ static int which(const char *relpath, FILE *out)
 		char path[PATH_MAX];
 		unsigned nd = lfs_node_dirbr(dir, dirbr);
 		ret = lfs_node_path(dir, path, sizeof(path));
-		bool found = false, found_dir = false, stopped = false;
+		struct lfs_union_walk w = LFS_UNION_WALK_INIT;
 		for (unsigned i = 0; ret == 0 && i < nd; i++)
-			which_probe(dirbr[i], path, last, &found, &found_dir, &stopped, out);
-		if (ret == 0 && !found && ftell(out) == 0)
+			which_branch(dirbr[i], path, last, &w, out);
+		if (ret == 0 && !w.found && ftell(out) == 0)
 			ret = -ENOENT;
 	}
 	while (nheld)
@@ -273,7 +286,7 @@ static int change(const char *op, char **argv, int argc, FILE *out)
 	bool wh = false;
 	struct lfs_inval iv = { 0 };
 	int ret = -EINVAL;
-	pthread_rwlock_wrlock(&lfs->branch_lock);
+	lfs_branches_wrlock();
 	if (!strcmp(op, "add") && argc == 3) {
 		char *end;
 		long idx = strtol(argv[0], &end, 10);
@@ -301,7 +314,7 @@ static int change(const char *op, char **argv, int argc, FILE *out)
 	}
 	if (ret == 0)
 		rewrite_branch_entries();
-	pthread_rwlock_unlock(&lfs->branch_lock);
+	lfs_branches_unlock();
 	lfs_inval_send(&iv);
 	if (err[0])
 		fputs(err, out);
@@ -325,12 +338,12 @@ static int dispatch(char **argv, int argc, FILE *out)
 		return -EINVAL;
 	int ret;
 	if (!strcmp(argv[0], "branches") || !strcmp(argv[0], "which")) {
-		pthread_rwlock_rdlock(&lfs->branch_lock);
+		lfs_branches_rdlock();
 		if (argv[0][0] == 'b')
 			list_branches(out), ret = 0;
 		else
 			ret = argc == 2 ? which(argv[1], out) : -EINVAL;
-		pthread_rwlock_unlock(&lfs->branch_lock);
+		lfs_branches_unlock();
 		return ret;
 	}
 	return change(argv[0], argv + 1, argc - 1, out);
@@ -382,7 +395,7 @@ static void serve_client(int fd)
 static void serve(void)
 {
 	for (;;) {
-		int fd = accept4(ctl_fd, NULL, NULL, SOCK_CLOEXEC);
+		int fd = accept4(CTL->fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
@@ -414,35 +427,32 @@ static int open_socket(const char *dir)
 	return fd;
 }
 
-static char base_dir[PATH_MAX], fresh_dir[PATH_MAX];
-static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
-static bool ctl_stopping;
 
 /* The runtime directory, made whole (entries and a listening socket) under
  * a hidden name and then renamed: readers never see half of it, and one
  * rename replaces one per entry (a hundred branches are two hundred). */
 static int make_runtime_dir(void)
 {
-	clean_stale(base_dir);
-	if (mkdir(fresh_dir, 0755) < 0)
+	clean_stale(CTL->base_dir);
+	if (mkdir(CTL->fresh_dir, 0755) < 0)
 		return -errno;
-	int dfd = open(fresh_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dfd = open(CTL->fresh_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return -errno;
-	pthread_rwlock_rdlock(&lfs->branch_lock);
+	lfs_branches_rdlock();
 	write_branch_entries(dfd, true);
-	pthread_rwlock_unlock(&lfs->branch_lock);
+	lfs_branches_unlock();
 	put_entry(dfd, "mnt", false, "%s\n", lfs->mountpoint);
 	put_entry(dfd, "pid", false, "%d\n", (int)getpid());
 	close(dfd);
-	int fd = open_socket(fresh_dir);
+	int fd = open_socket(CTL->fresh_dir);
 	if (fd < 0)
 		return fd;
-	pthread_mutex_lock(&ctl_lock);
-	int ret = ctl_stopping ? -ESHUTDOWN : rename(fresh_dir, rundir) < 0 ? -errno : 0;
+	lfs_mutex_lock(&CTL->lock, LFS_RANK_LEAF);
+	int ret = CTL->stopping ? -ESHUTDOWN : rename(CTL->fresh_dir, CTL->rundir) < 0 ? -errno : 0;
 	if (ret == 0)
-		ctl_fd = fd;
-	pthread_mutex_unlock(&ctl_lock);
+		CTL->fd = fd;
+	lfs_mutex_unlock(&CTL->lock, LFS_RANK_LEAF);
 	if (ret)
 		close(fd);
 	return ret;
@@ -458,8 +468,8 @@ static void *control_main(void *arg)
 	int ret = make_runtime_dir();
 	if (ret) {
 		if (ret != -ESHUTDOWN)
-			lfs_log("runtime directory %s: %s", rundir, strerror(-ret));
-		lfs_remove_tree_at(AT_FDCWD, fresh_dir);
+			lfs_log("runtime directory %s: %s", CTL->rundir, strerror(-ret));
+		lfs_remove_tree_at(AT_FDCWD, CTL->fresh_dir);
 		return NULL;
 	}
 	serve();
@@ -468,24 +478,29 @@ static void *control_main(void *arg)
 
 int lfs_control_start(void)
 {
-	int ret = runtime_base(base_dir, sizeof(base_dir));
+	if (!CTL && !(CTL = calloc(1, sizeof(*CTL))))
+		return -ENOMEM;
+	CTL->fd = -1;
+	pthread_mutex_init(&CTL->lock, NULL);
+	int ret = runtime_base(CTL->base_dir, sizeof(CTL->base_dir));
 	if (ret)
 		return ret;
 	char parent[PATH_MAX];
-	snprintf(parent, sizeof(parent), "%s", base_dir);
+	snprintf(parent, sizeof(parent), "%s", CTL->base_dir);
 	char *slash = strrchr(parent, '/');
 	if (slash && slash != parent) {
 		*slash = '\0';
 		mkdir(parent, 0755);
 	}
-	if (mkdir(base_dir, 0755) < 0 && errno != EEXIST)
+	if (mkdir(CTL->base_dir, 0755) < 0 && errno != EEXIST)
 		return -errno;
-	if (snprintf(rundir, sizeof(rundir), "%s/si_%s", base_dir, lfs->si) >= (int)sizeof(rundir) ||
-	    snprintf(fresh_dir, sizeof(fresh_dir), "%s/.si_%s", base_dir, lfs->si) >=
-		    (int)sizeof(fresh_dir))
+	if (snprintf(CTL->rundir, sizeof(CTL->rundir), "%s/si_%s", CTL->base_dir, lfs->si) >=
+		    (int)sizeof(CTL->rundir) ||
+	    snprintf(CTL->fresh_dir, sizeof(CTL->fresh_dir), "%s/.si_%s", CTL->base_dir, lfs->si) >=
+		    (int)sizeof(CTL->fresh_dir))
 		return -ENAMETOOLONG;
-	ret = pthread_create(&ctl_thread, NULL, control_main, NULL) ? -EAGAIN : 0;
-	ctl_started = ret == 0;
+	ret = pthread_create(&CTL->thread, NULL, control_main, NULL) ? -EAGAIN : 0;
+	CTL->started = ret == 0;
 	if (ret)
 		lfs_log("control thread: %s", strerror(-ret));
 	return ret;
@@ -493,19 +508,24 @@ int lfs_control_start(void)
 
 void lfs_control_stop(void)
 {
-	pthread_mutex_lock(&ctl_lock);
-	ctl_stopping = true;
-	if (ctl_fd >= 0)
-		shutdown(ctl_fd, SHUT_RDWR);
-	pthread_mutex_unlock(&ctl_lock);
-	if (ctl_started) {
-		pthread_join(ctl_thread, NULL);
-		ctl_started = false;
+	if (!CTL)
+		return;
+	lfs_mutex_lock(&CTL->lock, LFS_RANK_LEAF);
+	CTL->stopping = true;
+	if (CTL->fd >= 0)
+		shutdown(CTL->fd, SHUT_RDWR);
+	lfs_mutex_unlock(&CTL->lock, LFS_RANK_LEAF);
+	if (CTL->started) {
+		pthread_join(CTL->thread, NULL);
+		CTL->started = false;
 	}
-	if (ctl_fd >= 0)
-		close(ctl_fd);
-	ctl_fd = -1;
-	if (rundir[0])
-		lfs_remove_tree_at(AT_FDCWD, rundir);
-	rundir[0] = '\0';
+	if (CTL->fd >= 0)
+		close(CTL->fd);
+	CTL->fd = -1;
+	if (CTL->rundir[0])
+		lfs_remove_tree_at(AT_FDCWD, CTL->rundir);
+	CTL->rundir[0] = '\0';
+	pthread_mutex_destroy(&CTL->lock);
+	free(CTL);
+	CTL = NULL;
 }

@@ -12,6 +12,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "layerfs/fdio.h"
+
 /* ---- data ---------------------------------------------------------- */
 
 /* Largest piece asked of one copy_file_range(); the kernel caps a single
@@ -71,27 +73,6 @@ static ssize_t chunk_cfr(struct copy_ctx *c, off_t off, size_t len)
 	return copy_file_range(c->src, &in, c->dst, &out, len, 0);
 }
 
-/* Writes all of buf at off. Returns 0 or -1 with errno set. */
-static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
-{
-	while (len > 0) {
-		ssize_t n = pwrite(fd, buf, len, off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (n == 0) { /* no progress and no error: don't spin */
-			errno = EIO;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
 /* One bounce-buffer round. Same result convention as copy_file_range(). */
 static ssize_t chunk_rw(struct copy_ctx *c, off_t off, size_t len)
 {
@@ -105,8 +86,11 @@ static ssize_t chunk_rw(struct copy_ctx *c, off_t off, size_t len)
 	ssize_t n = pread(c->src, c->bounce, len < BOUNCE_SIZE ? len : BOUNCE_SIZE, off);
 	if (n <= 0)
 		return n;
-	if (pwrite_all(c->dst, c->bounce, (size_t)n, off) < 0)
+	int ret = lfs_pwrite_all(c->dst, c->bounce, (size_t)n, off);
+	if (ret < 0) {
+		errno = -ret;
 		return -1;
+	}
 	return n;
 }
 

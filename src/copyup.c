@@ -1,8 +1,5 @@
-/* Copy-up: before a lower object changes, it is rebuilt in the rw branch.
- * Everything is built under the work directory and renamed into place only
- * when complete, so a crash never leaves a half-made object visible; the
- * work directory is emptied at the next mount. */
-#include "layerfs.h"
+/* Copy-up: see copyup.h. */
+#include "copyup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,27 +10,14 @@
 #include <sys/xattr.h>
 
 #include "copyfile.h"
+#include "ino.h"
+#include "plink.h"
+#include "workdir.h"
 
 static bool skip_internal_xattr(const char *name)
 {
 	return strncmp(name, "trusted.layerfs.", 16) == 0 ||
 	       strncmp(name, "user.layerfs.", 13) == 0;
-}
-
-static bool node_is_up(struct node *n)
-{
-	pthread_mutex_lock(&lfs->tree_lock);
-	bool up = S_ISDIR(n->type) ? (n->ndirbr && n->dirbr[0] == 0) : n->branch == 0;
-	pthread_mutex_unlock(&lfs->tree_lock);
-	return up;
-}
-
-static struct node *node_parent(struct node *n)
-{
-	pthread_mutex_lock(&lfs->tree_lock);
-	struct node *p = n->names ? n->names->parent : NULL;
-	pthread_mutex_unlock(&lfs->tree_lock);
-	return p;
 }
 
 /* Moves the finished object from the work directory to its place. Losing a
@@ -45,20 +29,6 @@ static int publish(int orph, const char *tmp, int dstdfd, const char *name)
 	int err = errno;
 	lfs_remove_tree_at(orph, tmp);
 	return err == EEXIST ? 0 : -err;
-}
-
-static int link_from_index(struct node *n, const char *key, int dstdfd, const char *name)
-{
-	int plink = lfs_work_plink();
-	if (plink < 0)
-		return plink;
-	if (linkat(plink, key, dstdfd, name, 0) < 0 && errno != EEXIST)
-		return -errno;
-	pthread_mutex_lock(&lfs->tree_lock);
-	if (!n->plink)
-		n->plink = strdup(key);
-	pthread_mutex_unlock(&lfs->tree_lock);
-	return 0;
 }
 
 static int fill_regular(const struct objref *src, const struct stat *st, int orph,
@@ -84,19 +54,10 @@ static int fill_regular(const struct objref *src, const struct stat *st, int orp
 	return ret;
 }
 
-static void mark_indexed(int dfd, const char *name, const char *key, nlink_t nlink)
-{
-	char path[PATH_MAX], value[96];
-	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dfd, name);
-	int len = snprintf(value, sizeof(value), "%s %lu", key, (unsigned long)nlink);
-	if (lsetxattr(path, lfs_xattr_plink(), value, (size_t)len, 0) < 0)
-		lfs_dbg("cannot mark '%s' as indexed: %s", name, strerror(errno));
-}
-
 static int copy_regular(struct node *n, const struct objref *src, const struct stat *st,
 			int dstdfd, bool data)
 {
-	char key[64] = "";
+	char key[LFS_PLINK_KEY_MAX] = "";
 	int plink = -1;
 	if (st->st_nlink > 1) {
 		/* Another name of this inode may have been copied up already. */
@@ -106,7 +67,7 @@ static int copy_regular(struct node *n, const struct objref *src, const struct s
 			return plink;
 		struct stat ist;
 		if (fstatat(plink, key, &ist, AT_SYMLINK_NOFOLLOW) == 0)
-			return link_from_index(n, key, dstdfd, src->name);
+			return lfs_plink_link(n, key, dstdfd, src->name);
 	}
 	int orph = lfs_work_orph();
 	if (orph < 0)
@@ -115,7 +76,7 @@ static int copy_regular(struct node *n, const struct objref *src, const struct s
 	lfs_tmpname(tmp, sizeof(tmp), "cu");
 	int ret = fill_regular(src, st, orph, tmp, data || st->st_nlink > 1);
 	if (ret == 0 && plink >= 0)
-		mark_indexed(orph, tmp, key, st->st_nlink);
+		lfs_plink_mark(orph, tmp, key, st->st_nlink);
 	if (ret == 0 && plink >= 0 && linkat(orph, tmp, plink, key, 0) < 0 && errno != EEXIST)
 		ret = -errno;
 	if (ret) {
@@ -124,11 +85,11 @@ static int copy_regular(struct node *n, const struct objref *src, const struct s
 	}
 	ret = publish(orph, tmp, dstdfd, src->name);
 	if (ret == 0 && plink >= 0) {
-		pthread_mutex_lock(&lfs->tree_lock);
+		lfs_tree_lock();
 		if (!n->plink)
 			n->plink = strdup(key);
 		n->lower_nlink = st->st_nlink;
-		pthread_mutex_unlock(&lfs->tree_lock);
+		lfs_tree_unlock();
 	}
 	return ret;
 }
@@ -229,22 +190,22 @@ static int link_known_names(struct node *n)
 {
 	struct { struct node *dir; char *name; } known[16];
 	size_t cnt = 0;
-	pthread_mutex_lock(&lfs->tree_lock);
+	lfs_tree_lock();
 	for (struct lname *l = n->names; l && cnt < 16; l = l->next) {
 		known[cnt].dir = l->parent;
 		known[cnt].name = strdup(l->name);
 		if (known[cnt].name)
 			l->parent->pins++, cnt++;
 	}
-	pthread_mutex_unlock(&lfs->tree_lock);
+	lfs_tree_unlock();
 	int ret = 0;
 	for (size_t i = 0; i < cnt; i++) {
 		if (ret == 0)
 			ret = lfs_copyup_at(known[i].dir, known[i].name, n);
 		free(known[i].name);
-		pthread_mutex_lock(&lfs->tree_lock);
+		lfs_tree_lock();
 		known[i].dir->pins--;
-		pthread_mutex_unlock(&lfs->tree_lock);
+		lfs_tree_unlock();
 	}
 	return ret;
 }
@@ -253,18 +214,18 @@ int lfs_copyup(struct node *n, bool data)
 {
 	if (!lfs->has_rw)
 		return -EROFS;
-	if (n == lfs->root || node_is_up(n))
+	if (n == lfs->root || lfs_node_is_upper(n))
 		return 0;
-	struct node *parent = node_parent(n);
+	struct node *parent = lfs_node_parent(n);
 	if (!parent)
 		return -ENOENT;   /* unlinked: nothing left to copy up to */
 	int ret = lfs_copyup(parent, true);
 	if (ret)
 		return ret;
-	pthread_mutex_lock(&n->lock);
-	bool copied = !node_is_up(n);
+	lfs_mutex_lock(&n->lock, LFS_RANK_NODE);
+	bool copied = !lfs_node_is_upper(n);
 	ret = copied ? copyup_locked(n, parent, data) : 0;
-	pthread_mutex_unlock(&n->lock);
+	lfs_mutex_unlock(&n->lock, LFS_RANK_NODE);
 	if (ret == 0 && copied && n->plink)
 		ret = link_known_names(n);
 	return ret;
@@ -294,54 +255,17 @@ int lfs_copyup_at(struct node *dir, const char *name, struct node *n)
 	if (!entry_in_rw(pd.dfd, name)) {
 		bool keep_times = save_times(pd.dfd, &pst);
 		ret = lfs_copyup(n, true);
-		char key[64] = "";
-		pthread_mutex_lock(&lfs->tree_lock);
+		char key[LFS_PLINK_KEY_MAX] = "";
+		lfs_tree_lock();
 		if (n->plink)
 			snprintf(key, sizeof(key), "%s", n->plink);
-		pthread_mutex_unlock(&lfs->tree_lock);
+		lfs_tree_unlock();
 		/* Another name of n went up: this one links to the same copy. */
 		if (ret == 0 && key[0] && !entry_in_rw(pd.dfd, name))
-			ret = link_from_index(n, key, pd.dfd, name);
+			ret = lfs_plink_link(n, key, pd.dfd, name);
 		if (ret == 0 && keep_times)
 			restore_times(pd.dfd, &pst);
 	}
 	lfs_obj_release(&pd);
-	return ret;
-}
-
-/* A node for a child met while walking a tree; the caller forgets it. */
-static struct node *child_node(struct node *dir, const char *name)
-{
-	struct resolved *r = malloc(sizeof(*r));
-	if (!r)
-		return NULL;
-	struct node *n = NULL;
-	if (lfs_resolve(dir, name, 0, r) == 0) {
-		struct fuse_entry_param e;
-		if (lfs_make_entry(dir, name, r, &e) == 0)
-			n = lfs_node(e.ino);
-	}
-	free(r);
-	return n;
-}
-
-int lfs_copyup_tree(struct node *dir)
-{
-	int ret = lfs_copyup(dir, true);
-	if (ret)
-		return ret;
-	struct dirlist list = { 0 };
-	ret = lfs_dir_merge(dir, &list, false);
-	for (size_t i = 0; ret == 0 && i < list.n; i++) {
-		struct node *child = child_node(dir, list.v[i].name);
-		if (!child) {
-			ret = -EIO;
-			break;
-		}
-		ret = S_ISDIR(child->type) ? lfs_copyup_tree(child)
-					   : lfs_copyup_at(dir, list.v[i].name, child);
-		lfs_node_forget(child, 1);
-	}
-	lfs_dirlist_free(&list);
 	return ret;
 }

@@ -9,10 +9,10 @@
  * path or lower branches change, when the kernel forgets the node, and all
  * at once when a branch is added, removed or modified (indices shift).
  *
- * Locking: n->dc, n->dc_gen, n->dc_building, the LRU list and the byte count
- * are protected by tree_lock. A cache is read without the lock while the
+ * Locking: a node's slot (n->dc), the LRU list and the byte count are
+ * protected by tree_lock. A cache is read without the lock while the
  * reader holds a reference (refs); it is immutable once published. */
-#include "layerfs.h"
+#include "dircache.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -22,7 +22,9 @@
 #include <unistd.h>
 #include <sys/syscall.h>
 
-#include "layerfs/whiteout.h"
+#include "branch.h"
+#include "layerfs/union.h"
+#include "nodepath.h"
 
 /* Past this many bytes in all caches, the least recently used go. The
  * 20-layer benchmark's 50k-file tree needs about 3 MiB. (Overridable at
@@ -63,9 +65,40 @@ struct dircache {
 	struct dc_set sets[];
 };
 
-static struct dircache lru = { .prev = &lru, .next = &lru };
-static size_t total_bytes;
-static pthread_cond_t built_cond = PTHREAD_COND_INITIALIZER;
+/* What a node keeps (n->dc): its cache, and the state of a build. */
+struct lfs_dc_slot {
+	struct dircache *dc;
+	unsigned gen;        /* bumped when dc is dropped: stale builds are discarded */
+	bool building;       /* a thread is reading the branches for dc */
+};
+
+struct lfs_dircaches {
+	struct dircache lru;     /* sentinel: most recently used first */
+	size_t total_bytes;
+	pthread_cond_t built;    /* a build finished (with tree_lock) */
+};
+
+#define LRU (&lfs->dircaches->lru)
+
+int lfs_dircaches_init(void)
+{
+	struct lfs_dircaches *d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->lru.prev = d->lru.next = &d->lru;
+	pthread_cond_init(&d->built, NULL);
+	lfs->dircaches = d;
+	return 0;
+}
+
+void lfs_dircaches_free(void)
+{
+	if (!lfs->dircaches)
+		return;
+	pthread_cond_destroy(&lfs->dircaches->built);
+	free(lfs->dircaches);
+	lfs->dircaches = NULL;
+}
 
 static bool dircache_enabled(void)
 {
@@ -128,24 +161,24 @@ static int pool_add(struct pool_buf *pb, unsigned set, unsigned flags, unsigned 
 	return 0;
 }
 
-/* One getdents64 record: a name or a whiteout (on branches that honour
- * them). Other marker names are never looked up or listed through the
- * cache, so they are not kept; the opaque marker of a directory matters to
- * its parent's lookups, which check it with one fstatat (only for names that
- * are directories), so it is not kept either. */
+/* One getdents64 record: a name or a whiteout (as the union rule reads the
+ * entry for this branch). Other markers are never looked up or listed
+ * through the cache, so they are not kept; the opaque marker of a directory
+ * matters to its parent's lookups, which check it with one fstatat (only
+ * for names that are directories), so it is not kept either. */
 static int take_entry(struct pool_buf *pb, unsigned set, struct dc_set *s, bool wh,
 		      const char *name, unsigned char dtype, uint64_t ino)
 {
-	if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
-		return 0;
-	if (!lfs_is_marker_name(name)) {
+	const char *target;
+	switch (lfs_union_classify(name, wh, &target)) {
+	case LFS_UNION_ENTRY_NAME:
 		s->untyped |= dtype == DT_UNKNOWN;
 		return pool_add(pb, set, DC_PRESENT, dtype, ino, name);
-	}
-	if (!wh)
+	case LFS_UNION_ENTRY_WHITEOUT:
+		return pool_add(pb, set, DC_WHITEOUT, DT_UNKNOWN, 0, target);
+	default:
 		return 0;
-	const char *target = lfs_whiteout_target(name);
-	return target ? pool_add(pb, set, DC_WHITEOUT, DT_UNKNOWN, 0, target) : 0;
+	}
 }
 
 struct linux_dirent64 {
@@ -310,10 +343,10 @@ static void lru_unlink(struct dircache *dc)
 
 static void lru_push_front(struct dircache *dc)
 {
-	dc->next = lru.next;
-	dc->prev = &lru;
-	lru.next->prev = dc;
-	lru.next = dc;
+	dc->next = LRU->next;
+	dc->prev = LRU;
+	LRU->next->prev = dc;
+	LRU->next = dc;
 }
 
 void lfs_dircache_put(struct dircache *dc)
@@ -325,31 +358,40 @@ void lfs_dircache_put(struct dircache *dc)
 /* Takes n's cache away from it; readers still holding it keep it alive. */
 static void dc_detach_locked(struct node *n)
 {
-	struct dircache *dc = n->dc;
+	struct dircache *dc = n->dc ? n->dc->dc : NULL;
 	if (!dc)
 		return;
-	n->dc = NULL;
+	n->dc->dc = NULL;
 	dc->owner = NULL;
 	lru_unlink(dc);
-	total_bytes -= dc->bytes;
+	lfs->dircaches->total_bytes -= dc->bytes;
 	lfs_dircache_put(dc);
 }
 
 void lfs_dircache_drop_locked(struct node *n)
 {
-	n->dc_gen++;           /* a build in progress must not publish */
+	if (!n->dc)
+		return;          /* never cached, no build running */
+	n->dc->gen++;        /* a build in progress must not publish */
 	dc_detach_locked(n);
+}
+
+void lfs_dircache_node_gone_locked(struct node *n)
+{
+	dc_detach_locked(n);
+	free(n->dc);
+	n->dc = NULL;
 }
 
 void lfs_dircache_drop_all_locked(void)
 {
-	while (lru.next != &lru)
-		lfs_dircache_drop_locked(lru.next->owner);
+	while (LRU->next != LRU)
+		lfs_dircache_drop_locked(LRU->next->owner);
 }
 
 void lfs_dircache_dirbr_changed_locked(struct node *n)
 {
-	struct dircache *dc = n->dc;
+	struct dircache *dc = n->dc ? n->dc->dc : NULL;
 	if (!dc)
 		return;
 	unsigned j = 0;
@@ -366,8 +408,8 @@ void lfs_dircache_dirbr_changed_locked(struct node *n)
 
 static void trim_to_budget(struct dircache *keep)
 {
-	while (total_bytes > DC_MAX_BYTES && lru.prev != &lru && lru.prev != keep)
-		dc_detach_locked(lru.prev->owner);
+	while (lfs->dircaches->total_bytes > DC_MAX_BYTES && LRU->prev != LRU && LRU->prev != keep)
+		dc_detach_locked(LRU->prev->owner);
 }
 
 /* ---- use ---- */
@@ -389,55 +431,61 @@ static bool snapshot_locked(struct node *dir, char *path, uint16_t *dirbr, unsig
 /* Publishes a new cache unless the node changed since the snapshot. */
 static struct dircache *publish_locked(struct node *dir, struct dircache *dc, unsigned gen)
 {
-	if (!dc || dir->dc_gen != gen || dir->dc) {
+	struct lfs_dc_slot *slot = dir->dc;
+	if (!dc || slot->gen != gen || slot->dc) {
 		lfs_dircache_put(dc);
 		dc = NULL;
 	} else {
 		dc->owner = dir;
-		dir->dc = dc;
-		total_bytes += dc->bytes;
+		slot->dc = dc;
+		lfs->dircaches->total_bytes += dc->bytes;
 		lru_push_front(dc);
 		trim_to_budget(dc);
 	}
-	if (dir->dc)
-		__atomic_add_fetch(&dir->dc->refs, 1, __ATOMIC_RELAXED);
-	return dir->dc;
+	if (slot->dc)
+		__atomic_add_fetch(&slot->dc->refs, 1, __ATOMIC_RELAXED);
+	return slot->dc;
 }
 
 struct dircache *lfs_dircache_get(struct node *dir)
 {
 	if (!dircache_enabled() || !S_ISDIR(dir->type))
 		return NULL;
-	pthread_mutex_lock(&lfs->tree_lock);
+	lfs_tree_lock();
+	if (!dir->dc && !(dir->dc = calloc(1, sizeof(*dir->dc)))) {
+		lfs_tree_unlock();
+		return NULL;
+	}
+	struct lfs_dc_slot *slot = dir->dc;
 	/* One thread reads the branches; parallel lookups in the same
 	 * directory wait for it rather than each reading them again. */
-	while (!dir->dc && dir->dc_building)
-		pthread_cond_wait(&built_cond, &lfs->tree_lock);
-	struct dircache *dc = dir->dc;
+	while (!slot->dc && slot->building)
+		lfs_cond_wait(&lfs->dircaches->built, &lfs->tree_lock);
+	struct dircache *dc = slot->dc;
 	if (dc) {
 		__atomic_add_fetch(&dc->refs, 1, __ATOMIC_RELAXED);
 		lru_unlink(dc);
 		lru_push_front(dc);
-		pthread_mutex_unlock(&lfs->tree_lock);
+		lfs_tree_unlock();
 		return dc;
 	}
 	char path[PATH_MAX];
 	uint16_t *dirbr = malloc(LFS_MAX_BRANCHES * sizeof(*dirbr));
-	unsigned nd = 0, gen = dir->dc_gen;
+	unsigned nd = 0, gen = slot->gen;
 	bool want = dirbr && snapshot_locked(dir, path, dirbr, &nd);
-	dir->dc_building = want;
-	pthread_mutex_unlock(&lfs->tree_lock);
+	slot->building = want;
+	lfs_tree_unlock();
 	if (!want) {
 		free(dirbr);
 		return NULL;
 	}
 	dc = dc_build(path, dirbr, nd);
 	free(dirbr);
-	pthread_mutex_lock(&lfs->tree_lock);
-	dir->dc_building = false;
+	lfs_tree_lock();
+	slot->building = false;
 	dc = publish_locked(dir, dc, gen);
-	pthread_cond_broadcast(&built_cond);
-	pthread_mutex_unlock(&lfs->tree_lock);
+	pthread_cond_broadcast(&lfs->dircaches->built);
+	lfs_tree_unlock();
 	return dc;
 }
 
@@ -458,8 +506,9 @@ static int set_of(const struct dircache *dc, int b, unsigned *hint)
 enum lfs_dc_answer lfs_dircache_query(const struct dircache *dc, int b, const char *name,
 				      unsigned *hint, unsigned char *dtype)
 {
-	if (!dc || lfs_is_marker_name(name))
-		return LFS_DC_UNKNOWN;
+	const char *target;
+	if (!dc || lfs_union_classify(name, true, &target) != LFS_UNION_ENTRY_NAME)
+		return LFS_DC_UNKNOWN;     /* markers are never cached as names */
 	int set = set_of(dc, b, hint);
 	if (set < 0)
 		return LFS_DC_UNKNOWN;
@@ -496,10 +545,10 @@ struct dircache *lfs_dircache_peek(struct node *dir)
 {
 	if (!dircache_enabled())
 		return NULL;
-	pthread_mutex_lock(&lfs->tree_lock);
-	struct dircache *dc = dir->dc;
+	lfs_tree_lock();
+	struct dircache *dc = dir->dc ? dir->dc->dc : NULL;
 	if (dc)
 		__atomic_add_fetch(&dc->refs, 1, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&lfs->tree_lock);
+	lfs_tree_unlock();
 	return dc;
 }

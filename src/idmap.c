@@ -1,7 +1,7 @@
 /* ID mapping of fuse-overlayfs's uidmapping=/gidmapping= ("INSIDE:OUTSIDE:
  * COUNT[:INSIDE:OUTSIDE:COUNT...]"): files keep OUTSIDE ids on disk, users
  * of the mount see INSIDE ids. squash_to_* only changes what is shown. */
-#include "layerfs.h"
+#include "idmap.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,6 +1,7 @@
-/* Resolving a name in a merged directory, top branch down, and the
- * attributes shown for a node. */
-#include "layerfs.h"
+/* Resolving a name in a merged directory, and the attributes shown for a
+ * node: see lookup.h. What hides what is the union rule's; this file only
+ * asks each branch, as cheaply as it can, and feeds the answers to it. */
+#include "lookup.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -8,88 +9,73 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/xattr.h>
 
-#include "layerfs/pathutil.h"
-#include "layerfs/whiteout.h"
+#include "branch.h"
+#include "dircache.h"
+#include "idmap.h"
+#include "layerfs/union.h"
+#include "nodepath.h"
+#include "objref.h"
 
-static bool dir_is_opaque(int dfd, const char *name)
-{
-	char path[NAME_MAX + sizeof(LFS_WH_OPAQUE) + 2];
-	struct stat st;
-	snprintf(path, sizeof(path), "%s/%s", name, LFS_WH_OPAQUE);
-	return fstatat(dfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
-/* One branch's say about name: 1 found (st filled), 0 absent, -1 whited out,
- * or -errno. */
+/* Branch b's kind for name, read from the branch (st filled when the name
+ * is present). A directory path the branch lacks says nothing. */
 static int probe_branch(int b, const char *dirpath, const char *name, struct stat *st,
-			bool *opaque)
+			enum lfs_union_kind *kind)
 {
 	int dfd = lfs_open_dir(b, dirpath);
-	if (dfd < 0)
+	if (dfd < 0) {
+		*kind = LFS_UNION_ABSENT;
 		return (dfd == -ENOENT || dfd == -ENOTDIR || dfd == -ELOOP) ? 0 : dfd;
-	int ret;
-	if (fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW) == 0) {
-		*opaque = S_ISDIR(st->st_mode) && lfs->br[b].wh && dir_is_opaque(dfd, name);
-		ret = 1;
-	} else if (errno == ENOENT) {
-		ret = lfs->br[b].wh && lfs_whiteout_exists(dfd, name) ? -1 : 0;
-	} else {
-		ret = -errno;
 	}
+	int ret = lfs_union_probe_at(dfd, name, lfs->br[b].wh, st, kind);
 	close(dfd);
 	return ret;
 }
 
-/* A name the cache says branch b holds: its attributes are read live (one
- * fstatat). With need_stat false (a lower part of a directory already
- * found above) a known d_type spares even that; only a directory's opaque
- * marker is still looked at. Returns as probe_branch. */
+/* A name the cache says branch b holds. With need_stat false (a lower part
+ * of a directory already found above) a known d_type spares the fstatat;
+ * only a directory's opaque marker is still looked at. */
 static int probe_cached(int b, const char *dirpath, const char *name, unsigned char dtype,
-			bool need_stat, struct stat *st, bool *opaque)
+			bool need_stat, struct stat *st, enum lfs_union_kind *kind)
 {
 	if (!need_stat && dtype != DT_UNKNOWN && dtype != DT_DIR) {
 		st->st_mode = DTTOIF(dtype);
-		return 1;     /* a non-directory: ends the merge, nothing to read */
+		*kind = LFS_UNION_NONDIR;     /* ends the merge, nothing to read */
+		return 0;
 	}
 	if (need_stat || dtype == DT_UNKNOWN)
-		return probe_branch(b, dirpath, name, st, opaque);
+		return probe_branch(b, dirpath, name, st, kind);
 	st->st_mode = S_IFDIR;
-	*opaque = false;
-	if (!lfs->br[b].wh)
-		return 1;
-	/* One openat2 of DIRPATH/NAME/.wh..wh..opq beneath the branch root.
-	 * Anything but "there" or "not there" is left to the full probe. */
-	char path[PATH_MAX];
-	int len = snprintf(path, sizeof(path), "%s%s%s/%s", dirpath, *dirpath ? "/" : "",
-			   name, LFS_WH_OPAQUE);
-	int fd = len < (int)sizeof(path) ? lfs_openat_beneath(lfs->br[b].fd, path, O_PATH, 0, true)
-					 : -ENAMETOOLONG;
-	if (fd >= 0)
-		close(fd);
-	if (fd >= 0 || fd == -ENOENT) {
-		*opaque = fd >= 0;
-		return 1;
+	if (!lfs->br[b].wh) {
+		*kind = LFS_UNION_DIR;
+		return 0;
 	}
-	return probe_branch(b, dirpath, name, st, opaque);
+	/* Anything but "there" or "not there" is left to the full probe. */
+	int opaque = lfs_union_opaque_beneath(lfs->br[b].fd, dirpath, name);
+	if (opaque >= 0) {
+		*kind = lfs_union_kind_of(true, S_IFDIR, false, opaque, true);
+		return 0;
+	}
+	return probe_branch(b, dirpath, name, st, kind);
 }
 
-/* Branch b's say about name, from the cache when it knows. */
+/* Branch b's kind for name, from the cache when it knows. */
 static int probe(const struct dircache *dc, unsigned *hint, int b, const char *dirpath,
-		 const char *name, bool need_stat, struct stat *st, bool *opaque)
+		 const char *name, bool need_stat, struct stat *st, enum lfs_union_kind *kind)
 {
 	unsigned char dtype = DT_UNKNOWN;
 	switch (lfs_branch_is_rw(b) ? LFS_DC_UNKNOWN
 				    : lfs_dircache_query(dc, b, name, hint, &dtype)) {
 	case LFS_DC_ABSENT:
+		*kind = LFS_UNION_ABSENT;
 		return 0;
 	case LFS_DC_WHITEOUT:
-		return -1;
+		*kind = LFS_UNION_WHITEOUT;
+		return 0;
 	case LFS_DC_PRESENT:
-		return probe_cached(b, dirpath, name, dtype, need_stat, st, opaque);
+		return probe_cached(b, dirpath, name, dtype, need_stat, st, kind);
 	default:
-		return probe_branch(b, dirpath, name, st, opaque);
+		return probe_branch(b, dirpath, name, st, kind);
 	}
 }
 
@@ -103,42 +89,38 @@ int lfs_resolve(struct node *dir, const char *name, int min_branch, struct resol
 		return ret;
 	struct dircache *dc = lfs_dircache_get(dir);
 	unsigned hint = 0;
-	bool found = false;
+	struct lfs_union_walk w = LFS_UNION_WALK_INIT;
 	r->ndirbr = 0;
-	for (unsigned i = 0; i < nd; i++) {
+	for (unsigned i = 0; i < nd && !w.ended && ret == 0; i++) {
 		int b = dirbr[i];
 		if (b < min_branch)
 			continue;
 		struct stat st;
-		bool opaque = false;
-		int got = probe(dc, &hint, b, path, name, !found, &st, &opaque);
-		if (got < 0 && got != -1) {
-			lfs_dircache_put(dc);
-			return got;
-		}
-		if (got == -1)
-			break;          /* whited out below here */
-		if (got == 0)
-			continue;
-		if (found && !S_ISDIR(st.st_mode))
-			break;          /* a non-directory ends a directory's merge */
-		if (!found) {
+		enum lfs_union_kind kind;
+		/* Only the supplier's attributes are shown. */
+		ret = probe(dc, &hint, b, path, name, !w.found, &st, &kind);
+		if (ret)
+			break;
+		switch (lfs_union_step(&w, kind)) {
+		case LFS_UNION_SUPPLIES:
 			r->st = st;
 			r->branch = b;
-			found = true;
-			if (!S_ISDIR(st.st_mode))
-				break;
-		}
-		r->dirbr[r->ndirbr++] = (uint16_t)b;
-		if (opaque)
+			if (w.is_dir)
+				r->dirbr[r->ndirbr++] = (uint16_t)b;
 			break;
+		case LFS_UNION_MERGES:
+			r->dirbr[r->ndirbr++] = (uint16_t)b;
+			break;
+		default:
+			break;
+		}
 	}
 	lfs_dircache_put(dc);
-	return found ? 0 : -ENOENT;
+	if (ret)
+		return ret;
+	return w.found ? 0 : -ENOENT;
 }
 
-/* Whether any branch below the rw one shows name: the cache answers
- * without a system call for every branch it holds. */
 bool lfs_lower_has(struct node *dir, const char *name)
 {
 	uint16_t dirbr[LFS_MAX_BRANCHES];
@@ -148,72 +130,36 @@ bool lfs_lower_has(struct node *dir, const char *name)
 		return false;
 	struct dircache *dc = lfs_dircache_get(dir);
 	unsigned hint = 0;
-	int got = 0;
-	for (unsigned i = 0; i < nd && got == 0; i++) {
+	struct lfs_union_walk w = LFS_UNION_WALK_INIT;
+	/* The first branch below the rw one that says anything decides. */
+	for (unsigned i = 0; i < nd && !w.ended && !w.found; i++) {
 		int b = dirbr[i];
 		if (b < (lfs->has_rw ? 1 : 0))
 			continue;
+		/* Presence is all that counts here: a cached name needs no
+		 * system call (not even its opaque marker's). */
 		unsigned char dtype;
-		enum lfs_dc_answer a = lfs_dircache_query(dc, b, name, &hint, &dtype);
-		struct stat st;
-		bool opaque;
-		if (a == LFS_DC_UNKNOWN)
-			got = probe_branch(b, path, name, &st, &opaque);
-		else
-			got = a == LFS_DC_PRESENT ? 1 : a == LFS_DC_WHITEOUT ? -1 : 0;
+		enum lfs_union_kind kind = LFS_UNION_ABSENT;
+		switch (lfs_dircache_query(dc, b, name, &hint, &dtype)) {
+		case LFS_DC_PRESENT:
+			kind = dtype == DT_DIR ? LFS_UNION_DIR : LFS_UNION_NONDIR;
+			break;
+		case LFS_DC_WHITEOUT:
+			kind = LFS_UNION_WHITEOUT;
+			break;
+		case LFS_DC_ABSENT:
+			break;
+		default: {
+			struct stat st;
+			if (probe_branch(b, path, name, &st, &kind))
+				goto out;    /* unreadable: say no */
+		}
+		}
+		lfs_union_step(&w, kind);
 	}
+out:
 	lfs_dircache_put(dc);
-	return got == 1;
-}
-
-static void plink_key(const struct stat *st, char *buf, size_t size)
-{
-	snprintf(buf, size, "%llx_%llx", (unsigned long long)st->st_dev,
-		 (unsigned long long)st->st_ino);
-}
-
-/* A multiply-linked lower file that was copied up through another name
- * lives in the hardlink index: use that copy. */
-static bool plink_lookup(const struct resolved *r, char *key, size_t keysize,
-			 struct stat *st)
-{
-	if (!lfs->has_rw || r->branch == 0 || !S_ISREG(r->st.st_mode) || r->st.st_nlink < 2)
-		return false;
-	plink_key(&r->st, key, keysize);
-	int fd = lfs_work_plink_if_exists();
-	if (fd < 0)
-		return false;
-	return fstatat(fd, key, st, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
-/* An rw file with several links may be a copy in the hardlink index. */
-static bool plink_marked(struct node *dir, const char *name, const struct resolved *r,
-			 char *key, size_t keysize, nlink_t *lower_nlink)
-{
-	if (!lfs->has_rw || r->branch != 0 || !S_ISREG(r->st.st_mode) || r->st.st_nlink < 2)
-		return false;
-	struct objref o;
-	if (lfs_obj_locate_dir(dir, 0, &o))
-		return false;
-	char path[PATH_MAX + 64], value[96];
-	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", o.dfd, name);
-	ssize_t len = lgetxattr(path, lfs_xattr_plink(), value, sizeof(value) - 1);
-	lfs_obj_release(&o);
-	if (len <= 0)
-		return false;
-	value[len] = '\0';
-	unsigned long nl = 0;
-	char k[64];
-	if (sscanf(value, "%63s %lu", k, &nl) != 2)
-		return false;
-	snprintf(key, keysize, "%s", k);
-	*lower_nlink = (nlink_t)nl;
-	return true;
-}
-
-void lfs_plink_key(const struct stat *lower, char *buf, size_t size)
-{
-	plink_key(lower, buf, size);
+	return w.found;
 }
 
 void lfs_fix_stat(struct node *n, struct stat *st)
@@ -229,55 +175,6 @@ void lfs_fix_stat(struct node *n, struct stat *st)
 		st->st_nlink = 1;   /* merged: the real count is unknown, as on overlayfs */
 }
 
-int lfs_make_entry(struct node *dir, const char *name, const struct resolved *r,
-		   struct fuse_entry_param *e)
-{
-	char key[64];
-	struct stat pst;
-	bool in_index = plink_lookup(r, key, sizeof(key), &pst);
-	nlink_t marked_nlink = 0;
-	bool marked = !in_index && plink_marked(dir, name, r, key, sizeof(key), &marked_nlink);
-	uint64_t ino = in_index ? lfs_ino_for(0, &pst) : lfs_ino_for(r->branch, &r->st);
-	memset(e, 0, sizeof(*e));
-	e->attr = in_index ? pst : r->st;
-	pthread_mutex_lock(&lfs->tree_lock);
-	struct node *n = lfs_node_get(dir, name, ino, r->st.st_mode & S_IFMT,
-				      in_index ? 0 : r->branch, r->dirbr, r->ndirbr);
-	if (!n) {
-		pthread_mutex_unlock(&lfs->tree_lock);
-		return -ENOMEM;
-	}
-	if ((in_index || marked) && !n->plink)
-		n->plink = strdup(key);
-	if (marked)
-		n->lower_nlink = marked_nlink;
-	if (r->branch != 0 || !lfs->has_rw)
-		n->lower_nlink = r->st.st_nlink;
-	lfs_fix_stat(n, &e->attr);
-	pthread_mutex_unlock(&lfs->tree_lock);
-	e->ino = lfs_node_id(n);
-	e->attr_timeout = lfs->timeout;
-	e->entry_timeout = lfs->timeout;
-	/* This name of a copied-up hardlinked file is still only lower: link
-	 * it to the copy, so the rw branch matches what users see. */
-	if (in_index) {
-		int ret = lfs_copyup_at(dir, name, n);
-		if (ret)
-			lfs_log("linking '%s' to its copied-up inode failed: %s", name,
-				strerror(-ret));
-	}
-	return 0;
-}
-
-int lfs_lookup_entry(struct node *dir, const char *name, struct fuse_entry_param *e)
-{
-	struct resolved r;
-	int ret = lfs_resolve(dir, name, 0, &r);
-	if (ret)
-		return ret;
-	return lfs_make_entry(dir, name, &r, e);
-}
-
 int lfs_node_stat(struct node *n, struct stat *st)
 {
 	struct objref o;
@@ -288,9 +185,9 @@ int lfs_node_stat(struct node *n, struct stat *st)
 		ret = -errno;
 	lfs_obj_release(&o);
 	if (ret == 0) {
-		pthread_mutex_lock(&lfs->tree_lock);
+		lfs_tree_lock();
 		lfs_fix_stat(n, st);
-		pthread_mutex_unlock(&lfs->tree_lock);
+		lfs_tree_unlock();
 	}
 	return ret;
 }

@@ -1,7 +1,7 @@
 /* The request loop. Our own (rather than libfuse's) so that every request
  * runs under the branch lock as a reader: a branch change takes it as the
  * writer and so never sees a request half done with the old branch set. */
-#include "layerfs.h"
+#include "loop.h"
 
 #include <errno.h>
 #include <semaphore.h>
@@ -35,9 +35,9 @@ static void *worker(void *arg)
 			fuse_session_exit(lp->se);
 			break;
 		}
-		pthread_rwlock_rdlock(&lfs->branch_lock);
+		lfs_branches_rdlock();
 		fuse_session_process_buf(lp->se, &buf);
-		pthread_rwlock_unlock(&lfs->branch_lock);
+		lfs_branches_unlock();
 	}
 	free(buf.mem);
 	sem_post(&lp->finished);

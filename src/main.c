@@ -1,5 +1,5 @@
 /* layerfs: command line, mount, session loop. */
-#include "layerfs.h"
+#include "lfs.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -10,9 +10,20 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include "branch.h"
+#include "control.h"
+#include "dircache.h"
+#include "dirstream.h"
+#include "handle.h"
+#include "ino.h"
 #include "layerfs/branchspec.h"
+#include "loop.h"
+#include "node.h"
+#include "ops.h"
 #include "options.h"
 #include "passthrough.h"
+#include "recover.h"
+#include "workdir.h"
 
 static void usage(const char *prog)
 {
@@ -48,40 +59,9 @@ static void quiet_log(enum fuse_log_level level, const char *fmt, va_list ap)
 	fprintf(stderr, "layerfs: %s", text);
 }
 
-static struct fuse_conn_info_opts *conn_opts;
-static unsigned opt_max_read;
-static enum lfs_pt_policy opt_passthrough;
-
-static void lfs_init(void *userdata, struct fuse_conn_info *conn)
-{
-	(void)userdata;
-	if (conn_opts)
-		fuse_apply_conn_info_opts(conn_opts, conn);
-	if (opt_max_read)
-		conn->max_read = opt_max_read;
-	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
-		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
-	if (conn->capable & FUSE_CAP_SPLICE_READ)
-		conn->want |= FUSE_CAP_SPLICE_READ;
-	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
-		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
-	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
-	/* Big requests: fewer round trips for sequential I/O. */
-	conn->max_write = 1U << 20;
-	/* Passthrough cannot be combined with the writeback cache (off above). */
-	lfs_pt_note_init_reply();
-}
-
 static struct fuse_session *make_session(struct fuse_args *args)
 {
-	struct fuse_lowlevel_ops ops = { .init = lfs_init };
-	lfs_ops_entry(&ops);
-	lfs_ops_rename(&ops);
-	lfs_ops_attr(&ops);
-	lfs_ops_file(&ops);
-	lfs_ops_dir(&ops);
-	lfs_ops_xattr(&ops);
-	return fuse_session_new(args, &ops, sizeof(ops), lfs);
+	return fuse_session_new(args, &lfs_ops, sizeof(lfs_ops), lfs);
 }
 
 static int run_session(struct fuse_session *se, struct fuse_cmdline_opts *copts)
@@ -112,7 +92,8 @@ static int add_mount_options(struct fuse_args *args, const struct cmdline *c,
 	return 0;
 }
 
-static int mount_and_serve(struct fuse_args *args, struct fuse_cmdline_opts *copts)
+static int mount_and_serve(struct fuse_args *args, struct fuse_cmdline_opts *copts,
+			   enum lfs_pt_policy passthrough)
 {
 	struct fuse_session *se = make_session(args);
 	if (!se)
@@ -120,7 +101,7 @@ static int mount_and_serve(struct fuse_args *args, struct fuse_cmdline_opts *cop
 	int ret = 1;
 	if (fuse_set_signal_handlers(se) == 0) {
 		if (fuse_session_mount(se, copts->mountpoint) == 0) {
-			lfs_pt_attach(se, opt_passthrough);
+			lfs_pt_attach(se, passthrough);
 			fuse_daemonize(copts->foreground);
 			lfs->se = se;
 			lfs_control_start();   /* inspection is a service, not a must */
@@ -134,6 +115,32 @@ static int mount_and_serve(struct fuse_args *args, struct fuse_cmdline_opts *cop
 	}
 	fuse_session_destroy(se);
 	return ret;
+}
+
+/* Every module's share of the mount (lfs.h). */
+static int init_modules(void)
+{
+	int ret = lfs_nodes_init();
+	if (ret == 0)
+		ret = lfs_inos_init();
+	if (ret == 0)
+		ret = lfs_dircaches_init();
+	if (ret == 0)
+		ret = lfs_dirstreams_init();
+	if (ret == 0)
+		ret = lfs_pt_init();
+	return ret;
+}
+
+/* After the session: open files and streams first (they point at nodes). */
+static void free_modules(void)
+{
+	lfs_handles_free_all();
+	lfs_dirstreams_free_all();
+	lfs_node_free_all();
+	lfs_dircaches_free();
+	lfs_inos_free();
+	lfs_pt_free();
 }
 
 int main(int argc, char *argv[])
@@ -174,7 +181,8 @@ int main(int argc, char *argv[])
 	fs.ids = c.ids;             /* moved: freed with fs */
 	c.ids = (struct lfs_idmap){ 0 };
 	fs.debug = copts.debug;
-	if (lfs_fs_init(&fs, &list, c.upperdir ? c.workdir : NULL, copts.mountpoint))
+	if (lfs_fs_init(&fs, &list, c.upperdir ? c.workdir : NULL, copts.mountpoint) ||
+	    init_modules())
 		goto out;
 	lfs_recover();
 	if (lfs_clean_orph())
@@ -183,23 +191,19 @@ int main(int argc, char *argv[])
 	fs.root = lfs_node_new_root();
 	if (!fs.root || add_mount_options(&args, &c, !fs.has_rw))
 		goto out;
-	opt_max_read = c.max_read;
-	opt_passthrough = c.passthrough;
-	conn_opts = fuse_parse_conn_info_opts(&args);
-	if (!conn_opts)
+	fs.max_read = c.max_read;
+	fs.conn_opts = fuse_parse_conn_info_opts(&args);
+	if (!fs.conn_opts)
 		goto out;
-	ret = mount_and_serve(&args, &copts);
+	ret = mount_and_serve(&args, &copts, c.passthrough);
 out:
-	if (fs.root)
-		lfs_node_free_all();
-	lfs_dir_handles_free_all();
 	if (lfs) {
+		free_modules();
 		lfs_idmap_free(&fs.ids);
 		lfs_fs_destroy(&fs);
-		lfs_ino_map_free();
+		free(fs.conn_opts);
 	}
 	lfs_branch_list_free(&list);
-	free(conn_opts);
 	lfs_cmdline_free(&c);
 	free(copts.mountpoint);
 	fuse_opt_free_args(&args);

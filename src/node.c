@@ -1,8 +1,5 @@
-/* The node table: one node per merged object the kernel knows, found by the
- * inode number shown to users (so every hardlink name is the same node),
- * each with the names (parent, entry) it is known by. */
-#include "layerfs.h"
-#include "handle.h"
+/* The node table: see node.h. */
+#include "node.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,26 +7,37 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "branch.h"
+#include "dircache.h"
+#include "ino.h"
+#include "passthrough.h"
+
 #define NODE_BUCKETS 65536
-static struct node *node_hash[NODE_BUCKETS];
+struct lfs_nodes {
+	struct node *hash[NODE_BUCKETS];
+	struct node all;     /* sentinel of the list of every live node */
+};
+
+int lfs_nodes_init(void)
+{
+	struct lfs_nodes *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->all.all_prev = t->all.all_next = &t->all;
+	lfs->nodes = t;
+	return 0;
+}
 
 static size_t node_bucket(uint64_t ino)
 {
 	return (size_t)((ino * 0x9E3779B97F4A7C15ULL) >> 48) % NODE_BUCKETS;
 }
 
-struct node *lfs_node(fuse_ino_t id)
-{
-	if (id == FUSE_ROOT_ID)
-		return lfs->root;
-	return (struct node *)(uintptr_t)id;
-}
-
 static void node_hash_add(struct node *n)
 {
 	size_t b = node_bucket(n->ino);
-	n->hnext = node_hash[b];
-	node_hash[b] = n;
+	n->hnext = lfs->nodes->hash[b];
+	lfs->nodes->hash[b] = n;
 	n->hashed = true;
 }
 
@@ -37,7 +45,7 @@ static void node_hash_del(struct node *n)
 {
 	if (!n->hashed)
 		return;
-	for (struct node **p = &node_hash[node_bucket(n->ino)]; *p; p = &(*p)->hnext) {
+	for (struct node **p = &lfs->nodes->hash[node_bucket(n->ino)]; *p; p = &(*p)->hnext) {
 		if (*p == n) {
 			*p = n->hnext;
 			break;
@@ -48,7 +56,7 @@ static void node_hash_del(struct node *n)
 
 struct node *lfs_node_find_locked(uint64_t ino)
 {
-	for (struct node *n = node_hash[node_bucket(ino)]; n; n = n->hnext)
+	for (struct node *n = lfs->nodes->hash[node_bucket(ino)]; n; n = n->hnext)
 		if (n->ino == ino)
 			return n;
 	return NULL;
@@ -73,8 +81,6 @@ int lfs_node_set_dirbr_locked(struct node *n, const uint16_t *dirbr, unsigned nd
 	return 0;
 }
 
-static struct node all_nodes = { .all_prev = &all_nodes, .all_next = &all_nodes };
-
 static struct node *node_alloc(uint64_t ino, mode_t type)
 {
 	struct node *n = calloc(1, sizeof(*n));
@@ -83,10 +89,11 @@ static struct node *node_alloc(uint64_t ino, mode_t type)
 	n->ino = ino;
 	n->type = type;
 	pthread_mutex_init(&n->lock, NULL);
-	n->all_next = &all_nodes;
-	n->all_prev = all_nodes.all_prev;
-	all_nodes.all_prev->all_next = n;
-	all_nodes.all_prev = n;
+	struct node *all = &lfs->nodes->all;
+	n->all_next = all;
+	n->all_prev = all->all_prev;
+	all->all_prev->all_next = n;
+	all->all_prev = n;
 	return n;
 }
 
@@ -100,13 +107,8 @@ static void node_release_memory(struct node *n)
 		free(l->name);
 		free(l);
 	}
-	/* Files still open when the mount went (their release never came). */
-	while (n->handles) {
-		struct fhandle *h = n->handles;
-		n->handles = h->next;
-		lfs_handle_destroy(h);
-	}
-	lfs_dircache_drop_locked(n);
+	lfs_dircache_node_gone_locked(n);
+	lfs_pt_node_gone(n);
 	free(n->dirbr);
 	free(n->plink);
 	pthread_mutex_destroy(&n->lock);
@@ -118,7 +120,7 @@ struct node *lfs_node_new_root(void)
 	struct stat st;
 	if (fstat(lfs->br[0].fd, &st) < 0)
 		return NULL;
-	struct node *n = node_alloc(lfs_ino_for(0, &st), S_IFDIR);
+	struct node *n = node_alloc(lfs_ino_for(&st), S_IFDIR);
 	if (!n)
 		return NULL;
 	uint16_t *all = malloc(lfs->nbr * sizeof(*all));
@@ -251,7 +253,7 @@ static bool node_below(struct node *n, struct node *dir)
 void lfs_node_trim_subtree(struct node *dir)
 {
 	for (size_t b = 0; b < NODE_BUCKETS; b++) {
-		for (struct node *n = node_hash[b]; n; n = n->hnext) {
+		for (struct node *n = lfs->nodes->hash[b]; n; n = n->hnext) {
 			if (!S_ISDIR(n->type) || !node_below(n, dir))
 				continue;
 			lfs_dircache_drop_locked(n);   /* its path changed */
@@ -263,13 +265,13 @@ void lfs_node_trim_subtree(struct node *dir)
 
 void lfs_node_forget(struct node *n, uint64_t count)
 {
-	pthread_mutex_lock(&lfs->tree_lock);
+	lfs_tree_lock();
 	n->nlookup = count > n->nlookup ? 0 : n->nlookup - count;
 	/* Unknown to the kernel: no lookups will come in it for a while. */
 	if (n->nlookup == 0)
 		lfs_dircache_drop_locked(n);
 	node_maybe_free(n);
-	pthread_mutex_unlock(&lfs->tree_lock);
+	lfs_tree_unlock();
 }
 
 int lfs_node_add_name_locked(struct node *n, struct node *parent, const char *name)
@@ -321,61 +323,9 @@ int lfs_node_rename(struct node *n, struct node *oldparent, const char *oldname,
 	return 0;
 }
 
-static int path_append(char *buf, size_t size, size_t *len, const char *comp)
-{
-	size_t cl = strlen(comp);
-	size_t need = *len + (*len ? 1 : 0) + cl;
-	if (need + 1 > size)
-		return -ENAMETOOLONG;
-	if (*len)
-		buf[(*len)++] = '/';
-	memcpy(buf + *len, comp, cl);
-	*len += cl;
-	buf[*len] = '\0';
-	return 0;
-}
-
-int lfs_node_path_locked(struct node *n, char *buf, size_t size)
-{
-	const char *comps[PATH_MAX / 2];
-	size_t depth = 0;
-	for (struct node *p = n; p != lfs->root; p = p->names->parent) {
-		if (!p->names)
-			return -ENOENT;   /* removed while the kernel still holds it */
-		if (depth == sizeof(comps) / sizeof(comps[0]))
-			return -ENAMETOOLONG;
-		comps[depth++] = p->names->name;
-	}
-	size_t len = 0;
-	buf[0] = '\0';
-	while (depth) {
-		int ret = path_append(buf, size, &len, comps[--depth]);
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-int lfs_node_path(struct node *n, char *buf, size_t size)
-{
-	pthread_mutex_lock(&lfs->tree_lock);
-	int ret = lfs_node_path_locked(n, buf, size);
-	pthread_mutex_unlock(&lfs->tree_lock);
-	return ret;
-}
-
-int lfs_child_path(struct node *dir, const char *name, char *buf, size_t size)
-{
-	int ret = lfs_node_path(dir, buf, size);
-	if (ret)
-		return ret;
-	size_t len = strlen(buf);
-	return path_append(buf, size, &len, name);
-}
-
 void lfs_node_set_upper(struct node *n)
 {
-	pthread_mutex_lock(&lfs->tree_lock);
+	lfs_tree_lock();
 	n->branch = 0;
 	n->no_xattrs = false;
 	__atomic_add_fetch(&n->gen, 1, __ATOMIC_RELEASE);
@@ -387,23 +337,39 @@ void lfs_node_set_upper(struct node *n)
 			memcpy(v + 1, n->dirbr, n->ndirbr * sizeof(*v));
 		lfs_node_set_dirbr_locked(n, v, n->ndirbr + 1);
 	}
-	pthread_mutex_unlock(&lfs->tree_lock);
+	lfs_tree_unlock();
+}
+
+bool lfs_node_is_upper(struct node *n)
+{
+	lfs_tree_lock();
+	bool up = S_ISDIR(n->type) ? (n->ndirbr && n->dirbr[0] == 0) : n->branch == 0;
+	lfs_tree_unlock();
+	return up;
 }
 
 bool lfs_node_dir_in_rw(struct node *n)
 {
-	pthread_mutex_lock(&lfs->tree_lock);
+	lfs_tree_lock();
 	bool up = lfs->has_rw && n->ndirbr && n->dirbr[0] == 0;
-	pthread_mutex_unlock(&lfs->tree_lock);
+	lfs_tree_unlock();
 	return up;
+}
+
+struct node *lfs_node_parent(struct node *n)
+{
+	lfs_tree_lock();
+	struct node *p = n->names ? n->names->parent : NULL;
+	lfs_tree_unlock();
+	return p;
 }
 
 unsigned lfs_node_dirbr(struct node *n, uint16_t *out)
 {
-	pthread_mutex_lock(&lfs->tree_lock);
+	lfs_tree_lock();
 	unsigned cnt = n->ndirbr;
 	memcpy(out, n->dirbr, cnt * sizeof(*out));
-	pthread_mutex_unlock(&lfs->tree_lock);
+	lfs_tree_unlock();
 	return cnt;
 }
 
@@ -415,7 +381,8 @@ size_t lfs_node_list_locked(struct node ***out)
 		*out = NULL;
 		return 0;
 	}
-	for (struct node *p = all_nodes.all_next; p != &all_nodes; p = p->all_next) {
+	struct node *all = &lfs->nodes->all;
+	for (struct node *p = all->all_next; p != all; p = p->all_next) {
 		if (n == cap) {
 			struct node **w = realloc(v, cap * 2 * sizeof(*v));
 			if (!w)
@@ -429,94 +396,15 @@ size_t lfs_node_list_locked(struct node ***out)
 	return n;
 }
 
-unsigned lfs_node_depth_locked(struct node *n)
-{
-	unsigned d = 0;
-	for (struct node *p = n; p && p != lfs->root && p->names; p = p->names->parent)
-		d++;
-	return d;
-}
-
 void lfs_node_free_all(void)
 {
 	/* At unmount the kernel forgets nothing more: free every node. */
-	while (all_nodes.all_next != &all_nodes)
-		node_release_memory(all_nodes.all_next);
-	memset(node_hash, 0, sizeof(node_hash));
+	if (!lfs->nodes)
+		return;
+	struct node *all = &lfs->nodes->all;
+	while (all->all_next != all)
+		node_release_memory(all->all_next);
+	free(lfs->nodes);
+	lfs->nodes = NULL;
 	lfs->root = NULL;
-}
-
-/* ---- locating objects ---- */
-
-int lfs_obj_locate_dir(struct node *dir, int b, struct objref *o)
-{
-	char path[PATH_MAX];
-	int ret = lfs_node_path(dir, path, sizeof(path));
-	if (ret)
-		return ret;
-	int fd = lfs_open_dir(b, path);
-	if (fd < 0)
-		return fd;
-	o->dfd = fd;
-	o->own_dfd = true;
-	o->branch = b;
-	strcpy(o->name, ".");
-	return 0;
-}
-
-int lfs_obj_locate(struct node *n, struct objref *o)
-{
-	char path[PATH_MAX];
-	pthread_mutex_lock(&lfs->tree_lock);
-	int b = n->branch;
-	int ret = 0;
-	if (n->plink) {
-		snprintf(o->name, sizeof(o->name), "%s", n->plink);
-		pthread_mutex_unlock(&lfs->tree_lock);
-		int fd = lfs_work_plink();
-		if (fd < 0)
-			return fd;
-		o->dfd = fd;
-		o->own_dfd = false;
-		o->branch = 0;
-		return 0;
-	}
-	if (n == lfs->root) {
-		pthread_mutex_unlock(&lfs->tree_lock);
-		o->dfd = lfs->br[b].fd;
-		o->own_dfd = false;
-		o->branch = b;
-		strcpy(o->name, ".");
-		return 0;
-	}
-	if (!n->names) {
-		pthread_mutex_unlock(&lfs->tree_lock);
-		return -ENOENT;
-	}
-	struct node *parent = n->names->parent;
-	snprintf(o->name, sizeof(o->name), "%s", n->names->name);
-	ret = lfs_node_path_locked(parent, path, sizeof(path));
-	pthread_mutex_unlock(&lfs->tree_lock);
-	if (ret)
-		return ret;
-	int fd = lfs_open_dir(b, path);
-	if (fd < 0)
-		return fd;
-	o->dfd = fd;
-	o->own_dfd = true;
-	o->branch = b;
-	return 0;
-}
-
-void lfs_obj_release(struct objref *o)
-{
-	if (o->own_dfd && o->dfd >= 0)
-		close(o->dfd);
-	o->dfd = -1;
-	o->own_dfd = false;
-}
-
-void lfs_obj_procpath(const struct objref *o, char *buf, size_t size)
-{
-	snprintf(buf, size, "/proc/self/fd/%d/%s", o->dfd, o->name);
 }

@@ -1,5 +1,5 @@
 /* FUSE operations on attributes: getattr, setattr, readlink, statfs. */
-#include "layerfs.h"
+#include "ops.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -7,7 +7,10 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "copyup.h"
 #include "handle.h"
+#include "lookup.h"
+#include "objref.h"
 
 /* An open file whose names are all gone is reached through its fd. */
 static int stat_unlinked(struct node *n, struct stat *st)
@@ -18,14 +21,14 @@ static int stat_unlinked(struct node *n, struct stat *st)
 	int ret = fstat(fd, st) < 0 ? -errno : 0;
 	close(fd);
 	if (ret == 0) {
-		pthread_mutex_lock(&lfs->tree_lock);
+		lfs_tree_lock();
 		lfs_fix_stat(n, st);
-		pthread_mutex_unlock(&lfs->tree_lock);
+		lfs_tree_unlock();
 	}
 	return ret;
 }
 
-static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+void lfs_op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct node *n = lfs_node(ino);
 	struct stat st;
@@ -35,9 +38,9 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		if (fstat(lfs_handle_fd(h, n), &st) < 0)
 			ret = -errno;
 		else {
-			pthread_mutex_lock(&lfs->tree_lock);
+			lfs_tree_lock();
 			lfs_fix_stat(n, &st);
-			pthread_mutex_unlock(&lfs->tree_lock);
+			lfs_tree_unlock();
 		}
 	} else {
 		ret = lfs_node_stat(n, &st);
@@ -138,7 +141,7 @@ static int setattr_unlinked(struct node *n, struct stat *attr, int to_set)
 	return ret;
 }
 
-static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
 	struct node *n = lfs_node(ino);
@@ -164,7 +167,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		fuse_reply_attr(req, &st, lfs->timeout);
 }
 
-static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+void lfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct objref o;
 	int ret = lfs_obj_locate(lfs_node(ino), &o);
@@ -184,7 +187,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_readlink(req, buf);
 }
 
-static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+void lfs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	(void)ino;
 	struct statvfs sv;
@@ -192,12 +195,4 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 		fuse_reply_err(req, errno);
 	else
 		fuse_reply_statfs(req, &sv);
-}
-
-void lfs_ops_attr(struct fuse_lowlevel_ops *ops)
-{
-	ops->getattr = op_getattr;
-	ops->setattr = op_setattr;
-	ops->readlink = op_readlink;
-	ops->statfs = op_statfs;
 }

@@ -1,69 +1,31 @@
-/* FUSE operations on open directories. The merged listing is built when a
- * stream starts (offset 0, so rewinddir sees changes) and kept for it, so
- * offsets stay valid for telldir/seekdir while the directory changes. */
-#include "layerfs.h"
+/* FUSE requests on open directories: each stream keeps the merged
+ * listing it started with (dirstream.c). */
+#include "ops.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-struct dirhandle {
-	struct dirlist list;
-	bool loaded;
-	pthread_mutex_t lock;
-	struct dirhandle *prev, *next;   /* all open ones, freed at unmount */
-};
+#include "dirstream.h"
+#include "entry.h"
+#include "objref.h"
 
-static struct dirhandle open_dirs = { .prev = &open_dirs, .next = &open_dirs };
-static pthread_mutex_t open_dirs_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void dir_handle_track(struct dirhandle *d, bool add)
+static struct dirstream *dir_handle(struct fuse_file_info *fi)
 {
-	pthread_mutex_lock(&open_dirs_lock);
-	if (add) {
-		d->next = &open_dirs;
-		d->prev = open_dirs.prev;
-		open_dirs.prev->next = d;
-		open_dirs.prev = d;
-	} else {
-		d->prev->next = d->next;
-		d->next->prev = d->prev;
-	}
-	pthread_mutex_unlock(&open_dirs_lock);
+	return (struct dirstream *)(uintptr_t)fi->fh;
 }
 
-static void dir_handle_free(struct dirhandle *d)
-{
-	dir_handle_track(d, false);
-	lfs_dirlist_free(&d->list);
-	pthread_mutex_destroy(&d->lock);
-	free(d);
-}
-
-/* Directories still open when the mount went (their release never came). */
-void lfs_dir_handles_free_all(void)
-{
-	while (open_dirs.next != &open_dirs)
-		dir_handle_free(open_dirs.next);
-}
-
-static struct dirhandle *dir_handle(struct fuse_file_info *fi)
-{
-	return (struct dirhandle *)(uintptr_t)fi->fh;
-}
-
-static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+void lfs_op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	struct dirhandle *d = calloc(1, sizeof(*d));
+	struct dirstream *d = lfs_dirstream_new();
 	if (!d) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	pthread_mutex_init(&d->lock, NULL);
-	dir_handle_track(d, true);
 	fi->fh = (uint64_t)(uintptr_t)d;
 	/* The kernel may keep listings: every change of a directory goes
 	 * through the mount (which drops the kernel's copy) or is a branch
@@ -71,15 +33,15 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fi->cache_readdir = 1;
 	fi->keep_cache = 1;
 	if (fuse_reply_open(req, fi))
-		dir_handle_free(d);
+		lfs_dirstream_free(d);
 }
 
 static uint64_t parent_ino(struct node *dir)
 {
-	pthread_mutex_lock(&lfs->tree_lock);
+	lfs_tree_lock();
 	struct node *p = dir->names ? dir->names->parent : dir;
 	uint64_t ino = p->ino;
-	pthread_mutex_unlock(&lfs->tree_lock);
+	lfs_tree_unlock();
 	return ino;
 }
 
@@ -135,19 +97,11 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 			   struct fuse_file_info *fi, bool plus)
 {
 	struct node *dir = lfs_node(ino);
-	struct dirhandle *d = dir_handle(fi);
-	pthread_mutex_lock(&d->lock);
-	int ret = 0;
-	if (off == 0 || !d->loaded) {
-		lfs_dirlist_free(&d->list);
-		ret = lfs_dir_merge(dir, &d->list, false);
-		d->loaded = ret == 0;
-	}
-	char *buf = ret ? NULL : malloc(size);
-	if (!ret && !buf)
-		ret = -ENOMEM;
+	struct dirstream *d = dir_handle(fi);
+	char *buf = malloc(size);
+	int ret = buf ? lfs_dirstream_lock_listing(d, dir, off) : -ENOMEM;
 	if (ret) {
-		pthread_mutex_unlock(&d->lock);
+		free(buf);
 		fuse_reply_err(req, -ret);
 		return;
 	}
@@ -159,31 +113,31 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 			break;
 		used += n;
 	}
-	pthread_mutex_unlock(&d->lock);
+	lfs_dirstream_unlock(d);
 	fuse_reply_buf(req, buf, used);
 	free(buf);
 }
 
-static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+void lfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
 	readdir_common(req, ino, size, off, fi, false);
 }
 
-static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+void lfs_op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			   struct fuse_file_info *fi)
 {
 	readdir_common(req, ino, size, off, fi, true);
 }
 
-static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+void lfs_op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	dir_handle_free(dir_handle(fi));
+	lfs_dirstream_free(dir_handle(fi));
 	fuse_reply_err(req, 0);
 }
 
-static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+void lfs_op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	(void)fi;
 	(void)datasync;
@@ -202,13 +156,4 @@ static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
 		}
 	}
 	fuse_reply_err(req, -ret);
-}
-
-void lfs_ops_dir(struct fuse_lowlevel_ops *ops)
-{
-	ops->opendir = op_opendir;
-	ops->readdir = op_readdir;
-	ops->readdirplus = op_readdirplus;
-	ops->releasedir = op_releasedir;
-	ops->fsyncdir = op_fsyncdir;
 }

@@ -1,11 +1,14 @@
 /* FUSE operations on extended attributes. Changing one copies the object
  * up first. Names layerfs might keep for itself are hidden and refused. */
-#include "layerfs.h"
+#include "ops.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
+
+#include "copyup.h"
+#include "objref.h"
 
 static bool internal_xattr(const char *name)
 {
@@ -33,20 +36,20 @@ static void reply_value(fuse_req_t req, ssize_t len, const char *buf, size_t siz
 
 static bool known_bare(struct node *n)
 {
-	pthread_mutex_lock(&lfs->tree_lock);
+	lfs_tree_lock();
 	bool bare = n->no_xattrs;
-	pthread_mutex_unlock(&lfs->tree_lock);
+	lfs_tree_unlock();
 	return bare;
 }
 
 static void set_known_bare(struct node *n, bool bare)
 {
-	pthread_mutex_lock(&lfs->tree_lock);
+	lfs_tree_lock();
 	n->no_xattrs = bare;
-	pthread_mutex_unlock(&lfs->tree_lock);
+	lfs_tree_unlock();
 }
 
-static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct node *n = lfs_node(ino);
 	if (internal_xattr(name) || known_bare(n)) {
@@ -87,7 +90,7 @@ static size_t filter_list(char *list, size_t len)
 	return out;
 }
 
-static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+void lfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	if (known_bare(lfs_node(ino))) {
 		if (size)
@@ -140,21 +143,13 @@ static int change_xattr(struct node *n, const char *name, const char *value, siz
 	return ret;
 }
 
-static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			size_t size, int flags)
 {
 	fuse_reply_err(req, -change_xattr(lfs_node(ino), name, value, size, flags, false));
 }
 
-static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+void lfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	fuse_reply_err(req, -change_xattr(lfs_node(ino), name, NULL, 0, 0, true));
-}
-
-void lfs_ops_xattr(struct fuse_lowlevel_ops *ops)
-{
-	ops->getxattr = op_getxattr;
-	ops->listxattr = op_listxattr;
-	ops->setxattr = op_setxattr;
-	ops->removexattr = op_removexattr;
 }

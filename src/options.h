@@ -4,7 +4,8 @@
 #ifndef LAYERFS_OPTIONS_H
 #define LAYERFS_OPTIONS_H
 
-#include "layerfs.h"
+#include "idmap.h"
+#include "lfs.h"
 #include "passthrough.h"
 
 struct cmdline {

@@ -26,6 +26,7 @@
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/uio.h>
@@ -60,10 +61,44 @@ enum pt_note { NOTE_NONE, NOTE_INIT, NOTE_OPEN };
 static __thread enum pt_note next_reply;
 static __thread int next_backing_id;
 
-static enum lfs_pt_policy pt_policy = LFS_PT_OFF;
-static int pt_devfd = -1;
-static bool pt_announced;      /* the INIT reply asked for passthrough */
-static int pt_refused;         /* errno of a refusal that holds for every file */
+struct lfs_pt {
+	enum lfs_pt_policy policy;
+	int devfd;
+	bool announced;      /* the INIT reply asked for passthrough */
+	int refused;         /* errno of a refusal that holds for every file */
+};
+
+/* Per node (n->pt, under tree_lock): its open files by how the kernel
+ * serves them; passthrough ones share backing id `id`. */
+struct lfs_pt_node {
+	unsigned pt_open, cached_open;
+	int id;
+	bool used;           /* ever passed through: cached opens drop the page cache */
+};
+
+#define PT (lfs->pt)
+
+int lfs_pt_init(void)
+{
+	lfs->pt = calloc(1, sizeof(*lfs->pt));
+	if (!lfs->pt)
+		return -ENOMEM;
+	lfs->pt->policy = LFS_PT_OFF;
+	lfs->pt->devfd = -1;
+	return 0;
+}
+
+void lfs_pt_free(void)
+{
+	free(lfs->pt);
+	lfs->pt = NULL;
+}
+
+void lfs_pt_node_gone(struct node *n)
+{
+	free(n->pt);
+	n->pt = NULL;
+}
 
 int lfs_pt_parse_policy(const char *s, enum lfs_pt_policy *out)
 {
@@ -87,7 +122,7 @@ static void patch_init(struct iovec *arg)
 	out->flags |= FUSE_INIT_EXT;
 	out->flags2 |= PT_FLAGS2_PASSTHROUGH;
 	memcpy((char *)out + PT_INIT_STACK_DEPTH_OFF, &depth, sizeof(depth));
-	__atomic_store_n(&pt_announced, true, __ATOMIC_RELEASE);
+	__atomic_store_n(&PT->announced, true, __ATOMIC_RELEASE);
 }
 
 /* OPEN replies are one fuse_open_out; CREATE replies end with one. */
@@ -131,7 +166,7 @@ static ssize_t pt_splice(int fdin, off_t *offin, int fdout, off_t *offout, size_
 
 int lfs_pt_attach(struct fuse_session *se, enum lfs_pt_policy policy)
 {
-	pt_policy = policy;
+	PT->policy = policy;
 	if (policy == LFS_PT_OFF)
 		return 0;
 	static const struct fuse_custom_io io = {
@@ -145,16 +180,16 @@ int lfs_pt_attach(struct fuse_session *se, enum lfs_pt_policy policy)
 	if (ret) {
 		lfs_log("passthrough: cannot hook the device I/O (%s); serving all I/O",
 			strerror(ret < 0 ? -ret : EINVAL));
-		pt_policy = LFS_PT_OFF;
+		PT->policy = LFS_PT_OFF;
 		return ret;
 	}
-	pt_devfd = fd;
+	PT->devfd = fd;
 	return 0;
 }
 
 void lfs_pt_note_init_reply(void)
 {
-	if (pt_policy != LFS_PT_OFF)
+	if (PT->policy != LFS_PT_OFF)
 		next_reply = NOTE_INIT;
 }
 
@@ -167,8 +202,8 @@ void lfs_pt_note_open_reply(int id)
 /* Whether passthrough may still be tried (false after the kernel refused). */
 static bool pt_usable(void)
 {
-	return pt_policy != LFS_PT_OFF && __atomic_load_n(&pt_announced, __ATOMIC_ACQUIRE) &&
-	       !__atomic_load_n(&pt_refused, __ATOMIC_RELAXED);
+	return PT->policy != LFS_PT_OFF && __atomic_load_n(&PT->announced, __ATOMIC_ACQUIRE) &&
+	       !__atomic_load_n(&PT->refused, __ATOMIC_RELAXED);
 }
 
 /* Errors that say the kernel will never take a backing file from us (no
@@ -183,12 +218,12 @@ static bool refusal_is_final(int err)
 static int backing_open(int fd)
 {
 	struct pt_backing_map map = { .fd = fd };
-	int id = ioctl(pt_devfd, PT_IOC_BACKING_OPEN, &map);
+	int id = ioctl(PT->devfd, PT_IOC_BACKING_OPEN, &map);
 	if (id > 0)
 		return id;
 	int err = id < 0 ? errno : EIO;
 	if (refusal_is_final(err) &&
-	    __atomic_exchange_n(&pt_refused, err, __ATOMIC_RELAXED) == 0) {
+	    __atomic_exchange_n(&PT->refused, err, __ATOMIC_RELAXED) == 0) {
 		lfs_dbg("passthrough unavailable: %s; reads and writes go through the daemon",
 			strerror(err));
 	}
@@ -198,7 +233,7 @@ static int backing_open(int fd)
 void lfs_pt_backing_close(int id)
 {
 	uint32_t bid = (uint32_t)id;
-	if (id > 0 && ioctl(pt_devfd, PT_IOC_BACKING_CLOSE, &bid) < 0)
+	if (id > 0 && ioctl(PT->devfd, PT_IOC_BACKING_CLOSE, &bid) < 0)
 		lfs_log("passthrough: closing backing id %d: %s", id, strerror(errno));
 }
 
@@ -211,19 +246,26 @@ int lfs_pt_choose(struct node *n, struct fhandle *h, struct fuse_file_info *fi)
 	 * (it is never copied up again), so its opens can share one backing
 	 * id for as long as any of them is open. */
 	bool want = pt_usable() && S_ISREG(n->type) && h->branch == 0 && lfs->has_rw;
-	pthread_mutex_lock(&lfs->tree_lock);
-	if (n->pt_open) {
+	lfs_tree_lock();
+	struct lfs_pt_node *p = n->pt ? n->pt : (n->pt = calloc(1, sizeof(*n->pt)));
+	if (!p) {
+		lfs_tree_unlock();
+		h->passthrough = false;
+		fi->keep_cache = 0;    /* untracked: never trust the page cache */
+		return 0;
+	}
+	if (p->pt_open) {
 		/* The kernel now takes only passthrough opens of this inode. */
-		n->pt_open++;
-		id = n->pt_id;
-	} else if (want && n->cached_open == 0) {
+		p->pt_open++;
+		id = p->id;
+	} else if (want && p->cached_open == 0) {
 		/* Under tree_lock so that two first opens agree on one id; the
 		 * ioctl is short. */
 		int got = backing_open(h->fd);
 		if (got > 0) {
-			n->pt_id = id = got;
-			n->pt_open = 1;
-			n->pt_used = true;
+			p->id = id = got;
+			p->pt_open = 1;
+			p->used = true;
 		}
 	}
 	h->passthrough = id > 0;
@@ -232,22 +274,25 @@ int lfs_pt_choose(struct node *n, struct fhandle *h, struct fuse_file_info *fi)
 		 * I/O, parallel direct writes and noflush. */
 		fi->keep_cache = 0;
 	} else {
-		n->cached_open++;
+		p->cached_open++;
 		/* The page cache may hold what passthrough writes made stale. */
-		if (n->pt_used)
+		if (p->used)
 			fi->keep_cache = 0;
 	}
-	pthread_mutex_unlock(&lfs->tree_lock);
+	lfs_tree_unlock();
 	return id;
 }
 
 int lfs_pt_handle_gone_locked(struct node *n, struct fhandle *h)
 {
-	if (!h->passthrough && n->cached_open) {
-		n->cached_open--;
-	} else if (h->passthrough && n->pt_open && --n->pt_open == 0) {
-		int id = n->pt_id;
-		n->pt_id = 0;
+	struct lfs_pt_node *p = n->pt;
+	if (!p)
+		return 0;
+	if (!h->passthrough && p->cached_open) {
+		p->cached_open--;
+	} else if (h->passthrough && p->pt_open && --p->pt_open == 0) {
+		int id = p->id;
+		p->id = 0;
 		return id;
 	}
 	return 0;

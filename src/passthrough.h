@@ -5,7 +5,7 @@
 #ifndef LAYERFS_PASSTHROUGH_H
 #define LAYERFS_PASSTHROUGH_H
 
-#include "layerfs.h"
+#include "node.h"
 
 /* -o passthrough=on|off. Only files in the rw branch are passed through:
  * a lower file can be copied up while open, and the kernel cannot move an
@@ -19,6 +19,11 @@ enum lfs_pt_policy {
 
 /* Parses "on" or "off"; -1 for anything else. */
 int lfs_pt_parse_policy(const char *s, enum lfs_pt_policy *out);
+
+int lfs_pt_init(void);
+void lfs_pt_free(void);
+/* Node n goes: what passthrough kept for it goes too (tree_lock held). */
+void lfs_pt_node_gone(struct node *n);
 
 /* After the mount, before the first request: routes the session's device
  * I/O through our hooks (which announce passthrough in the INIT reply and

@@ -5,53 +5,18 @@
  * entry wins in its branch) but debris. The work directory carries a
  * "dirty" mark from the first change of a mount until its clean unmount;
  * a mount that finds the mark walks the rw branch and drops such whiteouts. */
-#include "layerfs.h"
+#include "recover.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
+#include "layerfs/union.h"
 #include "layerfs/whiteout.h"
-
-static bool marked;
-
-static const char *dirty_xattr(void)
-{
-	return geteuid() == 0 ? "trusted.layerfs.dirty" : "user.layerfs.dirty";
-}
-
-static void orph_path(int orphfd, char *buf, size_t size)
-{
-	snprintf(buf, size, "/proc/self/fd/%d", orphfd);
-}
-
-void lfs_mark_dirty(void)
-{
-	if (__atomic_load_n(&marked, __ATOMIC_ACQUIRE))
-		return;
-	int orph = lfs_work_orph();
-	if (orph < 0)
-		return;
-	char path[64];
-	orph_path(orph, path, sizeof(path));
-	if (setxattr(path, dirty_xattr(), "1", 1, 0) < 0)
-		lfs_dbg("cannot mark the work directory: %s", strerror(errno));
-	__atomic_store_n(&marked, true, __ATOMIC_RELEASE);
-}
-
-void lfs_mark_clean(void)
-{
-	if (!marked || lfs->orphfd < 0)
-		return;
-	char path[64];
-	orph_path(lfs->orphfd, path, sizeof(path));
-	removexattr(path, dirty_xattr());
-	marked = false;
-}
+#include "workdir.h"
 
 static bool is_work_metadata(const char *name)
 {
@@ -72,7 +37,9 @@ static unsigned sweep_dir(int dirfd, bool at_root)
 	unsigned dropped = 0;
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		const char *name = de->d_name, *target = lfs_whiteout_target(name);
+		const char *name = de->d_name, *target;
+		if (lfs_union_classify(name, true, &target) != LFS_UNION_ENTRY_WHITEOUT)
+			target = NULL;
 		struct stat st;
 		if (!strcmp(name, ".") || !strcmp(name, "..") || (at_root && is_work_metadata(name)))
 			continue;
@@ -95,21 +62,11 @@ static unsigned sweep_dir(int dirfd, bool at_root)
 
 int lfs_recover(void)
 {
-	if (!lfs->has_rw)
+	if (!lfs_work_take_dirty_mark())
 		return 0;
-	int orph = openat(lfs->workfd, LFS_WH_ORPH_DIR, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (orph < 0)
-		return 0;
-	char path[64], v;
-	orph_path(orph, path, sizeof(path));
-	bool dirty = getxattr(path, dirty_xattr(), &v, 1) >= 0;
-	if (dirty) {
-		unsigned n = sweep_dir(lfs->br[0].fd, true);
-		if (n)
-			lfs_log("after an unclean stop: removed %u whiteout%s beside live entries in %s",
-				n, n == 1 ? "" : "s", lfs->br[0].path);
-		removexattr(path, dirty_xattr());
-	}
-	close(orph);
+	unsigned n = sweep_dir(lfs->br[0].fd, true);
+	if (n)
+		lfs_log("after an unclean stop: removed %u whiteout%s beside live entries in %s",
+			n, n == 1 ? "" : "s", lfs->br[0].path);
 	return 0;
 }

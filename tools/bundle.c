@@ -12,7 +12,7 @@
 
 #include "bundle.h"
 #include "layerfs/pathutil.h"
-#include "layerfs/whiteout.h"
+#include "layerfs/union.h"
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -69,50 +69,49 @@ static json_t *default_mounts(void)
 	return m;
 }
 
-/* Opens REL (e.g. "etc/passwd") as the merged image would show it: the
- * topmost layer holding it, unless a whiteout or an opaque parent in a
- * higher layer hides it. Never follows a symlink (the layer is untrusted).
- * LAYERS: chain ids bottom first. Returns a FILE or NULL. */
-static FILE *layer_file_open(const struct store *s, json_t *layers, const char *dir,
-			     const char *leaf)
+/* Opens REL (e.g. "etc/passwd") as the merged image would show it (the
+ * union rule over the image's layers), never through a symlink (the
+ * layers are untrusted). LAYERS: chain ids bottom first. A FILE, or NULL
+ * when the image has no such regular file. */
+static FILE *layer_file_open(const struct store *s, json_t *layers, const char *rel)
 {
-	char wh_leaf[NAME_MAX + 1], wh_dir[NAME_MAX + 1];
-	if (lfs_whiteout_name(leaf, wh_leaf, sizeof(wh_leaf)) < 0 ||
-	    lfs_whiteout_name(dir, wh_dir, sizeof(wh_dir)) < 0)
-		return NULL;
-	for (size_t i = json_array_size(layers); i-- > 0;) {
+	size_t n = json_array_size(layers);
+	int *fd = calloc(n ? n : 1, sizeof(*fd));
+	unsigned *out = calloc(n ? n : 1, sizeof(*out));
+	if (!fd || !out)
+		abort();
+	size_t opened = 0;
+	for (; opened < n; opened++) {
 		char hex[65], path[PATH_MAX];
-		const char *chain = json_string_value(json_array_get(layers, i));
+		const char *chain = json_string_value(json_array_get(layers, n - 1 - opened));
 		if (!chain || !store_digest_hex(chain, hex) ||
-		    store_layer_path(s, hex, path, sizeof(path)) < 0)
-			return NULL;
-		strncat(path, "/diff", sizeof(path) - strlen(path) - 1);
-		int root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (root < 0)
-			return NULL;
-		char rel[PATH_MAX];
-		snprintf(rel, sizeof(rel), "%s/%s", dir, leaf);
-		int fd = lfs_openat_beneath(root, rel, O_RDONLY | O_CLOEXEC, 0, true);
-		struct stat st;
-		bool hidden = false;
-		if (fd < 0) {
-			snprintf(rel, sizeof(rel), "%s/%s", dir, wh_leaf);
-			hidden = fstatat(root, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
-				 fstatat(root, wh_dir, &st, AT_SYMLINK_NOFOLLOW) == 0;
-			snprintf(rel, sizeof(rel), "%s/%s", dir, LFS_WH_OPAQUE);
-			hidden = hidden || fstatat(root, rel, &st, AT_SYMLINK_NOFOLLOW) == 0;
-		}
-		close(root);
-		if (fd >= 0) {
-			if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-				return fdopen(fd, "r");
-			close(fd);
-			return NULL;
-		}
-		if (hidden)
-			return NULL;
+		    store_layer_path(s, hex, path, sizeof(path) - 5) < 0)
+			break;
+		strcat(path, "/diff");
+		fd[opened] = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fd[opened] < 0)
+			break;
 	}
-	return NULL;
+	FILE *f = NULL;
+	struct lfs_union_fds fds = { fd, NULL };
+	struct lfs_union_stack stack = { (unsigned)opened, lfs_union_probe_fds, &fds };
+	unsigned nout, supplier;
+	enum lfs_union_kind kind;
+	if (opened == n &&
+	    lfs_union_resolve_path(&stack, rel, out, &nout, &supplier, &kind) == 0 &&
+	    kind == LFS_UNION_NONDIR) {
+		int file = lfs_openat_beneath(fd[supplier], rel, O_RDONLY | O_CLOEXEC, 0, true);
+		struct stat st;
+		if (file >= 0 && fstat(file, &st) == 0 && S_ISREG(st.st_mode))
+			f = fdopen(file, "r");
+		if (!f && file >= 0)
+			close(file);
+	}
+	for (size_t i = 0; i < opened; i++)
+		close(fd[i]);
+	free(fd);
+	free(out);
+	return f;
 }
 
 static bool parse_id(const char *s, long *out)
@@ -168,13 +167,13 @@ static json_t *user_entry(const struct store *s, json_t *layers, const char *spe
 	if (grp)
 		*grp++ = '\0';
 	if (copy && *copy && !parse_id(copy, &uid)) {
-		FILE *f = layer_file_open(s, layers, "etc", "passwd");
+		FILE *f = layer_file_open(s, layers, "etc/passwd");
 		if (!lookup_user(f, copy, &uid, &gid))
 			fprintf(stderr, "layerctl: warning: user %s is not in the image's "
 				"etc/passwd; running as uid 0\n", copy);
 		if (f)
 			fclose(f);
-		f = layer_file_open(s, layers, "etc", "group");
+		f = layer_file_open(s, layers, "etc/group");
 		lookup_group(f, NULL, &gid, copy, extra);
 		if (f)
 			fclose(f);
@@ -182,7 +181,7 @@ static json_t *user_entry(const struct store *s, json_t *layers, const char *spe
 		gid = 0;
 	}
 	if (grp && *grp && !parse_id(grp, &gid)) {
-		FILE *f = layer_file_open(s, layers, "etc", "group");
+		FILE *f = layer_file_open(s, layers, "etc/group");
 		if (!lookup_group(f, grp, &gid, NULL, NULL))
 			fprintf(stderr, "layerctl: warning: group %s is not in the image's "
 				"etc/group; running with gid 0\n", grp);

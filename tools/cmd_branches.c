@@ -107,6 +107,12 @@ static void print_table(const struct branch_row *rows, size_t n)
 		       rows[i].perm, rows[i].files, rows[i].whiteouts, rows[i].bytes, rows[i].path);
 }
 
+/* Room for a message about the path the user gave, however long. */
+static size_t err_size(const char *arg)
+{
+	return strlen(arg) + 2 * PATH_MAX + 256;
+}
+
 int cmd_branches(struct ctl *ctl, int argc, char **argv)
 {
 	(void)ctl;
@@ -115,20 +121,27 @@ int cmd_branches(struct ctl *ctl, int argc, char **argv)
 	int c;
 	while ((c = getopt_long(argc, argv, "j", opts, NULL)) != -1) {
 		if (c != 'j')
-			return CTL_USAGE;
+			argc = -1;
 		json = true;
 	}
-	if (optind != argc - 1) {
+	if (argc < 0 || optind != argc - 1) {
 		fprintf(stderr, "usage: layerctl branches MNT [--json]\n");
 		return CTL_USAGE;
 	}
-	char rundir[PATH_MAX], mnt[PATH_MAX], err[PATH_MAX + 256];
-	if (ctl_find_mount(argv[optind], rundir, sizeof(rundir), mnt, sizeof(mnt), err, sizeof(err)))
-		return fail("branches", err);
+	char rundir[PATH_MAX], mnt[PATH_MAX];
+	size_t errsz = err_size(argv[optind]);
+	char *err = malloc(errsz);
+	if (err == NULL)
+		abort();
 	const char *req[] = { "branches" };
 	char *text = NULL;
-	if (ctl_request(rundir, req, 1, &text, err, sizeof(err)))
-		return fail("branches", err);
+	if (ctl_find_mount(argv[optind], rundir, sizeof(rundir), mnt, sizeof(mnt), err, errsz) ||
+	    ctl_request(rundir, req, 1, &text, err, errsz)) {
+		int rc = fail("branches", err);
+		free(err);
+		return rc;
+	}
+	free(err);
 	struct branch_row *rows;
 	size_t n = parse_branches(text, &rows);
 	free(text);
@@ -152,6 +165,10 @@ int cmd_which(struct ctl *ctl, int argc, char **argv)
 		return CTL_USAGE;
 	}
 	char rundir[PATH_MAX], rel[PATH_MAX], err[PATH_MAX + 256];
+	if (strlen(argv[1]) >= PATH_MAX) {
+		fprintf(stderr, "layerctl: which: %s: %s\n", argv[1], strerror(ENAMETOOLONG));
+		return CTL_FAIL;
+	}
 	if (ctl_find_containing(argv[1], rundir, sizeof(rundir), rel, sizeof(rel), err, sizeof(err)))
 		return fail("which", err);
 	const char *req[] = { "which", rel };

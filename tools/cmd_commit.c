@@ -98,14 +98,6 @@ static char *prefixed(const char *hex)
 	return s;
 }
 
-static void now_rfc3339(char *buf, size_t size)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* tmp/layer/{diff/,meta.json,layer.tar.gz} renamed to layers/<chain>. */
 static int store_layer(const struct store *s, const char *tmp, const char *chain,
 		       const char *parent, const struct layer_blob *lb)
@@ -145,7 +137,7 @@ static json_t *new_image(json_t *image, const char *name, const char *tag, const
 			 const char *chain_hex, char id_hex[DIGEST_HEX_LEN + 1])
 {
 	char created[64];
-	now_rfc3339(created, sizeof(created));
+	store_now_rfc3339(created);
 	json_t *config = json_deep_copy(json_object_get(image, "config"));
 	if (!json_is_object(config)) {
 		json_decref(config);
@@ -284,13 +276,11 @@ int cmd_commit(struct ctl *ctl, int argc, char **argv)
 		return CTL_USAGE;
 	}
 	struct store s;
-	if (store_open(&s, ctl->store_root, false) < 0)
-		return CTL_FAIL;
-	json_t *ctr = store_container_load(&s, argv[1]);
-	int rc = CTL_FAIL;
+	json_t *ctr = store_open_container(&s, ctl->store_root, argv[1], "commit");
 	if (!ctr)
-		fprintf(stderr, "layerctl: commit: no container named %s\n", argv[1]);
-	else if (store_lock(&s) == 0)
+		return CTL_FAIL;
+	int rc = CTL_FAIL;
+	if (store_lock(&s) == 0)
 		rc = commit_locked(&s, argv[1], ctr, tag);
 	json_decref(ctr);
 	store_unlock(&s);

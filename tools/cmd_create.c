@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "layerfs/fdio.h"
 #include "bundle.h"
 #include "layerctl.h"
 #include "runtime.h"
@@ -27,9 +28,7 @@ static int write_file(int dirfd, const char *rel, const char *text, mode_t mode)
 	int fd = openat(dirfd, rel, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
-	size_t len = strlen(text);
-	ssize_t n = write(fd, text, len);
-	int rc = n == (ssize_t)len ? 0 : -EIO;
+	int rc = lfs_write_all(fd, text, strlen(text));
 	if (fchmod(fd, mode) < 0 || close(fd) < 0)
 		rc = -errno;
 	return rc;
@@ -94,14 +93,6 @@ static int make_init(int dirfd, const char *name)
 	return rc;
 }
 
-static void now_rfc3339(char *buf, size_t size)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* Fills TMP (a fresh directory under tmp/) with the whole container. */
 static int build_container(const struct store *s, const char *tmp, const char *name,
 			   const char *id_hex, json_t *image)
@@ -119,7 +110,7 @@ static int build_container(const struct store *s, const char *tmp, const char *n
 		return -1;
 	}
 	char created[64], image_id[80], path[PATH_MAX + 32];
-	now_rfc3339(created, sizeof(created));
+	store_now_rfc3339(created);
 	snprintf(image_id, sizeof(image_id), "sha256:%s", id_hex);
 	json_t *layers = json_object_get(image, "layers");
 	json_t *ctr = json_pack("{s:s, s:s, s:O, s:s}", "name", name, "image", image_id,
@@ -259,13 +250,11 @@ int cmd_rm(struct ctl *ctl, int argc, char **argv)
 		return CTL_USAGE;
 	const char *name = argv[optind];
 	struct store s;
-	if (store_open(&s, ctl->store_root, false) < 0)
-		return CTL_FAIL;
-	json_t *ctr = store_container_load(&s, name);
-	int rc = CTL_FAIL;
+	json_t *ctr = store_open_container(&s, ctl->store_root, name, "rm");
 	if (!ctr)
-		fprintf(stderr, "layerctl: rm: no container named %s\n", name);
-	else if (store_lock(&s) == 0)
+		return CTL_FAIL;
+	int rc = CTL_FAIL;
+	if (store_lock(&s) == 0)
 		rc = rm_locked(&s, name, force);
 	json_decref(ctr);
 	store_unlock(&s);

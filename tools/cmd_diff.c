@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,11 +29,13 @@
 #include "layerctl.h"
 #include "layerwrite.h"
 #include "layerfs/pathutil.h"
+#include "layerfs/union.h"
 #include "layerfs/whiteout.h"
 #include "store.h"
 
+#define LOWER_MAX 512
 struct lower {
-	int fd[512];   /* O_PATH roots, top first: init, then layers top to bottom */
+	int fd[LOWER_MAX]; /* O_PATH roots, top first: init, then layers top to bottom */
 	size_t n;
 };
 
@@ -69,120 +70,37 @@ static char *join(const char *rel, const char *name)
 	return p;
 }
 
-/* lstat of REL in a branch without following any symlink on the way. */
-static bool branch_stat(int root, const char *rel, struct stat *st)
+/* The lower view as a union stack. */
+static struct lfs_union_stack lower_stack(const struct lower *lw, struct lfs_union_fds *fds)
 {
-	const char *slash = strrchr(rel, '/');
-	char parent[PATH_MAX];
-	snprintf(parent, sizeof(parent), "%.*s", slash ? (int)(slash - rel) : 0, rel);
-	int pfd = lfs_openat_beneath(root, parent, O_PATH | O_DIRECTORY | O_CLOEXEC, 0, true);
-	if (pfd < 0)
-		return false;
-	bool ok = fstatat(pfd, slash ? slash + 1 : rel, st, AT_SYMLINK_NOFOLLOW) == 0;
-	close(pfd);
-	return ok;
-}
-
-/* The whiteout for REL ("dir/.wh.name") exists in the branch. */
-static bool branch_whiteout(int root, const char *rel)
-{
-	const char *slash = strrchr(rel, '/');
-	char wh[NAME_MAX + 1], path[PATH_MAX];
-	if (lfs_whiteout_name(slash ? slash + 1 : rel, wh, sizeof(wh)) < 0)
-		return false;
-	snprintf(path, sizeof(path), "%.*s%s%s", slash ? (int)(slash - rel) : 0, rel,
-		 slash ? "/" : "", wh);
-	struct stat st;
-	return branch_stat(root, path, &st);
-}
-
-static bool branch_opaque(int root, const char *dir)
-{
-	char *p = join(dir, LFS_WH_OPAQUE);
-	struct stat st;
-	bool ok = branch_stat(root, p, &st);
-	free(p);
-	return ok;
-}
-
-/* Indices of the lower branches whose directory DIR takes part in the
- * merged directory, top first; their count. */
-static size_t lower_dir_branches(const struct lower *lw, const char *dir, size_t *out)
-{
-	size_t n = lw->n;
-	for (size_t i = 0; i < n; i++)
-		out[i] = i;
-	if (!*dir)
-		return n;
-	char *prefix = strdup(dir);
-	for (char *p = prefix;; p++) {
-		bool last = *p == '\0';
-		if (*p != '/' && !last)
-			continue;
-		*p = '\0';
-		size_t m = 0;
-		for (size_t i = 0; i < n; i++) {
-			struct stat st;
-			int root = lw->fd[out[i]];
-			if (branch_stat(root, prefix, &st)) {
-				if (!S_ISDIR(st.st_mode))
-					break;
-				out[m++] = out[i];
-				if (branch_opaque(root, prefix))
-					break;
-			} else if (branch_whiteout(root, prefix)) {
-				break;
-			}
-		}
-		n = m;
-		if (last || !n)
-			break;
-		*p = '/';
-	}
-	free(prefix);
-	return n;
+	*fds = (struct lfs_union_fds){ lw->fd, NULL };
+	return (struct lfs_union_stack){ (unsigned)lw->n, lfs_union_probe_fds, fds };
 }
 
 /* The lower view has REL (any type). */
 static bool lower_exists(const struct lower *lw, const char *rel)
 {
-	size_t idx[sizeof(lw->fd) / sizeof(lw->fd[0])];
-	const char *slash = strrchr(rel, '/');
-	char *parent = strndup(rel, slash ? (size_t)(slash - rel) : 0);
-	size_t n = lower_dir_branches(lw, parent, idx);
-	free(parent);
-	for (size_t i = 0; i < n; i++) {
-		struct stat st;
-		if (branch_stat(lw->fd[idx[i]], rel, &st))
-			return true;
-		if (branch_whiteout(lw->fd[idx[i]], rel))
-			return false;
-	}
-	return false;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(a, b);
-}
-
-
-static void hide(void **hidden, const char *name)
-{
-	if (!tfind(name, hidden, cmp_str))
-		tsearch(strdup(name), hidden, cmp_str);
+	unsigned out[LOWER_MAX], nout, supplier;
+	enum lfs_union_kind kind;
+	struct lfs_union_fds fds;
+	struct lfs_union_stack s = lower_stack(lw, &fds);
+	return lfs_union_resolve_path(&s, rel, out, &nout, &supplier, &kind) == 0;
 }
 
 /* For an opaque directory REL of rw/ (sorted names RWNAMES): D for every
- * name the lower view shows in REL that rw/ does not have. A branch hides
- * from the branches below it the names it whites out and the names it has. */
+ * name the lower view shows in REL that rw/ does not have. */
 static void opaque_deletions(const struct lower *lw, const char *rel, char **rwnames,
 			     size_t nrw, struct changes *out)
 {
-	size_t idx[sizeof(lw->fd) / sizeof(lw->fd[0])];
-	size_t n = lower_dir_branches(lw, rel, idx);
-	void *hidden = NULL;
-	for (size_t i = 0; i < n; i++) {
+	unsigned idx[LOWER_MAX], n, supplier;
+	enum lfs_union_kind kind;
+	struct lfs_union_fds fds;
+	struct lfs_union_stack s = lower_stack(lw, &fds);
+	if (lfs_union_resolve_path(&s, rel, idx, &n, &supplier, &kind) < 0 ||
+	    !lfs_union_kind_is_dir(kind))
+		return;
+	struct lfs_union_list shown = LFS_UNION_LIST_INIT;
+	for (unsigned i = 0; i < n; i++) {
 		int fd = lfs_openat_beneath(lw->fd[idx[i]], rel, O_PATH | O_DIRECTORY | O_CLOEXEC,
 					    0, true);
 		char **names = NULL;
@@ -190,21 +108,21 @@ static void opaque_deletions(const struct lower *lw, const char *rel, char **rwn
 		if (fd >= 0)
 			close(fd);
 		for (ssize_t j = 0; j < k; j++) {
-			if (lfs_is_marker_name(names[j]) || tfind(names[j], &hidden, cmp_str) ||
+			int listed = lfs_union_list_entry(&shown, names[j], true);
+			if (listed < 0)
+				abort();
+			if (listed == 0 ||
 			    bsearch(&names[j], rwnames, nrw, sizeof(char *), lw_cmp_strp))
 				continue;
 			char *p = join(rel, names[j]);
 			add_change(out, 'D', p);
 			free(p);
 		}
-		for (ssize_t j = 0; j < k; j++) {
-			const char *t = lfs_whiteout_target(names[j]);
-			if (t || !lfs_is_marker_name(names[j]))
-				hide(&hidden, t ? t : names[j]);
-		}
 		lw_free_names(names, k);
+		if (lfs_union_list_end_branch(&shown) < 0)
+			abort();
 	}
-	tdestroy(hidden, free);
+	lfs_union_list_free(&shown);
 }
 
 static bool skip_name(const char *name)
@@ -223,10 +141,10 @@ static void walk(const struct lower *lw, int dirfd, const char *rel, bool is_new
 		return;
 	}
 	struct stat st;
-	bool opaque = fstatat(dirfd, LFS_WH_OPAQUE, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	bool opaque = lfs_union_dir_opaque_at(dirfd, ".");
 	for (ssize_t i = 0; i < n; i++) {
-		const char *target = lfs_whiteout_target(names[i]);
-		if (target) {
+		const char *target;
+		if (lfs_union_classify(names[i], true, &target) == LFS_UNION_ENTRY_WHITEOUT) {
 			char *p = join(rel, target);
 			if (!is_new && !opaque && fstatat(dirfd, target, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
 			    lower_exists(lw, p))
@@ -342,14 +260,10 @@ int cmd_diff(struct ctl *ctl, int argc, char **argv)
 		return CTL_USAGE;
 	}
 	struct store s;
-	if (store_open(&s, ctl->store_root, false) < 0)
-		return CTL_FAIL;
-	json_t *ctr = store_container_load(&s, argv[1]);
-	int rc = CTL_FAIL;
+	json_t *ctr = store_open_container(&s, ctl->store_root, argv[1], "diff");
 	if (!ctr)
-		fprintf(stderr, "layerctl: diff: no container named %s\n", argv[1]);
-	else
-		rc = diff_container(&s, argv[1], ctr);
+		return CTL_FAIL;
+	int rc = diff_container(&s, argv[1], ctr);
 	json_decref(ctr);
 	store_close(&s);
 	return rc;

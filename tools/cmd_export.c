@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "layerfs/fdio.h"
 #include "digest.h"
 #include "layerblob.h"
 #include "layerctl.h"
@@ -130,7 +131,7 @@ static int copy_file(const char *src, const char *dst)
 	ssize_t n = -1;
 	if (in >= 0 && out >= 0)
 		while ((n = read(in, buf, sizeof(buf))) > 0)
-			if (write(out, buf, (size_t)n) != n) {
+			if (lfs_write_all(out, buf, (size_t)n) < 0) {
 				n = -1;
 				break;
 			}
@@ -322,10 +323,10 @@ static int export_image(const struct store *s, json_t *image, const char *target
 	char work[PATH_MAX];
 	struct ximage x = { 0 };
 	struct stat st;
-	if (snprintf(work, sizeof(work), "%s.layerctl-XXXXXX", target) >= (int)sizeof(work) ||
-	    !mkdtemp(work)) {
+	bool fits = snprintf(work, sizeof(work), "%s.layerctl-XXXXXX", target) < (int)sizeof(work);
+	if (!fits || !mkdtemp(work)) {
 		fprintf(stderr, "layerctl: export: cannot make a directory beside %s: %s\n", target,
-			strerror(errno));
+			strerror(fits ? errno : ENAMETOOLONG));
 		return CTL_FAIL;
 	}
 	int rc = prepare_layers(s, image, work, &x) < 0 || prepare_config(image, &x) < 0 ? -1 : 0;

@@ -54,7 +54,7 @@ static int fetch(struct pull *p, const char *ref, struct manifest *m, char diges
 }
 
 /* From REF down through indexes to one image manifest for the platform. */
-static int resolve(struct pull *p, const struct platform *plat, char *err, size_t errsz)
+static int resolve(struct pull *p, const struct image_platform *plat, char *err, size_t errsz)
 {
 	const char *ref = p->ref.digest[0] ? p->ref.digest : p->ref.tag;
 	if (fetch(p, ref, &p->man, p->top_digest, err, errsz) < 0)
@@ -144,6 +144,7 @@ static int build_image(struct pull *p, json_t *config, struct image_src *img, ch
 			return -1;
 		}
 		memcpy(l->digest, d->digest, 65);
+		l->size = d->size;
 		l->label = xasprintf("%s/%s: layer %zu (sha256:%.12s)", host, p->ref.path, i,
 				     d->digest);
 		l->digest_field = xasprintf("%s/%s: manifest sha256:%.12s: layers[%zu].digest",
@@ -156,13 +157,13 @@ static int build_image(struct pull *p, json_t *config, struct image_src *img, ch
 }
 
 /* A warning when the image is not for the platform asked for. */
-static void check_platform(json_t *config, const struct platform *want)
+static void check_platform(json_t *config, const struct image_platform *want)
 {
 	const char *os = json_string_value(json_object_get(config, "os"));
 	const char *arch = json_string_value(json_object_get(config, "architecture"));
 	if (os && arch && (strcmp(os, want->os) != 0 || strcmp(arch, want->arch) != 0)) {
 		char w[100];
-		platform_format(want, w, sizeof(w));
+		image_platform_format(want->os, want->arch, want->variant, w, sizeof(w));
 		fprintf(stderr, "layerctl: warning: the image is for %s/%s, not %s\n", os, arch, w);
 	}
 }
@@ -251,7 +252,7 @@ static int usage(FILE *out)
 }
 
 static int run_pull(struct ctl *ctl, struct pull *p, const struct registry_opts *ro,
-		    const struct platform *plat, unsigned jobs)
+		    const struct image_platform *plat, unsigned jobs)
 {
 	char err[2048];
 	struct store s;
@@ -300,12 +301,12 @@ int cmd_pull(struct ctl *ctl, int argc, char **argv)
 		{ 0 },
 	};
 	struct registry_opts ro;
-	struct platform plat;
+	struct image_platform plat;
 	char err[512];
 	long jobs = 3;
 	int c, bad = 0;
 	regopts_init(&ro);
-	platform_host(&plat);
+	image_platform_host(&plat);
 	while ((c = getopt_long(argc, argv, "qhj:", opts, NULL)) != -1) {
 		int r = regopts_handle(&ro, c, optarg);
 		if (r != 0) {
@@ -314,7 +315,7 @@ int cmd_pull(struct ctl *ctl, int argc, char **argv)
 		}
 		switch (c) {
 		case 'p':
-			if (platform_parse(optarg, &plat, err, sizeof(err)) < 0) {
+			if (image_platform_parse(optarg, &plat, err, sizeof(err)) < 0) {
 				fprintf(stderr, "layerctl: %s\n", err);
 				bad = 1;
 			}

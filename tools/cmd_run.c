@@ -86,14 +86,10 @@ int cmd_run(struct ctl *ctl, int argc, char **argv)
 		return CTL_USAGE;
 	}
 	struct store s;
-	if (store_open(&s, ctl->store_root, false) < 0)
-		return CTL_FAIL;
-	json_t *ctr = store_container_load(&s, argv[1]);
-	int rc = CTL_FAIL;
+	json_t *ctr = store_open_container(&s, ctl->store_root, argv[1], "run");
 	if (!ctr)
-		fprintf(stderr, "layerctl: run: no container named %s\n", argv[1]);
-	else
-		rc = run_container(&s, argv[1], ctr, argv + first, argc - first);
+		return CTL_FAIL;
+	int rc = run_container(&s, argv[1], ctr, argv + first, argc - first);
 	json_decref(ctr);
 	store_close(&s);
 	return rc;

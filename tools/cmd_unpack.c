@@ -1,7 +1,8 @@
-/* layerctl unpack IMAGE [--store DIR] [--name NAME:TAG] [-q]: every layer
+/* layerctl unpack IMAGE [--platform P] [--name NAME:TAG] [-q]: every layer
  * into layers/<chain>/diff (built in tmp/, renamed into place), in
- * parallel, then the image record. The store insertion (image_load, see
- * imageload.h) is shared with pull. */
+ * parallel, then the image record. An image without layers (scratch) gets
+ * its record only. The store insertion (image_load, see imageload.h) is
+ * shared with pull. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -28,7 +29,8 @@ struct job {
 	bool present;          /* already in the store */
 	char tmpdir[PATH_MAX]; /* "" when nothing was made */
 	struct unpack_result res;
-	char err[2048];
+	char *err;             /* errsz bytes: room for the longest paths */
+	size_t errsz;
 	int rc;
 };
 
@@ -37,7 +39,9 @@ struct run {
 	const struct image_load *o;
 	struct job *jobs;
 	size_t njobs, todo, next, done;
-	uint64_t bytes;
+	uint64_t bytes;          /* raw bytes read, for the progress line */
+	uint64_t total;          /* raw bytes of the layers to unpack */
+	struct timespec start;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 };
@@ -66,14 +70,14 @@ static int verify(struct job *j, int unpack_rc)
 {
 	const struct image_layer *l = j->layer;
 	if (l->digest[0] && j->res.digest[0] && strcmp(l->digest, j->res.digest) != 0) {
-		snprintf(j->err, sizeof(j->err), "%s: content is sha256:%s, but %s says sha256:%s",
+		snprintf(j->err, j->errsz, "%s: content is sha256:%s, but %s says sha256:%s",
 			 l->label, j->res.digest, l->digest_field, l->digest);
 		return -1;
 	}
 	if (unpack_rc < 0)
 		return -1;
 	if (l->diff_id[0] && strcmp(l->diff_id, j->res.diff_id) != 0) {
-		snprintf(j->err, sizeof(j->err),
+		snprintf(j->err, j->errsz,
 			 "%s: uncompressed content is sha256:%s, but %s says sha256:%s", l->label,
 			 j->res.diff_id, l->diff_id_field, l->diff_id);
 		return -1;
@@ -86,7 +90,7 @@ static int unpack_job(struct run *r, struct job *j)
 	int rc = store_tmpdir(r->s, "layer", j->tmpdir, sizeof(j->tmpdir));
 	if (rc < 0) {
 		j->tmpdir[0] = '\0';
-		snprintf(j->err, sizeof(j->err), "%s/tmp: %s", r->s->root, strerror(-rc));
+		snprintf(j->err, j->errsz, "%s/tmp: %s", r->s->root, strerror(-rc));
 		return -1;
 	}
 	int tfd = open(j->tmpdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -96,20 +100,19 @@ static int unpack_job(struct run *r, struct job *j)
 	if (tfd >= 0)
 		close(tfd);
 	if (dfd < 0) {
-		snprintf(j->err, sizeof(j->err), "%.1024s: %s", j->tmpdir, strerror(errno));
+		snprintf(j->err, j->errsz, "%.1024s: %s", j->tmpdir, strerror(errno));
 		return -1;
 	}
 	struct blob_reader *in = NULL;
 	size_t i = (size_t)(j - r->jobs);
 	if (r->o->open)
-		rc = r->o->open(r->o->ctx, i, &in, j->err, sizeof(j->err));
+		rc = r->o->open(r->o->ctx, i, &in, j->err, j->errsz);
 	else
-		rc = blob_open(j->layer, &in, j->err, sizeof(j->err));
+		rc = blob_open(j->layer, &in, j->err, j->errsz);
 	if (rc == 0)
-		rc = unpack_layer(in, dfd, j->layer->label, &r->bytes, &j->res, j->err,
-				  sizeof(j->err));
+		rc = unpack_layer(in, dfd, j->layer->label, &r->bytes, &j->res, j->err, j->errsz);
 	if (rc < 0 && in && r->o->failed)
-		r->o->failed(r->o->ctx, i, j->err, sizeof(j->err));
+		r->o->failed(r->o->ctx, i, j->err, j->errsz);
 	blob_close(in);
 	close(dfd);
 	return verify(j, rc);
@@ -136,15 +139,33 @@ static void *worker(void *arg)
 	}
 }
 
+static void human(double bytes, char *buf, size_t size)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	size_t u = 0;
+	while (bytes >= 1024.0 && u + 1 < sizeof(units) / sizeof(units[0])) {
+		bytes /= 1024.0;
+		u++;
+	}
+	snprintf(buf, size, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
+}
+
+/* "layer k/N, done/total, rate" on stderr (a terminal), redrawn in place;
+ * the last one, at N/N, ends the line. */
 static void progress_line(struct run *r, bool final)
 {
 	uint64_t bytes = __atomic_load_n(&r->bytes, __ATOMIC_RELAXED);
-	if (final)
-		printf("\r\033[K");
-	else
-		printf("\r\033[Kunpacking: %zu/%zu layers, %.1f MiB", r->done, r->todo,
-		       (double)bytes / (1024.0 * 1024.0));
-	fflush(stdout);
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	double secs = (double)(now.tv_sec - r->start.tv_sec) +
+		      (double)(now.tv_nsec - r->start.tv_nsec) / 1e9;
+	char done[32], total[32], rate[32];
+	human((double)bytes, done, sizeof(done));
+	human((double)(r->total > bytes ? r->total : bytes), total, sizeof(total));
+	human(secs > 0.001 ? (double)bytes / secs : 0.0, rate, sizeof(rate));
+	fprintf(stderr, "\r\033[Klayer %zu/%zu, %s/%s, %s/s%s", r->done, r->todo, done, total,
+		rate, final ? "\n" : "");
+	fflush(stderr);
 }
 
 /* Runs the jobs on one thread per core; a progress line when show. */
@@ -160,6 +181,7 @@ static void run_jobs(struct run *r, bool show)
 		if (pthread_create(&th[started], NULL, worker, r) != 0)
 			break;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &r->start);
 	if (started == 0)
 		worker(r);
 	pthread_mutex_lock(&r->mu);
@@ -179,7 +201,7 @@ static void run_jobs(struct run *r, bool show)
 	for (size_t i = 0; i < started; i++)
 		pthread_join(th[i], NULL);
 	free(th);
-	if (show)
+	if (show && r->todo > 0)
 		progress_line(r, true);
 }
 
@@ -384,7 +406,8 @@ static int open_diff(struct run *r, struct job *j)
  * looks at them: see unpack_inherit_dirs. */
 static void inherit_dirs(struct run *r)
 {
-	int *fds = calloc(r->njobs, sizeof(int)), *lower = calloc(r->njobs, sizeof(int));
+	size_t n = r->njobs ? r->njobs : 1;
+	int *fds = calloc(n, sizeof(int)), *lower = calloc(n, sizeof(int));
 	if (fds == NULL || lower == NULL)
 		abort();
 	for (size_t i = 0; i < r->njobs; i++)
@@ -449,20 +472,27 @@ static void keep_finished(struct run *r)
 int image_load(struct store *s, struct image_src *img, const struct image_load *o)
 {
 	struct run r = { .s = s, .o = o, .njobs = img->nlayers };
-	r.jobs = calloc(img->nlayers, sizeof(*r.jobs));
+	size_t errsz = o->errsz ? o->errsz : 4096;
+	r.jobs = calloc(img->nlayers ? img->nlayers : 1, sizeof(*r.jobs));
 	if (r.jobs == NULL)
 		abort();
 	pthread_mutex_init(&r.mu, NULL);
 	pthread_cond_init(&r.cv, NULL);
-	for (size_t i = 0; i < r.njobs; i++)
+	for (size_t i = 0; i < r.njobs; i++) {
 		r.jobs[i].layer = &img->layers[i];
+		r.jobs[i].errsz = errsz;
+		if ((r.jobs[i].err = calloc(1, errsz)) == NULL)
+			abort();
+	}
 	if (img->format != IMAGE_LAYER) {
 		compute_chains(r.jobs, r.njobs);
 		for (size_t i = 0; i < r.njobs; i++)
 			r.jobs[i].present = store_has_layer(s, r.jobs[i].chain);
 	}
-	for (size_t i = 0; i < r.njobs; i++)
+	for (size_t i = 0; i < r.njobs; i++) {
 		r.todo += !r.jobs[i].present;
+		r.total += r.jobs[i].present ? 0 : r.jobs[i].layer->size;
+	}
 	run_jobs(&r, o->show);
 	int rc = 0;
 	for (size_t i = 0; i < r.njobs; i++) {
@@ -478,6 +508,7 @@ int image_load(struct store *s, struct image_src *img, const struct image_load *
 	for (size_t i = 0; i < r.njobs; i++) {
 		drop_tmp(&r, &r.jobs[i]);
 		unpack_result_free(&r.jobs[i].res);
+		free(r.jobs[i].err);
 	}
 	pthread_mutex_destroy(&r.mu);
 	pthread_cond_destroy(&r.cv);
@@ -497,9 +528,8 @@ static void print_result(const struct image_src *img, const struct names *names)
 
 static int usage(FILE *out)
 {
-	fprintf(out, "usage: layerctl unpack IMAGE [--store DIR] [--name NAME:TAG]... [-q]\n"
-		"  IMAGE: a docker save archive or directory, an OCI image layout\n"
-		"         (directory or tar), or a layer tarball (.tar, .tar.gz, .tar.zst, .tar.xz)\n");
+	fprintf(out, "usage: layerctl unpack IMAGE [--platform OS/ARCH[/VARIANT]] "
+		"[--name NAME:TAG]... [-q]\n(see layerctl help unpack)\n");
 	return out == stdout ? CTL_OK : CTL_USAGE;
 }
 
@@ -508,20 +538,23 @@ int cmd_unpack(struct ctl *ctl, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "store", required_argument, NULL, 's' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "platform", required_argument, NULL, 'p' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct names names = { 0 };
-	char err[2048];
+	const char *platform = NULL;
+	char why[512];
 	int c, rc = CTL_OK;
 	while ((c = getopt_long(argc, argv, "qn:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's': ctl->store_root = optarg; break;
+		case 'p': platform = optarg; break;
 		case 'q': ctl->quiet = true; break;
 		case 'n':
-			if (add_name(&names, optarg, err, sizeof(err)) < 0) {
-				fprintf(stderr, "layerctl: --name '%s': %s\n", optarg, err);
+			if (add_name(&names, optarg, why, sizeof(why)) < 0) {
+				fprintf(stderr, "layerctl: --name '%s': %s\n", optarg, why);
 				rc = CTL_USAGE;
 			}
 			break;
@@ -536,8 +569,13 @@ int cmd_unpack(struct ctl *ctl, int argc, char **argv)
 		return usage(stderr);
 	}
 	struct image_src img;
+	/* Messages name the source (twice at most) and paths inside it. */
+	size_t errsz = 4 * strlen(argv[optind]) + 4 * PATH_MAX + 1024;
+	char *err = calloc(1, errsz);
 	struct store s;
-	if (image_read(argv[optind], &img, err, sizeof(err)) < 0) {
+	if (err == NULL)
+		abort();
+	if (image_read(argv[optind], platform, &img, err, errsz) < 0) {
 		fprintf(stderr, "layerctl: %s\n", err);
 		rc = CTL_FAIL;
 	} else if (store_open(&s, ctl->store_root, true) < 0) {
@@ -545,12 +583,13 @@ int cmd_unpack(struct ctl *ctl, int argc, char **argv)
 	} else {
 		bool given = names.n > 0;
 		for (size_t i = 0; !given && i < img.nnames; i++) {
-			if (add_name(&names, img.names[i], err, sizeof(err)) < 0)
+			if (add_name(&names, img.names[i], why, sizeof(why)) < 0)
 				fprintf(stderr, "layerctl: %s: name '%s' ignored: %s\n",
-					img.source, img.names[i], err);
+					img.source, img.names[i], why);
 		}
-		bool show = !ctl->quiet && isatty(STDOUT_FILENO);
-		struct image_load o = { .names = names.v, .nnames = names.n, .show = show };
+		bool show = !ctl->quiet && isatty(STDERR_FILENO);
+		struct image_load o = { .names = names.v, .nnames = names.n, .show = show,
+					.errsz = errsz };
 		rc = image_load(&s, &img, &o) == 0 ? CTL_OK : CTL_FAIL;
 		if (rc == CTL_OK)
 			print_result(&img, &names);
@@ -558,5 +597,6 @@ int cmd_unpack(struct ctl *ctl, int argc, char **argv)
 	}
 	image_free(&img);
 	free_names(&names);
+	free(err);
 	return rc;
 }

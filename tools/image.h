@@ -1,6 +1,6 @@
 /* Reading an image source: a `docker save` archive (old and new layouts),
  * an OCI image layout (directory or oci-archive tar), or a single layer
- * tarball. The result lists the layers bottom first, with where each blob
+ * tarball, spelled as a path or as skopeo spells its transports. The result lists the layers bottom first, with where each blob
  * lives and the digests the image promises for it; blobs are then streamed
  * with blob_open/blob_read. Errors name the file and the field. */
 #ifndef LAYERCTL_IMAGE_H
@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 enum image_format { IMAGE_DOCKER, IMAGE_OCI, IMAGE_LAYER };
@@ -21,6 +22,7 @@ struct image_layer {
 	char *digest_field;  /* where the digest was promised ("FILE: field") */
 	char *diff_id_field; /* where the diff_id was promised */
 	char *media_type;    /* NULL when the source gives none */
+	uint64_t size;       /* the blob's size in bytes, 0 when unknown */
 };
 
 struct image_src {
@@ -34,8 +36,13 @@ struct image_src {
 	char **names;             /* "name:tag" from the source */
 };
 
-/* 0, or -1 with a message in err (and nothing left to free). */
-int image_read(const char *path, struct image_src *img, char *err, size_t errsz);
+/* source: a path or a transport spelling (see imageref.h); platform:
+ * "OS/ARCH[/VARIANT]" to take from an index, NULL for the host's. An
+ * image may have no layers (a scratch image). 0, or -1 with a message in
+ * err (and nothing left to free); a message listing what a source holds
+ * has one line per choice after its first. */
+int image_read(const char *source, const char *platform, struct image_src *img, char *err,
+	       size_t errsz);
 void image_free(struct image_src *img);
 /* For a single layer: makes the synthetic config once the layer's diff_id
  * is known (rootfs.diff_ids = [diff_id]) and sets config_digest. */

@@ -19,7 +19,8 @@ struct image_load {
 	char **digests;         /* "REPO@sha256:<manifest>" for the record's "digests" */
 	size_t ndigests;
 	unsigned jobs;          /* layers at a time; 0: one per core */
-	bool show;              /* unpack's progress line on stdout */
+	bool show;              /* unpack's progress line (on stderr) */
+	size_t errsz;           /* room for one layer's message; 0: 4096 */
 	/* On failure, the layers that finished (from the bottom up to the
 	 * first that did not) still go into the store, so that a rerun
 	 * reuses them; otherwise a failure leaves the store as it was. */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "layerfs/fdio.h"
 #include "layerfs/whiteout.h"
 #include "layerwrite.h"
 
@@ -38,21 +39,6 @@ struct link {
 	char *path;
 };
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Deflates what is in z's input (finishing when flush is Z_FINISH). */
 static int deflate_out(struct lw *w, int flush)
 {
@@ -66,7 +52,7 @@ static int deflate_out(struct lw *w, int flush)
 		size_t have = sizeof(w->zbuf) - w->z.avail_out;
 		digest_update(&w->blob, w->zbuf, have);
 		w->out->blob_size += have;
-		if (have && write_all(w->outfd, w->zbuf, have) < 0)
+		if (have && lfs_write_all(w->outfd, w->zbuf, have) < 0)
 			return -1;
 	} while (w->z.avail_out == 0 || (flush == Z_FINISH && zrc != Z_STREAM_END));
 	return 0;

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "digest.h"
-#include "image.h"
 
 static const char *const image_types[] = { MT_OCI_MANIFEST, MT_DOCKER_MANIFEST, NULL };
 static const char *const index_types[] = { MT_OCI_INDEX, MT_DOCKER_LIST, NULL };
@@ -67,16 +66,7 @@ static void bare_type(const char *ct, char *buf, size_t size)
 	buf[strcspn(buf, "; \t")] = '\0';
 }
 
-static const char *arch_alias(const char *arch)
-{
-	if (strcmp(arch, "x86_64") == 0 || strcmp(arch, "x86-64") == 0)
-		return "amd64";
-	if (strcmp(arch, "aarch64") == 0)
-		return "arm64";
-	return arch;
-}
-
-static int parse_platform_obj(json_t *p, struct platform *out)
+static int parse_platform_obj(json_t *p, struct image_platform *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (p == NULL)
@@ -87,7 +77,7 @@ static int parse_platform_obj(json_t *p, struct platform *out)
 	if (!json_is_object(p) || !os || !arch)
 		return -1;
 	snprintf(out->os, sizeof(out->os), "%s", os);
-	snprintf(out->arch, sizeof(out->arch), "%s", arch_alias(arch));
+	snprintf(out->arch, sizeof(out->arch), "%s", arch);
 	snprintf(out->variant, sizeof(out->variant), "%s", variant ? variant : "");
 	return 0;
 }
@@ -243,97 +233,28 @@ void manifest_free(struct manifest *m)
 	memset(m, 0, sizeof(*m));
 }
 
-static bool plain_word(const char *s, size_t n)
-{
-	if (n == 0 || n >= 32)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-		      c == '.'))
-			return false;
-	}
-	return true;
-}
-
-int platform_parse(const char *s, struct platform *p, char *err, size_t errsz)
-{
-	memset(p, 0, sizeof(*p));
-	const char *a = s ? strchr(s, '/') : NULL;
-	const char *v = a ? strchr(a + 1, '/') : NULL;
-	size_t arch_len = a ? (v ? (size_t)(v - a - 1) : strlen(a + 1)) : 0;
-	if (!a || !plain_word(s, (size_t)(a - s)) || !plain_word(a + 1, arch_len) ||
-	    (v && (!plain_word(v + 1, strlen(v + 1)) || strchr(v + 1, '/'))))
-		return fail(err, errsz, "--platform '%.80s': expected OS/ARCH[/VARIANT] "
-			    "(e.g. linux/amd64, linux/arm64/v8)", s ? s : "");
-	snprintf(p->os, sizeof(p->os), "%.*s", (int)(a - s), s);
-	char arch[32];
-	snprintf(arch, sizeof(arch), "%.*s", (int)arch_len, a + 1);
-	snprintf(p->arch, sizeof(p->arch), "%s", arch_alias(arch));
-	if (v)
-		snprintf(p->variant, sizeof(p->variant), "%s", v + 1);
-	return 0;
-}
-
-static const char *default_variant(const char *arch)
-{
-	if (strcmp(arch, "arm64") == 0)
-		return "v8";
-	if (strcmp(arch, "arm") == 0)
-		return "v7";
-	return "";
-}
-
-void platform_host(struct platform *p)
-{
-	memset(p, 0, sizeof(*p));
-	snprintf(p->os, sizeof(p->os), "linux");
-	snprintf(p->arch, sizeof(p->arch), "%s", arch_alias(image_host_arch()));
-}
-
-void platform_format(const struct platform *p, char *buf, size_t size)
-{
-	snprintf(buf, size, "%s/%s%s%s", p->os, p->arch, p->variant[0] ? "/" : "", p->variant);
-}
-
-/* 2: the variant asked for (or the default one), 1: another, 0: no match. */
-static int match(const struct platform *have, const struct platform *want)
-{
-	if (strcmp(have->os, want->os) != 0 || strcmp(have->arch, want->arch) != 0)
-		return 0;
-	const char *dv = default_variant(want->arch);
-	const char *hv = have->variant[0] ? have->variant : dv;
-	const char *wv = want->variant[0] ? want->variant : NULL;
-	if (wv)
-		return strcmp(hv, wv) == 0 ? 2 : 0;
-	return strcmp(hv, dv) == 0 ? 2 : 1;
-}
-
-int manifest_choose(const struct manifest *index, const struct platform *p, size_t *at,
+int manifest_choose(const struct manifest *index, const struct image_platform *p, size_t *at,
 		    char *err, size_t errsz)
 {
-	int best = 0;
 	for (size_t i = 0; i < index->nmanifests; i++) {
 		const struct descriptor *d = &index->manifests[i];
 		if (!in_list(image_types, d->media_type) && !in_list(index_types, d->media_type) &&
 		    d->media_type[0])
 			continue;
-		int q = match(&d->platform, p);
-		if (q > best) {
-			best = q;
+		if (d->platform.os[0] &&
+		    image_platform_match(p, d->platform.os, d->platform.arch, d->platform.variant)) {
 			*at = i;
+			return 0;
 		}
 	}
-	if (best > 0)
-		return 0;
 	char want[100], list[600] = "";
-	platform_format(p, want, sizeof(want));
+	image_platform_format(p->os, p->arch, p->variant, want, sizeof(want));
 	size_t used = 0;
 	for (size_t i = 0; i < index->nmanifests && used < sizeof(list) - 100; i++) {
-		const struct platform *q = &index->manifests[i].platform;
+		const struct image_platform *q = &index->manifests[i].platform;
 		char one[100];
 		if (q->os[0])
-			platform_format(q, one, sizeof(one));
+			image_platform_format(q->os, q->arch, q->variant, one, sizeof(one));
 		else
 			snprintf(one, sizeof(one), "(no platform)");
 		used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", one);

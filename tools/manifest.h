@@ -1,7 +1,7 @@
 /* Registry manifests, as the OCI distribution API serves them: OCI image
  * manifests and indexes, docker schema 2 manifests and manifest lists.
- * Docker schema 1 is refused with a clear message. Platforms
- * ("OS/ARCH[/VARIANT]") choose an image from an index. Pure: JSON in,
+ * Docker schema 1 is refused with a clear message. A platform
+ * (imageref.h) chooses an image from an index. Pure: JSON in,
  * descriptors out, errors as one line naming the field. */
 #ifndef LAYERCTL_MANIFEST_H
 #define LAYERCTL_MANIFEST_H
@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "imageref.h"   /* struct image_platform */
 
 #define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
@@ -27,15 +29,11 @@
 #define MANIFEST_MAX (4u << 20)
 #define CONFIG_MAX (32u << 20)
 
-struct platform {
-	char os[32], arch[32], variant[32];  /* variant "" when none */
-};
-
 struct descriptor {
 	char *media_type;
 	char digest[65];       /* hex */
 	uint64_t size;
-	struct platform platform;  /* index entries; os "" when none is given */
+	struct image_platform platform;  /* index entries; os "" when none is given */
 	bool has_urls;         /* a foreign layer, served elsewhere */
 };
 
@@ -59,18 +57,10 @@ int manifest_parse(const char *body, size_t len, const char *content_type,
 		   const char *label, struct manifest *m, char *err, size_t errsz);
 void manifest_free(struct manifest *m);
 
-/* "linux/arm64/v8" -> platform (arch aliases x86_64 and aarch64 accepted).
- * 0, or -1 with err. */
-int platform_parse(const char *s, struct platform *p, char *err, size_t errsz);
-/* linux / the machine's architecture (/ its default variant). */
-void platform_host(struct platform *p);
-/* "os/arch[/variant]". */
-void platform_format(const struct platform *p, char *buf, size_t size);
-/* The entry of an index for p: os and arch equal; a variant asked for must
- * be the entry's (arm64's "v8" is also an entry without variant); without
- * a variant asked for, the default variant is preferred. 0 and *at, or -1
- * with err listing the platforms the index has. */
-int manifest_choose(const struct manifest *index, const struct platform *p, size_t *at,
+/* The entry of an index for p (image_platform_match: os and arch equal, a
+ * variant asked for the entry's); the first such. 0 and *at, or -1 with
+ * err listing the platforms the index has. */
+int manifest_choose(const struct manifest *index, const struct image_platform *p, size_t *at,
 		    char *err, size_t errsz);
 
 bool manifest_is_layer_type(const char *media_type);

@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 
+#include "layerctl.h"
 #include "registry.h"
 
 /* getopt_long values of the shared options (beyond any short option). */
@@ -27,16 +28,7 @@ enum {
 	{ "retry", required_argument, NULL, REGOPT_RETRY }, \
 	{ "retry-delay", required_argument, NULL, REGOPT_RETRY_DELAY }
 
-#define REGOPTS_USAGE \
-	"  --tls-verify=false     no TLS certificate checks; plain HTTP allowed\n" \
-	"  --cert-dir DIR         CA certificates (*.crt) and a client certificate\n" \
-	"                         (*.cert, *.key) for the registry (default\n" \
-	"                         $LAYERCTL_CERTS_DIR or /etc/containers/certs.d/HOST:PORT)\n" \
-	"  --authfile FILE        credentials file (default $REGISTRY_AUTH_FILE,\n" \
-	"                         ${XDG_RUNTIME_DIR}/containers/auth.json)\n" \
-	"  --creds USER[:PASS]    credentials to use instead of the files\n" \
-	"  --retry N              retries on network errors and 5xx (default 3)\n" \
-	"  --retry-delay SECONDS  fixed delay between retries (default exponential from 1)\n"
+#define REGOPTS_USAGE LAYERCTL_REGISTRY_OPTIONS
 
 void regopts_init(struct registry_opts *o);
 /* Handles option c with optarg: 1 when it was one of them, 0 when not, -1

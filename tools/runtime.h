@@ -30,7 +30,8 @@ int rt_container_file(const struct store *s, const char *name, const char *leaf,
 		      char *buf, size_t size);
 
 /* Mounts the container's rootfs: layerfs with rw=rw, init=ro+wh, the
- * image layers top to bottom as ro+wh on containers/<name>/mnt. Returns 0
+ * image layers top to bottom as ro+wh on containers/<name>/mnt; nodev
+ * unless container.json has "dev": true. Returns 0
  * when it mounted, 1 when it was mounted already, -1 on failure (a message
  * on stderr; a dead mount is one). */
 int rt_mount(const struct store *s, const char *name, json_t *container);

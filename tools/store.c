@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "layerfs/fdio.h"
 #include "digest.h"
 
 static const char *const store_dirs[] = { "layers", "images", "containers", "tmp" };
@@ -93,6 +94,29 @@ static void clean_tmp(struct store *s)
 	closedir(d);
 }
 
+/* The store is its owner's alone, as docker keeps /var/lib/docker: an
+ * image's device nodes and setuid files must not be reachable by other
+ * users through it. A store made by an older layerctl (0755) is closed
+ * when opened; one we do not own is left as it is, with a warning. */
+static void private_mode(int dirfd, const char *name, const char *shown)
+{
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISDIR(st.st_mode) || (st.st_mode & 077) == 0)
+		return;
+	/* fchmodat cannot take an O_PATH fd with AT_EMPTY_PATH: go by /proc */
+	char proc[64];
+	if (name[0] == '\0')
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dirfd);
+	int rc = st.st_uid != geteuid() ? -EPERM
+		 : name[0] ? (fchmodat(dirfd, name, st.st_mode & 0700, 0) < 0 ? -errno : 0)
+		 : (chmod(proc, st.st_mode & 0700) < 0 ? -errno : 0);
+	if (rc < 0)
+		fprintf(stderr, "layerctl: warning: %s is mode %04o and could not be made 0700 "
+			"(%s): other users can reach the images' files\n", shown,
+			(unsigned)(st.st_mode & 07777), strerror(-rc));
+}
+
 static int open_root(struct store *s, const char *root, bool create)
 {
 	if (create) {
@@ -116,6 +140,8 @@ static int open_root(struct store *s, const char *root, bool create)
 		if (!S_ISDIR(st.st_mode))
 			return -ENOTDIR;
 	}
+	private_mode(s->fd, "", s->root);
+	private_mode(s->fd, "layers", "the store's layers/");
 	return 0;
 }
 
@@ -261,20 +287,6 @@ json_t *store_image_load(const struct store *s, const char *id_hex)
 	return load_json_at(s->fd, rel);
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int store_json_write_at(const struct store *s, int dirfd, const char *name, json_t *json)
 {
 	char tmp[64];
@@ -287,9 +299,9 @@ int store_json_write_at(const struct store *s, int dirfd, const char *name, json
 	int fd = mkstemp(path);
 	int rc = fd < 0 ? -errno : 0;
 	if (rc == 0)
-		rc = write_all(fd, text, strlen(text));
+		rc = lfs_write_all(fd, text, strlen(text));
 	if (rc == 0)
-		rc = write_all(fd, "\n", 1);
+		rc = lfs_write_all(fd, "\n", 1);
 	if (rc == 0 && (fchmod(fd, 0644) < 0 || fsync(fd) < 0))
 		rc = -errno;
 	if (fd >= 0)
@@ -392,6 +404,19 @@ static int container_entry(const char *name, void *arg)
 	int rc = it->fn(name, c, it->arg);
 	json_decref(c);
 	return rc;
+}
+
+json_t *store_open_container(struct store *s, const char *root, const char *name,
+			     const char *cmd)
+{
+	if (store_open(s, root, false) < 0)
+		return NULL;
+	json_t *ctr = store_container_load(s, name);
+	if (!ctr) {
+		fprintf(stderr, "layerctl: %s: no container named %s\n", cmd, name);
+		store_close(s);
+	}
+	return ctr;
 }
 
 int store_container_each(const struct store *s,

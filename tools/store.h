@@ -92,6 +92,11 @@ int store_image_each(const struct store *s,
 /* Reads containers/<name>/container.json (new reference), or NULL (also for
  * a name store_valid_name refuses). */
 json_t *store_container_load(const struct store *s, const char *name);
+/* What every command on a container starts with: opens the store at root
+ * and loads container NAME. On failure a one-line message naming cmd on
+ * stderr, the store closed again, and NULL. */
+json_t *store_open_container(struct store *s, const char *root, const char *name,
+			     const char *cmd);
 int store_container_each(const struct store *s,
 			 int (*fn)(const char *name, json_t *container, void *arg), void *arg);
 

@@ -1,9 +1,9 @@
 /* Unpacking a layer: see unpack.h.
  *
- * Two libarchive readers are chained: "outer" reads the blob's raw bytes
- * (hashing them: the compressed digest), detects and undoes the filter and
- * hands out the plain stream with the "raw" format; "tar" reads that stream
- * (hashing it: the diff_id) as a tar archive. One pass, both digests. */
+ * The blob's raw bytes (hashed: the compressed digest) are decompressed by
+ * layerstream.c, which checks the compressed stream to its very end; the
+ * plain stream (hashed: the diff_id) is read as a tar archive by
+ * libarchive. One pass, both digests. */
 #include "unpack.h"
 
 #include <archive.h>
@@ -22,8 +22,11 @@
 #include <unistd.h>
 
 #include "digest.h"
+#include "layerfs/fdio.h"
 #include "layerfs/pathutil.h"
+#include "layerfs/union.h"
 #include "layerfs/whiteout.h"
+#include "layerstream.h"
 #include "store.h"
 #include "tarcheck.h"
 
@@ -38,9 +41,10 @@ enum warn_kind { WARN_OWNER, WARN_DEVICE, WARN_XATTR, WARN_META, WARN_KINDS };
 
 struct unpacker {
 	struct blob_reader *in;
-	struct archive *outer, *tar;
+	struct layer_stream *stream;
+	struct archive *tar;
 	struct digest raw_d, tar_d;
-	unsigned char *rawbuf, *tarbuf;
+	unsigned char *tarbuf;
 	uint64_t *progress;
 	const char *label;
 	int rootfd;
@@ -54,7 +58,8 @@ struct unpacker {
 	size_t ntimes, captimes;
 	bool can_chown, can_mknod;
 	bool warned[WARN_KINDS];
-	unsigned skipped;
+	unsigned skipped;        /* aufs metadata entries */
+	unsigned dropped;        /* markers below a non-directory of the layer */
 	struct unpack_result *res;
 };
 
@@ -82,73 +87,49 @@ static void warn_once(struct unpacker *u, enum warn_kind kind, const char *what,
 
 /* ---- the stream chain ---- */
 
-static la_ssize_t raw_read(struct archive *a, void *data, const void **buf)
+static la_ssize_t plain_read(struct archive *a, void *data, const void **buf)
 {
 	struct unpacker *u = data;
-	ssize_t n = blob_read(u->in, u->rawbuf, BUF_SIZE, u->err, u->errsz);
+	ssize_t n = layer_stream_read(u->stream, u->tarbuf, BUF_SIZE);
 	if (n < 0) {
 		u->failed = true;
 		archive_set_error(a, EIO, "%s", u->err);
 		return -1;
 	}
-	digest_update(&u->raw_d, u->rawbuf, (size_t)n);
-	*buf = u->rawbuf;
-	return n;
-}
-
-static la_ssize_t plain_read(struct archive *a, void *data, const void **buf)
-{
-	struct unpacker *u = data;
-	la_ssize_t n = archive_read_data(u->outer, u->tarbuf, BUF_SIZE);
-	if (n < 0) {
-		archive_set_error(a, EIO, "%s", archive_error_string(u->outer));
-		return -1;
-	}
 	digest_update(&u->tar_d, u->tarbuf, (size_t)n);
-	if (u->progress)
-		__atomic_fetch_add(u->progress, (uint64_t)n, __ATOMIC_RELAXED);
 	*buf = u->tarbuf;
 	return n;
 }
 
 static int open_chain(struct unpacker *u)
 {
-	struct archive_entry *e;
-	u->outer = archive_read_new();
 	u->tar = archive_read_new();
-	if (u->outer == NULL || u->tar == NULL)
+	if (u->tar == NULL)
 		abort();
-	archive_read_support_filter_all(u->outer);
-	archive_read_support_format_raw(u->outer);
-	if (archive_read_open(u->outer, u, NULL, raw_read, NULL) != ARCHIVE_OK ||
-	    archive_read_next_header(u->outer, &e) != ARCHIVE_OK)
-		return ufail(u, "%s: unreadable layer: %s", u->label,
-			     archive_error_string(u->outer));
+	if (layer_stream_open(u->in, u->label, &u->raw_d, u->progress, &u->stream, u->err,
+			      u->errsz) < 0) {
+		u->failed = true;
+		return -1;
+	}
 	archive_read_support_format_tar(u->tar);
 	if (archive_read_open(u->tar, u, NULL, plain_read, NULL) != ARCHIVE_OK)
 		return ufail(u, "%s: not a tar stream: %s", u->label, archive_error_string(u->tar));
 	return 0;
 }
 
-/* After the tar's end: the rest of both streams still counts for the
+/* After the tar's end: the rest of the stream is read to its end, so that
+ * a compressed stream's trailer is checked, and still counts for the
  * digests (padding after the end-of-archive blocks). */
 static int drain(struct unpacker *u)
 {
-	la_ssize_t n;
-	while ((n = archive_read_data(u->outer, u->tarbuf, BUF_SIZE)) > 0) {
+	ssize_t n;
+	while ((n = layer_stream_read(u->stream, u->tarbuf, BUF_SIZE)) > 0)
 		digest_update(&u->tar_d, u->tarbuf, (size_t)n);
-		if (u->progress)
-			__atomic_fetch_add(u->progress, (uint64_t)n, __ATOMIC_RELAXED);
-	}
-	if (n < 0)
-		return ufail(u, "%s: corrupt layer stream: %s", u->label,
-			     archive_error_string(u->outer));
-	ssize_t m;
-	while ((m = blob_read(u->in, u->rawbuf, BUF_SIZE, u->err, u->errsz)) > 0)
-		digest_update(&u->raw_d, u->rawbuf, (size_t)m);
-	if (m < 0)
+	if (n < 0 || layer_stream_drain_raw(u->stream) < 0) {
 		u->failed = true;
-	return m < 0 ? -1 : 0;
+		return -1;
+	}
+	return 0;
 }
 
 /* ---- directories beneath the root ---- */
@@ -231,8 +212,9 @@ static int walk_dirs(struct unpacker *u, const char *dir, bool create)
 	return cur;
 }
 
-/* The parent directory of path ("" for the root); cached; not to close. */
-static int parent_dir(struct unpacker *u, const char *path, const char *dir, bool create)
+/* The parent directory dir of an entry ("" for the root); cached; not to
+ * close. -errno when it cannot be had (the caller explains). */
+static int parent_dir(struct unpacker *u, const char *dir, bool create)
 {
 	if (dir[0] == '\0')
 		return u->rootfd;
@@ -242,7 +224,7 @@ static int parent_dir(struct unpacker *u, const char *path, const char *dir, boo
 	if (fd == -ENOENT)
 		fd = walk_dirs(u, dir, create);
 	if (fd < 0)
-		return path_error(u, path, fd);
+		return fd;
 	cache_drop(u);
 	snprintf(u->cache_path, sizeof(u->cache_path), "%s", dir);
 	u->cache_fd = fd;
@@ -367,21 +349,6 @@ static void apply_dir_times(struct unpacker *u)
 
 /* ---- making entries ---- */
 
-static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
-{
-	while (len > 0) {
-		ssize_t n = pwrite(fd, buf, len, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-		off += n;
-	}
-	return 0;
-}
-
 /* The entry's data at its offsets: holes of a sparse entry stay holes. */
 static int write_data(struct unpacker *u, int fd, const char *path, struct archive_entry *e)
 {
@@ -390,7 +357,7 @@ static int write_data(struct unpacker *u, int fd, const char *path, struct archi
 	la_int64_t off;
 	int r;
 	while ((r = archive_read_data_block(u->tar, &buf, &size, &off)) == ARCHIVE_OK) {
-		int rc = pwrite_all(fd, buf, size, (off_t)off);
+		int rc = lfs_pwrite_all(fd, buf, size, (off_t)off);
 		if (rc < 0)
 			return ufail(u, "%s: entry '%s': %s", u->label, path, strerror(-rc));
 	}
@@ -481,10 +448,14 @@ static int make_hardlink(struct unpacker *u, int pfd, const char *leaf, const ch
 			     tfd == -ENOENT ? "is not in the layer" : "is not reachable");
 	int rc = linkat(tfd, tleaf, pfd, leaf, 0);
 	int err = errno;
+	struct stat st;
+	bool dir = rc < 0 && fstatat(tfd, tleaf, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		   S_ISDIR(st.st_mode);
 	close(tfd);
 	if (rc < 0)
 		return ufail(u, "%s: entry '%s': hardlink target '%s': %s", u->label, path, target,
-			     err == ENOENT ? "not in the layer" : strerror(err));
+			     err == ENOENT ? "not in the layer before this entry"
+			     : dir ? "a directory (cannot be hardlinked)" : strerror(err));
 	return 0;
 }
 
@@ -518,9 +489,17 @@ static int make_entry(struct unpacker *u, struct archive_entry *e, const struct 
 		type = 0;
 	char dir[PATH_MAX];
 	const char *leaf = split_path(tc->path, dir, sizeof(dir));
-	int pfd = parent_dir(u, tc->path, dir, true);
+	int pfd = parent_dir(u, dir, true);
+	/* A whiteout or opaque marker below something this layer made a
+	 * non-directory (umoci writes whiteouts of a directory's old children
+	 * after making it a symlink) hides nothing that entry does not hide
+	 * already: it is dropped, without looking through the symlink. */
+	if ((pfd == -ELOOP || pfd == -ENOTDIR) && tc->kind != TC_PLAIN) {
+		u->dropped++;
+		return 0;
+	}
 	if (pfd < 0)
-		return -1;
+		return path_error(u, tc->path, pfd);
 	if (tc->link[0] && strcmp(tc->link, tc->path) == 0)
 		return 0;
 	bool keep_dir;
@@ -580,11 +559,7 @@ static int read_entries(struct unpacker *u)
  * blob is the one the image promised (then the caller can say so). */
 static void raw_digest_anyway(struct unpacker *u)
 {
-	char scratch[256];
-	ssize_t m;
-	while ((m = blob_read(u->in, u->rawbuf, BUF_SIZE, scratch, sizeof(scratch))) > 0)
-		digest_update(&u->raw_d, u->rawbuf, (size_t)m);
-	if (m == 0)
+	if (u->stream && layer_stream_drain_raw(u->stream) == 0)
 		digest_final_hex(&u->raw_d, u->res->digest);
 	else
 		u->res->digest[0] = '\0';
@@ -595,12 +570,10 @@ static void unpacker_free(struct unpacker *u)
 	cache_drop(u);
 	if (u->tar)
 		archive_read_free(u->tar);
-	if (u->outer)
-		archive_read_free(u->outer);
+	layer_stream_close(u->stream);
 	for (size_t i = 0; i < u->ntimes; i++)
 		free(u->times[i].path);
 	free(u->times);
-	free(u->rawbuf);
 	free(u->tarbuf);
 }
 
@@ -611,9 +584,9 @@ int unpack_layer(struct blob_reader *in, int rootfd, const char *label, uint64_t
 		.in = in, .rootfd = rootfd, .label = label, .progress = progress,
 		.err = err, .errsz = errsz, .cache_fd = -1, .res = res,
 		.can_chown = true, .can_mknod = geteuid() == 0,
-		.rawbuf = malloc(BUF_SIZE), .tarbuf = malloc(BUF_SIZE),
+		.tarbuf = malloc(BUF_SIZE),
 	};
-	if (u.rawbuf == NULL || u.tarbuf == NULL)
+	if (u.tarbuf == NULL)
 		abort();
 	memset(res, 0, sizeof(*res));
 	digest_init(&u.raw_d);
@@ -630,6 +603,9 @@ int unpack_layer(struct blob_reader *in, int rootfd, const char *label, uint64_t
 		if (u.skipped)
 			fprintf(stderr, "layerctl: note: %s: %u aufs metadata entries (.wh..wh.*) "
 				"skipped\n", label, u.skipped);
+		if (u.dropped)
+			fprintf(stderr, "layerctl: note: %s: %u whiteouts below a non-directory of "
+				"the same layer dropped (they hide nothing more)\n", label, u.dropped);
 	}
 	else
 		raw_digest_anyway(&u);
@@ -639,46 +615,28 @@ int unpack_layer(struct blob_reader *in, int rootfd, const char *label, uint64_t
 
 /* ---- directories a layer left out ---- */
 
-/* lstat of rel beneath root, following no symlink on the way. */
-static bool lstat_beneath(int root, const char *rel, struct stat *st)
-{
-	char dir[PATH_MAX];
-	const char *leaf = split_path(rel, dir, sizeof(dir));
-	int pfd = dir[0] ? lfs_openat_beneath(root, dir, O_PATH | O_DIRECTORY, 0, true)
-			 : dup(root);
-	if (pfd < 0)
-		return false;
-	bool ok = fstatat(pfd, leaf, st, AT_SYMLINK_NOFOLLOW) == 0;
-	close(pfd);
-	return ok;
-}
+/* The stack for an implicit directory of the layer: the layer on top, the
+ * layers below it after. The layer made the directory itself, so its own
+ * copy says nothing; only a whiteout of it, or what hides its parents,
+ * counts. */
+struct inherit_stack {
+	struct lfs_union_fds fds;
+	const char *dirpath, *leaf;   /* the implicit directory, split */
+};
 
-/* Whether the layer at root ends the search for path in the layers below
- * it: a whiteout of path or of a parent, an opaque parent, or a parent
- * that is not a directory. */
-static bool hides_below(int root, const char *path)
+static int inherit_probe(void *ctx, unsigned b, const char *dirpath, const char *name,
+			 enum lfs_union_kind *kind)
 {
-	char pre[PATH_MAX], dir[PATH_MAX], name[PATH_MAX + NAME_MAX + 2], wh[NAME_MAX + 1];
-	struct stat st;
-	if (lstat_beneath(root, LFS_WH_OPAQUE, &st))
-		return true;
-	for (size_t i = 0;; i++) {
-		if (path[i] != '/' && path[i] != '\0')
-			continue;
-		snprintf(pre, sizeof(pre), "%.*s", (int)i, path);
-		const char *leaf = split_path(pre, dir, sizeof(dir));
-		if (lfs_whiteout_name(leaf, wh, sizeof(wh)) == 0) {
-			snprintf(name, sizeof(name), "%s%s%s", dir, dir[0] ? "/" : "", wh);
-			if (lstat_beneath(root, name, &st))
-				return true;
-		}
-		if (path[i] == '\0')
-			return false;
-		snprintf(name, sizeof(name), "%s/%s", pre, LFS_WH_OPAQUE);
-		if (lstat_beneath(root, name, &st) ||
-		    (lstat_beneath(root, pre, &st) && !S_ISDIR(st.st_mode)))
-			return true;
-	}
+	struct inherit_stack *is = ctx;
+	if (b != 0 || strcmp(dirpath, is->dirpath) || strcmp(name, is->leaf))
+		return lfs_union_probe_fds(&is->fds, b, dirpath, name, kind);
+	int dfd = lfs_openat_beneath(is->fds.fd[0], dirpath, O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
+				     true);
+	if (dfd < 0)
+		return dfd;
+	*kind = lfs_union_whiteout_at(dfd, name) ? LFS_UNION_WHITEOUT : LFS_UNION_ABSENT;
+	close(dfd);
+	return 0;
 }
 
 static void copy_dir_attrs(int src, int dst)
@@ -704,29 +662,35 @@ static void copy_dir_attrs(int src, int dst)
 void unpack_inherit_dirs(int rootfd, const struct unpack_result *res, const int *lower,
 			 size_t nlower)
 {
+	int *fd = malloc((nlower + 1) * sizeof(*fd));
+	unsigned *out = malloc((nlower + 1) * sizeof(*out));
+	if (!fd || !out)
+		abort();
+	fd[0] = rootfd;
+	memcpy(fd + 1, lower, nlower * sizeof(*fd));
+	struct inherit_stack is = { .fds = { fd, NULL } };
+	struct lfs_union_stack stack = { (unsigned)nlower + 1, inherit_probe, &is };
 	for (size_t i = 0; i < res->nimplicit; i++) {
 		const char *path = res->implicit[i];
-		if (hides_below(rootfd, path))
-			continue;
-		for (size_t k = 0; k < nlower; k++) {
-			struct stat st;
-			if (lstat_beneath(lower[k], path, &st) && S_ISDIR(st.st_mode)) {
-				int src = lfs_openat_beneath(lower[k], path, O_RDONLY | O_DIRECTORY, 0,
-							     true);
-				int dst = lfs_openat_beneath(rootfd, path, O_RDONLY | O_DIRECTORY, 0,
-							     true);
-				if (src >= 0 && dst >= 0)
-					copy_dir_attrs(src, dst);
-				if (src >= 0)
-					close(src);
-				if (dst >= 0)
-					close(dst);
-				break;
-			}
-			if (lstat_beneath(lower[k], path, &st) || hides_below(lower[k], path))
-				break;
-		}
+		char dir[PATH_MAX];
+		is.leaf = split_path(path, dir, sizeof(dir));
+		is.dirpath = dir;
+		unsigned nout, supplier;
+		enum lfs_union_kind kind;
+		if (lfs_union_resolve_path(&stack, path, out, &nout, &supplier, &kind) < 0 ||
+		    supplier == 0 || !lfs_union_kind_is_dir(kind))
+			continue;    /* hidden from below, or not a directory there */
+		int src = lfs_openat_beneath(fd[supplier], path, O_RDONLY | O_DIRECTORY, 0, true);
+		int dst = lfs_openat_beneath(rootfd, path, O_RDONLY | O_DIRECTORY, 0, true);
+		if (src >= 0 && dst >= 0)
+			copy_dir_attrs(src, dst);
+		if (src >= 0)
+			close(src);
+		if (dst >= 0)
+			close(dst);
 	}
+	free(fd);
+	free(out);
 }
 
 void unpack_result_free(struct unpack_result *res)

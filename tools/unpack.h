@@ -24,7 +24,7 @@ struct unpack_result {
 
 /* Reads the whole blob from in and makes its entries below rootfd (an
  * O_RDONLY directory fd). progress (may be NULL) grows atomically by the
- * uncompressed bytes read. label names the layer in messages. 0, or -1
+ * raw (compressed) bytes read. label names the layer in messages. 0, or -1
  * with a message in err; the directory is then left half-made for the
  * caller to remove, and res->digest still holds the digest of the whole
  * blob when it could be read to its end ("" otherwise). Warnings (things the caller's privileges cannot keep)

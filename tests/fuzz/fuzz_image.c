@@ -1,4 +1,4 @@
-/* libFuzzer target: layerctl's image JSON readers (tools/image.c). The input
+/* libFuzzer target: layerctl's image JSON readers (tools/image*.c). The input
  * is split at NUL bytes into up to four documents written into a scratch
  * image directory: manifest.json (docker save), the config it may name
  * ("c.json"), index.json (OCI layout) and the blob an index may point at
@@ -78,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* docker save wins when manifest.json parses; else the OCI layout. */
 	struct image_src img;
 	char err[512];
-	if (image_read(dir, &img, err, sizeof(err)) == 0) {
+	if (image_read(dir, NULL, &img, err, sizeof(err)) == 0) {
 		if (img.nlayers && !img.layers)
 			abort();
 		for (size_t i = 0; i < img.nlayers; i++)

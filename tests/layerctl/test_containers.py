@@ -103,6 +103,25 @@ def test_config_user_numeric_and_default(cstore):
     assert cfg["process"]["args"] == ["sh"]
 
 
+def test_config_user_follows_the_union_rule(cstore):
+    """The user is looked up in etc/passwd as the merged image shows it:
+    an upper layer that makes etc a symlink (or whites out a parent) hides
+    the lower layer's etc/passwd, however deep the hiding entry is."""
+    passwd = ("f", "etc/passwd", "root:x:0:0::/:/bin/sh\nalice:x:1234:99::/:/bin/sh\n")
+    cstore.add_image("hidden:1", [[passwd], [("l", "etc", "usr/etc")]],
+                     {"Cmd": ["sh"], "User": "alice"})
+    r = cstore.ctl("create", "hidden:1", "c1")
+    assert "alice is not in the image's etc/passwd" in r.stderr
+    u = json.load(open(cstore.cdir("c1", "config.json")))["process"]["user"]
+    assert u["uid"] == 0
+    # visible through a merged directory whose copy above lacks the file
+    cstore.add_image("merged:1", [[passwd], [("f", "etc/motd", "hi\n")]],
+                     {"Cmd": ["sh"], "User": "alice"})
+    cstore.ctl("create", "merged:1", "c2")
+    u = json.load(open(cstore.cdir("c2", "config.json")))["process"]["user"]
+    assert (u["uid"], u["gid"]) == (1234, 99)
+
+
 def test_mount_merged_view_and_precedence(cstore):
     c = created(cstore)
     r = cstore.ctl("mount", "c1")

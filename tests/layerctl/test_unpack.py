@@ -431,7 +431,8 @@ def hostile_cases(canary):
         "hardlink-missing": [hardlink("h", "not-there")],
         "whiteout-escape": [file(".wh..", b"")],
         "whiteout-dot": [file("dir/.wh..")],
-        "whiteout-through-symlink": [symlink("link", canary), file("link/.wh.keep")],
+        "file-below-symlink-dir": [directory("d"), symlink("d/link", canary),
+                                   file("d/link/pwned", b"x")],
         "below-whiteout": [file(".wh.x/y")],
         "whiteout-dir": [directory(".wh.x")],
         "fifo-through-symlink": [symlink("link", canary), fifo("link/pwned")],
@@ -453,6 +454,21 @@ def test_hostile_archive(ctl, work, canary, case, wrap):
     assert "entry" in r.stderr or "hardlink" in r.stderr, r.stderr
     assert not os.path.lexists(os.path.join(canary, "pwned"))
     ctl.assert_empty()
+
+
+@pytest.mark.parametrize("marker", [".wh.keep", ".wh..wh..opq"])
+def test_marker_below_a_symlink_of_the_layer_is_dropped(ctl, work, canary, marker):
+    """A whiteout (or opaque marker) below an entry the same layer made a
+    symlink hides nothing more (umoci writes such whiteouts): dropped, and
+    never looked for through the symlink."""
+    layer = Layer([symlink("link", canary), file("link/" + marker),
+                   file("f", b"x"), symlink("f2", "f"), file("f/.wh.y")], "gz")
+    r = ctl("unpack", write_file(layer.blob, os.path.join(work, "l.tar.gz")))
+    assert "3 whiteouts below a non-directory" not in r.stderr
+    assert "2 whiteouts below a non-directory of the same layer dropped" in r.stderr, r.stderr
+    assert os.readlink(ctl.diff(layer.diff_id, "link")) == canary
+    assert sorted(os.listdir(ctl.diff(layer.diff_id))) == ["f", "f2", "link"]
+    assert sorted(os.listdir(canary)) == ["keep"]
 
 
 def test_hostile_does_not_leave_other_layers(ctl, work, canary):
@@ -513,10 +529,13 @@ def test_leftover_tmp_of_dead_process_is_cleaned(ctl, work):
 
 
 def run_on_terminal(ctl, *args):
-    """Runs layerctl with stdout on a pseudo-terminal; returns its output."""
+    """Runs layerctl with stderr on a pseudo-terminal; returns (stdout,
+    what the terminal got)."""
+    from conftest import LAYERCTL_BIN, ctl_env
     master, slave = pty.openpty()
     try:
-        ctl.run(*args, stdout=slave)
+        r = subprocess.run([LAYERCTL_BIN, "--store", ctl.store] + list(args),
+                           stdout=subprocess.PIPE, stderr=slave, env=ctl_env(), timeout=120)
     finally:
         os.close(slave)
     out = b""
@@ -530,24 +549,36 @@ def run_on_terminal(ctl, *args):
         pass  # EIO: the terminal's other side is closed
     finally:
         os.close(master)
-    return out
+    assert r.returncode == 0, out
+    return r.stdout, out
 
 
 def test_progress_only_on_terminal(ctl, work):
     layers = [Layer([file("f", os.urandom(1500000))], "zst") for _ in range(3)]
     path = write_tar(oci_members(layers), os.path.join(work, "img.tar"))
     r = ctl("unpack", path, "--name", "a:1")
-    assert "unpacking" not in r.stdout and "Loaded image: a:1" in r.stdout
+    assert "layer " not in r.stderr and "Loaded image: a:1" in r.stdout
     ctl("rmi", "a:1")
     ctl("gc")
-    out = run_on_terminal(ctl, "unpack", path)
-    assert b"unpacking: " in out and b"layers" in out and b"MiB" in out, out
-    assert b"Loaded image ID" in out
-    ctl("gc")
+    stdout, term = run_on_terminal(ctl, "unpack", path)
+    total = sum(len(l.blob) for l in layers) / 2**20
+    lines = [ln for ln in term.replace(b"\r", b"\n").split(b"\n") if ln.strip()]
+    progress = [ln.replace(b"\x1b[K", b"").decode() for ln in lines if b"layer " in ln]
+    assert progress, term
+    # layer k/N, done/total, rate; ending at N/N with all bytes read
+    import re
+    pat = re.compile(r"^layer (\d)/3, ([\d.]+ [KM]?i?B)/([\d.]+ [KM]?i?B), [\d.]+ [KMG]?i?B/s$")
+    for ln in progress:
+        assert pat.match(ln), ln
+    last = pat.match(progress[-1])
+    assert last.group(1) == "3" and last.group(2) == last.group(3) == "%.1f MiB" % total, \
+        progress
+    assert term.endswith(b"\n")
+    assert b"Loaded image ID" in stdout
     ctl("rmi", sha256(config_for(layers)))
     ctl("gc")
-    out = run_on_terminal(ctl, "unpack", "-q", path)
-    assert b"unpacking" not in out and b"Loaded image ID" in out
+    stdout, term = run_on_terminal(ctl, "unpack", "-q", path)
+    assert b"layer " not in term and b"Loaded image ID" in stdout
 
 
 def test_compress_helper_roundtrip():
@@ -633,3 +664,49 @@ def test_image_made_by_umoci(ctl, work):
     # umoci marks the re-made directory opaque or whites out its old content
     assert (os.path.exists(ctl.diff(c2, "etc/sub/.wh.x")) or
             os.path.exists(ctl.diff(c2, "etc/sub/.wh..wh..opq")))
+
+
+# ---- odd but legal entries (the README's table) -------------------------------------
+
+def test_odd_but_legal_entries(ctl, work):
+    layer = Layer([
+        directory("./"),                        # the root entry: its attributes
+        file("./dot/prefixed", b"p"),           # "./" prefixes
+        directory("trailing/", mode=0o711),     # a trailing slash
+        file("dup", b"first"), file("dup", b"last", mode=0o600),   # last wins
+        file("late/child", b"c"), directory("late", mode=0o700, uid=7),  # dir after child
+        directory("twice", mode=0o755), directory("twice", mode=0o750),  # last attributes
+        symlink("s", "/etc/passwd"), hardlink("hs", "s"),           # hardlink to a symlink
+        file("a", b"x"), file(".wh.a"),         # a name and its whiteout: both kept
+        file(".wh.never-there"),                # a whiteout of a name no layer has
+        file(".wh..wh..opq"),                   # an opaque marker at the root: kept
+        file("d/.wh..wh..opq"), file(".wh.d"),  # a directory whited out and opaque
+    ])
+    r = ctl("unpack", write_file(layer.blob, os.path.join(work, "odd.tar")))
+    d = lambda *p: ctl.diff(layer.diff_id, *p)  # noqa: E731
+    assert read(d("dot/prefixed")) == b"p"
+    assert stat.S_IMODE(os.lstat(d("trailing")).st_mode) == 0o711
+    assert read(d("dup")) == b"last" and stat.S_IMODE(os.lstat(d("dup")).st_mode) == 0o600
+    st = os.lstat(d("late"))
+    assert (stat.S_IMODE(st.st_mode), st.st_uid) == (0o700, 7)
+    assert read(d("late/child")) == b"c"
+    assert stat.S_IMODE(os.lstat(d("twice")).st_mode) == 0o750
+    assert os.path.islink(d("hs")) and os.lstat(d("hs")).st_ino == os.lstat(d("s")).st_ino
+    assert sorted(os.listdir(d())) == sorted([".wh..wh..opq", ".wh.a", ".wh.d", ".wh.never-there",
+                                              "a", "d", "dot", "dup", "hs", "late", "s",
+                                              "trailing", "twice"])
+    assert os.listdir(d("d")) == [".wh..wh..opq"]
+    assert "note" not in r.stderr
+
+
+@pytest.mark.parametrize("entries,why", [
+    ([directory("d"), hardlink("h", "d")], "a directory (cannot be hardlinked)"),
+    ([hardlink("h", "later"), file("later", b"x")], "not in the layer before this entry"),
+    ([file("f", b"x"), file("f/below", b"y")], "goes through a non-directory"),
+    ([symlink(".wh.x", "y")], "whiteout that is not a file"),
+])
+def test_odd_entries_refused_with_a_reason(ctl, work, entries, why):
+    layer = Layer(entries)
+    r = ctl("unpack", write_file(layer.blob, os.path.join(work, "odd.tar")), rc=1)
+    assert why in r.stderr, r.stderr
+    ctl.assert_empty()

@@ -79,18 +79,23 @@ def test_stale_runtime_directory_is_cleaned(three):
     r = layerctl("branches", m.mnt, check=False)
     assert r.returncode == 1
     assert not os.path.exists(d)
-    # ... and so does the next layerfs.
-    os.makedirs(os.path.join(RUNBASE, "si_00000000deadbeef"))
-    with open(os.path.join(RUNBASE, "si_00000000deadbeef", "pid"), "w") as f:
+    # ... and so does the next layerfs. (Names of this run's own: other
+    # test runs on the machine make and clean such directories too.)
+    stale = "si_" + os.urandom(8).hex()
+    unfinished = ".si_" + os.urandom(8).hex()
+    os.makedirs(os.path.join(RUNBASE, stale))
+    with open(os.path.join(RUNBASE, stale, "pid"), "w") as f:
         f.write("999999999\n")
     # An unfinished one (a daemon killed while making it, before its rename).
-    os.makedirs(os.path.join(RUNBASE, ".si_00000000feedface"))
-    with open(os.path.join(RUNBASE, ".si_00000000feedface", "pid"), "w") as f:
+    os.makedirs(os.path.join(RUNBASE, unfinished))
+    with open(os.path.join(RUNBASE, unfinished, "pid"), "w") as f:
         f.write("999999999\n")
     m2 = u.mount([(rw, "rw"), (l1, "ro+wh")], mnt=u.mkdir("mnt2"))
-    assert not os.path.exists(os.path.join(RUNBASE, "si_00000000deadbeef"))
-    assert not os.path.exists(os.path.join(RUNBASE, ".si_00000000feedface"))
+    # The daemon cleans up just before it makes its own runtime directory
+    # (in its control thread, after the mount went live): wait for that.
     assert os.path.isdir(rundir_of(m2))
+    assert not os.path.exists(os.path.join(RUNBASE, stale))
+    assert not os.path.exists(os.path.join(RUNBASE, unfinished))
     assert not [n for n in os.listdir(rundir_of(m2)) if n.startswith(".")]
 
 

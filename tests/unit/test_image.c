@@ -140,7 +140,7 @@ static void test_oci_layout(void **state)
 	(void)state;
 	struct oci o = { 0 };
 	build_oci(&o);
-	assert_int_equal(image_read(dir, &img, err, sizeof(err)), 0);
+	assert_int_equal(image_read(dir, NULL, &img, err, sizeof(err)), 0);
 	assert_int_equal(img.format, IMAGE_OCI);
 	assert_int_equal(img.nlayers, 2);
 	assert_string_equal(img.config_digest, o.cfg);
@@ -160,7 +160,7 @@ static void test_oci_layout(void **state)
 
 static void expect_error(const char *part1, const char *part2)
 {
-	assert_int_equal(image_read(dir, &img, err, sizeof(err)), -1);
+	assert_int_equal(image_read(dir, NULL, &img, err, sizeof(err)), -1);
 	if (strstr(err, part1) == NULL || (part2 && strstr(err, part2) == NULL))
 		fail_msg("error '%s' lacks '%s' / '%s'", err, part1, part2 ? part2 : "");
 }
@@ -242,7 +242,7 @@ static void test_oci_platform_choice(void **state)
 			      "{\"mediaType\":\"%s\",\"digest\":\"sha256:%s\",\"platform\":"
 			      "{\"os\":\"linux\",\"architecture\":\"%s\"}}]}",
 			      OCI_MANIFEST, foreign, OCI_MANIFEST, o.man, image_host_arch()));
-	assert_int_equal(image_read(dir, &img, err, sizeof(err)), 0);
+	assert_int_equal(image_read(dir, NULL, &img, err, sizeof(err)), 0);
 	assert_int_equal(img.nlayers, 2);
 	image_free(&img);
 	put("index.json", fmt("{\"manifests\":["
@@ -297,7 +297,7 @@ static void test_docker_archive_old_layout(void **state)
 	};
 	char *path = strdup(fmt("%s/save.tar", dir));
 	write_archive(path, m, 4);
-	assert_int_equal(image_read(path, &img, err, sizeof(err)), 0);
+	assert_int_equal(image_read(path, NULL, &img, err, sizeof(err)), 0);
 	assert_int_equal(img.format, IMAGE_DOCKER);
 	assert_int_equal(img.nlayers, 2);
 	assert_string_equal(img.config_digest, cfghex);
@@ -321,7 +321,7 @@ static void test_docker_archive_old_layout(void **state)
 	image_free(&img);
 	m[2].data = "{\"rootfs\":{\"diff_ids\":[]}}";
 	write_archive(path, m, 4);
-	assert_int_equal(image_read(path, &img, err, sizeof(err)), -1);
+	assert_int_equal(image_read(path, NULL, &img, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, cfgname));
 	free(cfg);
 	free(cfgname);
@@ -343,7 +343,7 @@ static void test_docker_dir_new_layout(void **state)
 	/* Docker 25+ also writes an OCI layout; manifest.json wins */
 	put("oci-layout", "{\"imageLayoutVersion\":\"1.0.0\"}");
 	put("index.json", "{\"manifests\":[]}");
-	assert_int_equal(image_read(dir, &img, err, sizeof(err)), 0);
+	assert_int_equal(image_read(dir, NULL, &img, err, sizeof(err)), 0);
 	assert_int_equal(img.format, IMAGE_DOCKER);
 	assert_string_equal(img.layers[0].digest, l1);
 	assert_string_equal(img.layers[0].diff_id, d1);
@@ -373,10 +373,123 @@ static void test_docker_errors(void **state)
 	image_free(&img);
 	put("manifest.json", "[{\"Config\":\"c.json\",\"Layers\":[]}]");
 	put("c.json", "{\"rootfs\":{\"diff_ids\":[]}}");
-	expect_error("no layers", NULL);
+	/* no layers: a scratch image */
+	assert_int_equal(image_read(dir, NULL, &img, err, sizeof(err)), 0);
+	assert_int_equal(img.nlayers, 0);
 	image_free(&img);
 	put("c.json", "{\"rootfs\"");
 	expect_error("c.json", "malformed JSON");
+}
+
+/* ---- choosing an image ---- */
+
+/* index.json with three tagged images, the third a nested index of two
+ * platforms; the manifests are o's (two layers) and an empty one. */
+static void build_tagged(struct oci *o, char empty[65], char list[65])
+{
+	build_oci(o);
+	char cfg[65];
+	put_blob("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}", cfg);
+	const char *man = fmt("{\"schemaVersion\":2,\"config\":{\"mediaType\":\"%s\","
+			      "\"digest\":\"sha256:%s\",\"size\":%zu},\"layers\":[]}", OCI_CONFIG,
+			      cfg, strlen("{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}"));
+	put_blob(man, empty);
+	char *idx = strdup(fmt("{\"manifests\":["
+			       "{\"mediaType\":\"%s\",\"digest\":\"sha256:%s\",\"platform\":"
+			       "{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\"}},"
+			       "{\"mediaType\":\"%s\",\"digest\":\"sha256:%s\",\"platform\":"
+			       "{\"os\":\"linux\",\"architecture\":\"s390x\"}}]}",
+			       OCI_MANIFEST, o->man, OCI_MANIFEST, empty));
+	put_blob(idx, list);
+	put("index.json", fmt("{\"manifests\":["
+			      "{\"mediaType\":\"%s\",\"digest\":\"sha256:%s\",\"annotations\":"
+			      "{\"org.opencontainers.image.ref.name\":\"two\"}},"
+			      "{\"mediaType\":\"%s\",\"digest\":\"sha256:%s\",\"annotations\":"
+			      "{\"org.opencontainers.image.ref.name\":\"scratch\"}},"
+			      "{\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+			      "\"digest\":\"sha256:%s\",\"annotations\":"
+			      "{\"org.opencontainers.image.ref.name\":\"multi\"}}]}",
+			      OCI_MANIFEST, o->man, OCI_MANIFEST, empty, list));
+	free(idx);
+}
+
+static void read_expect(const char *spelling, const char *platform, int rc)
+{
+	image_free(&img);
+	err[0] = '\0';
+	int got = image_read(spelling, platform, &img, err, sizeof(err));
+	if (got != rc)
+		print_error("%s: %s\n", spelling, err);
+	assert_int_equal(got, rc);
+}
+
+static void test_oci_choice(void **state)
+{
+	(void)state;
+	struct oci o = { 0 };
+	char empty[65], list[65];
+	build_tagged(&o, empty, list);
+	/* no tag: the tags, one line each */
+	read_expect(dir, NULL, -1);
+	assert_non_null(strstr(err, "several images"));
+	assert_non_null(strstr(err, "\n  two\n  scratch\n  multi"));
+	read_expect(fmt("oci:%s:two", dir), NULL, 0);
+	assert_int_equal(img.nlayers, 2);
+	read_expect(fmt("%s:scratch", dir), NULL, 0);
+	assert_int_equal(img.nlayers, 0);
+	assert_string_equal(img.names[0] + strlen(img.names[0]) - 8, ":scratch");
+	read_expect(fmt("oci:%s:nope", dir), NULL, -1);
+	assert_non_null(strstr(err, "no image tagged nope"));
+	assert_non_null(strstr(err, "\n  two"));
+	/* a nested index: by platform */
+	read_expect(fmt("oci:%s:multi", dir), "linux/arm64", 0);
+	assert_int_equal(img.nlayers, 2);
+	read_expect(fmt("oci:%s:multi", dir), "linux/s390x", 0);
+	assert_int_equal(img.nlayers, 0);
+	read_expect(fmt("oci:%s:multi", dir), "linux/riscv64", -1);
+	assert_non_null(strstr(err, "none for linux/riscv64"));
+	assert_non_null(strstr(err, "\n  linux/arm64/v8  multi  sha256:"));
+	assert_non_null(strstr(err, "\n  linux/s390x  multi  sha256:"));
+	/* by digest: a manifest inside the nested index, or the index itself */
+	read_expect(fmt("oci:%s@sha256:%s", dir, empty), NULL, 0);
+	assert_int_equal(img.nlayers, 0);
+	read_expect(fmt("%s@sha256:%s", dir, list), "linux/arm64/v8", 0);
+	assert_int_equal(img.nlayers, 2);
+	read_expect(fmt("oci:%s@sha256:%s", dir, o.l1), NULL, -1);
+	assert_non_null(strstr(err, "no manifest or index sha256:"));
+	/* --platform against a lone manifest's config */
+	read_expect(fmt("oci:%s:two", dir), "linux/amd64", 0);
+	read_expect(fmt("oci:%s:two", dir), "windows/amd64", -1);
+	assert_non_null(strstr(err, "not windows/amd64"));
+	read_expect(fmt("docker-archive:%s", dir), NULL, -1);
+	assert_non_null(strstr(err, "no manifest.json"));
+	read_expect(fmt("oci:%s:two", dir), "linux", -1);
+	assert_non_null(strstr(err, "OS/ARCH"));
+}
+
+static void test_docker_choice(void **state)
+{
+	(void)state;
+	char cfg[65];
+	const char *c = "{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}";
+	put_blob(c, cfg);
+	put("manifest.json", fmt("[{\"Config\":\"blobs/sha256/%s\",\"RepoTags\":[\"a:1\"],"
+				 "\"Layers\":[]},{\"Config\":\"blobs/sha256/%s\",\"RepoTags\":"
+				 "[\"b:2\",\"bb\"],\"Layers\":[]}]", cfg, cfg));
+	read_expect(dir, NULL, -1);
+	assert_non_null(strstr(err, "holds 2 images"));
+	assert_non_null(strstr(err, "\n  @0: a:1\n  @1: b:2, bb"));
+	read_expect(fmt("docker-archive:%s:bb:latest", dir), NULL, 0);
+	assert_int_equal(img.nnames, 1);
+	assert_string_equal(img.names[0], "bb:latest");
+	read_expect(fmt("docker-archive:%s:@0", dir), NULL, 0);
+	assert_string_equal(img.names[0], "a:1");
+	read_expect(fmt("%s:b:2", dir), NULL, 0);
+	read_expect(fmt("docker-archive:%s:c:3", dir), NULL, -1);
+	assert_non_null(strstr(err, "no image named c:3"));
+	read_expect(fmt("docker-archive:%s:@5", dir), NULL, -1);
+	read_expect(fmt("oci:%s", dir), NULL, -1);
+	assert_non_null(strstr(err, "no oci-layout"));
 }
 
 /* ---- single layers ---- */
@@ -387,7 +500,7 @@ static void test_single_layer(void **state)
 	struct member m[] = { { "etc/hostname", "box\n" } };
 	char *path = strdup(fmt("%s/layer.tar", dir));
 	write_archive(path, m, 1);
-	assert_int_equal(image_read(path, &img, err, sizeof(err)), 0);
+	assert_int_equal(image_read(path, NULL, &img, err, sizeof(err)), 0);
 	assert_int_equal(img.format, IMAGE_LAYER);
 	assert_int_equal(img.nlayers, 1);
 	assert_null(img.config);
@@ -412,10 +525,10 @@ static void test_not_an_archive(void **state)
 	(void)state;
 	put("junk", "this is not a tar file at all, not even close.............\n");
 	char *path = strdup(fmt("%s/junk", dir));
-	assert_int_equal(image_read(path, &img, err, sizeof(err)), -1);
+	assert_int_equal(image_read(path, NULL, &img, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "junk"));
 	image_free(&img);
-	assert_int_equal(image_read("/nonexistent/image.tar", &img, err, sizeof(err)), -1);
+	assert_int_equal(image_read("/nonexistent/image.tar", NULL, &img, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "/nonexistent/image.tar"));
 	free(path);
 }
@@ -435,6 +548,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_docker_archive_old_layout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_docker_dir_new_layout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_docker_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_oci_choice, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_docker_choice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_single_layer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_an_archive, setup, teardown),
 	};

@@ -1,8 +1,5 @@
-/* rename(2) on the union. A lower file is copied up first; a directory with
- * lower parts is copied up whole and made opaque, so it can move anywhere
- * (no EXDEV). The old name gets a whiteout when a lower branch still has it,
- * made before the rename so a crash shows either the old or the new state. */
-#include "layerfs.h"
+/* rename(2) on the union: see rename.h. */
+#include "rename.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "copyup.h"
+#include "create.h"
+#include "dirmerge.h"
+#include "entry.h"
+#include "lookup.h"
+#include "remove.h"
+#include "whiteout_ops.h"
+#include "workdir.h"
 
 struct rename_side {
 	struct node *dir;
@@ -84,12 +90,34 @@ static int rename_exchange(struct rename_side *src, struct rename_side *dst)
 	lfs_obj_release(&opd);
 	if (ret)
 		return ret;
-	pthread_mutex_lock(&lfs->tree_lock);
+	lfs_tree_lock();
 	lfs_node_rename(src->node, src->dir, src->name, dst->dir, "\x01tmp");
 	lfs_node_rename(dst->node, dst->dir, dst->name, src->dir, src->name);
 	lfs_node_rename(src->node, dst->dir, "\x01tmp", dst->dir, dst->name);
-	pthread_mutex_unlock(&lfs->tree_lock);
+	lfs_tree_unlock();
 	return 0;
+}
+
+/* Copies up a whole directory tree (a merged directory that moves). */
+static int copyup_tree(struct node *dir)
+{
+	int ret = lfs_copyup(dir, true);
+	if (ret)
+		return ret;
+	struct dirlist list = { 0 };
+	ret = lfs_dir_merge(dir, &list, false);
+	for (size_t i = 0; ret == 0 && i < list.n; i++) {
+		struct node *child = lfs_child_node(dir, list.v[i].name);
+		if (!child) {
+			ret = -EIO;
+			break;
+		}
+		ret = S_ISDIR(child->type) ? copyup_tree(child)
+					   : lfs_copyup_at(dir, list.v[i].name, child);
+		lfs_node_forget(child, 1);
+	}
+	lfs_dirlist_free(&list);
+	return ret;
 }
 
 /* Brings the source into the rw branch under its own name. */
@@ -100,7 +128,7 @@ static int source_up(struct rename_side *src, bool *made_tree)
 		if (!has_lower_parts(src))
 			return 0;
 		*made_tree = true;
-		return lfs_copyup_tree(src->node);
+		return copyup_tree(src->node);
 	}
 	return lfs_copyup_at(src->dir, src->name, src->node);
 }
@@ -159,16 +187,16 @@ static int rename_plain(struct rename_side *src, struct rename_side *dst)
 	lfs_obj_release(&npd);
 	if (ret)
 		return ret;
-	pthread_mutex_lock(&lfs->tree_lock);
+	lfs_tree_lock();
 	lfs_node_rename(src->node, src->dir, src->name, dst->dir, dst->name);
 	if (is_dir)
 		lfs_node_trim_subtree(src->node);
-	pthread_mutex_unlock(&lfs->tree_lock);
+	lfs_tree_unlock();
 	return 0;
 }
 
-static int do_rename(struct node *odir, const char *oldname, struct node *ndir,
-		     const char *newname, unsigned flags)
+int lfs_rename(struct node *odir, const char *oldname, struct node *ndir, const char *newname,
+	       unsigned flags)
 {
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		return -EINVAL;
@@ -197,16 +225,4 @@ out:
 	side_release(dst);
 	free(s);
 	return ret;
-}
-
-static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
-		      fuse_ino_t newparent, const char *newname, unsigned int flags)
-{
-	int ret = do_rename(lfs_node(parent), name, lfs_node(newparent), newname, flags);
-	fuse_reply_err(req, -ret);
-}
-
-void lfs_ops_rename(struct fuse_lowlevel_ops *ops)
-{
-	ops->rename = op_rename;
 }

@@ -1,6 +1,5 @@
-/* The branch set of a mount, opening directories beneath a branch, and the
- * inode numbers shown to users. */
-#include "layerfs.h"
+/* The branch set of a mount: see branch.h. */
+#include "branch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,7 +38,6 @@ static int open_canonical_dir(const char *path, char **real)
 	return fd;
 }
 
-/* Opens and checks one branch root; on failure a one-line reason in err. */
 int lfs_branch_open(const char *path, enum lfs_perm perm, bool wh, const char *mnt,
 		    struct branch *b, char *err, size_t errsz)
 {
@@ -75,7 +73,6 @@ int lfs_branch_open(const char *path, enum lfs_perm perm, bool wh, const char *m
 	return 0;
 }
 
-/* -EINVAL when b is one of the mount's branches already. */
 int lfs_branch_check_new(const struct branch *b, char *err, size_t errsz)
 {
 	for (int j = 0; j < lfs->nbr; j++) {
@@ -212,107 +209,13 @@ int lfs_open_dir(int b, const char *relpath)
 	return lfs_openat_beneath(lfs->br[b].fd, relpath, O_PATH | O_DIRECTORY, 0, true);
 }
 
-/* ---- inode numbers ----
- * Objects of the first device keep their own st_ino; those of other devices
- * carry the device's index in the top bits. Copied-up objects keep the
- * number their lower original had, through a map that lives as long as the
- * mount. */
-
-struct ino_ent {
-	dev_t dev;
-	ino_t ino;
-	uint64_t vino;
-	struct ino_ent *next;
-};
-
-#define INO_BUCKETS 4096
-static struct ino_ent *ino_map[INO_BUCKETS];
-static pthread_mutex_t ino_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t next_synthetic = (1ULL << 63);
-
-static size_t ino_bucket(dev_t dev, ino_t ino)
+int lfs_branch_remap(int b, int at, int delta)
 {
-	uint64_t h = (uint64_t)ino * 0x9E3779B97F4A7C15ULL ^ (uint64_t)dev;
-	return (size_t)(h >> 40) % INO_BUCKETS;
-}
-
-static struct ino_ent *ino_find(dev_t dev, ino_t ino)
-{
-	for (struct ino_ent *e = ino_map[ino_bucket(dev, ino)]; e; e = e->next)
-		if (e->dev == dev && e->ino == ino)
-			return e;
-	return NULL;
-}
-
-static int ino_insert(dev_t dev, ino_t ino, uint64_t vino)
-{
-	struct ino_ent *e = ino_find(dev, ino);
-	if (e) {
-		e->vino = vino;
-		return 0;
-	}
-	e = malloc(sizeof(*e));
-	if (!e)
-		return -ENOMEM;
-	size_t b = ino_bucket(dev, ino);
-	*e = (struct ino_ent){ dev, ino, vino, ino_map[b] };
-	ino_map[b] = e;
-	return 0;
-}
-
-uint64_t lfs_ino_for(int b, const struct stat *st)
-{
-	(void)b;
-	pthread_mutex_lock(&ino_lock);
-	uint64_t vino;
-	struct ino_ent *e = ino_find(st->st_dev, st->st_ino);
-	if (e) {
-		vino = e->vino;
-	} else {
-		unsigned idx = lfs_dev_index(lfs, st->st_dev);
-		if (idx == 0 && st->st_ino < (1ULL << 56))
-			vino = st->st_ino;
-		else if (idx < 127 && st->st_ino < (1ULL << 56))
-			vino = st->st_ino | ((uint64_t)idx << 56);
-		else {
-			vino = next_synthetic++;
-			ino_insert(st->st_dev, st->st_ino, vino);
-		}
-	}
-	pthread_mutex_unlock(&ino_lock);
-	return vino;
-}
-
-int lfs_ino_remember(const struct stat *upper, uint64_t ino)
-{
-	pthread_mutex_lock(&ino_lock);
-	int ret = ino_insert(upper->st_dev, upper->st_ino, ino);
-	pthread_mutex_unlock(&ino_lock);
-	return ret;
-}
-
-void lfs_ino_forget(const struct stat *upper)
-{
-	pthread_mutex_lock(&ino_lock);
-	for (struct ino_ent **p = &ino_map[ino_bucket(upper->st_dev, upper->st_ino)]; *p;
-	     p = &(*p)->next) {
-		struct ino_ent *e = *p;
-		if (e->dev == upper->st_dev && e->ino == upper->st_ino) {
-			*p = e->next;
-			free(e);
-			break;
-		}
-	}
-	pthread_mutex_unlock(&ino_lock);
-}
-
-void lfs_ino_map_free(void)
-{
-	for (size_t i = 0; i < INO_BUCKETS; i++) {
-		while (ino_map[i]) {
-			struct ino_ent *e = ino_map[i];
-			ino_map[i] = e->next;
-			free(e);
-		}
-	}
+	if (b < 0)
+		return -1;
+	if (delta > 0)
+		return b >= at ? b + 1 : b;
+	if (b == at)
+		return -1;
+	return b > at ? b - 1 : b;
 }

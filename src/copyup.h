@@ -1,0 +1,19 @@
+/* Copy-up: before a lower object changes, it is rebuilt in the rw branch.
+ * Everything is built under the work directory and renamed into place only
+ * when complete, so a crash never leaves a half-made object visible; the
+ * work directory is emptied at the next mount. */
+#ifndef LAYERFS_COPYUP_H
+#define LAYERFS_COPYUP_H
+
+#include "objref.h"
+
+/* Makes sure node n exists in the rw branch (its parents first). With data
+ * false, a regular file is created empty (the caller truncates it anyway). */
+int lfs_copyup(struct node *n, bool data);
+/* Makes sure the entry name of dir (naming node n) exists in the rw branch:
+ * linked from the hardlink index when n's data lives there. */
+int lfs_copyup_at(struct node *dir, const char *name, struct node *n);
+/* Makes sure directory node dir exists in the rw branch; opens it. */
+int lfs_upper_dir(struct node *dir, struct objref *o);
+
+#endif

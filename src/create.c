@@ -1,0 +1,216 @@
+/* Making new objects in the rw branch: see create.h. */
+#include "create.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "copyup.h"
+#include "layerfs/pathutil.h"
+#include "layerfs/union.h"
+#include "layerfs/whiteout.h"
+#include "whiteout_ops.h"
+#include "workdir.h"
+
+int lfs_check_new_name(const char *name)
+{
+	if (strlen(name) > NAME_MAX)
+		return -ENAMETOOLONG;
+	if (!lfs_name_is_valid(name) || lfs_is_marker_name(name))
+		return -EINVAL;
+	return lfs->has_rw ? 0 : -EROFS;
+}
+
+/* Gives the new object name (in dfd) the caller's uid and the gid the rw
+ * parent directory decides (its own under setgid). */
+static int set_owner(const struct fuse_ctx *caller, int dfd, const char *name, int parent_dfd)
+{
+	if (geteuid() != 0)
+		return 0;     /* unprivileged daemon: everything is ours anyway */
+	struct stat parent, st;
+	if (fstatat(parent_dfd, "", &parent, AT_EMPTY_PATH) < 0 ||
+	    fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	uid_t uid = lfs_id_on_disk(&lfs->ids.uids, caller->uid);
+	gid_t gid = (parent.st_mode & S_ISGID) ? parent.st_gid
+					       : lfs_id_on_disk(&lfs->ids.gids, caller->gid);
+	if (uid == (uid_t)UINT32_MAX || gid == (gid_t)UINT32_MAX)
+		return -EOVERFLOW;    /* the caller's id has no mapping */
+	if (st.st_uid == uid && st.st_gid == gid)
+		return 0;
+	if (fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	/* chown drops setuid/setgid of non-directories: put them back. */
+	if (!S_ISLNK(st.st_mode) && !S_ISDIR(st.st_mode) && (st.st_mode & (S_ISUID | S_ISGID)) &&
+	    fchmodat(dfd, name, st.st_mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The rw copy of dir, opened, for a new name in it. */
+static int begin_create(struct node *dir, const char *name, struct objref *pd)
+{
+	int ret = lfs_check_new_name(name);
+	if (ret)
+		return ret;
+	return lfs_upper_dir(dir, pd);
+}
+
+/* Moves a new object, built as tmp in the work directory orph, to name in
+ * the rw directory pd once it has the caller as owner. A whiteout of the
+ * same name is dropped after (the entry wins in its branch). On failure
+ * tmp is removed; -EEXIST when name appeared meanwhile. */
+static int publish_new(const struct fuse_ctx *caller, int orph, const char *tmp,
+		       struct objref *pd, const char *name)
+{
+	lfs_mark_dirty();   /* the whiteout of name goes only after it is placed */
+	/* What the kernel does for objects made in place under a setgid
+	 * directory: a new directory inherits the setgid bit (and, below, the
+	 * group through set_owner). */
+	struct stat parent, st;
+	if (fstatat(pd->dfd, "", &parent, AT_EMPTY_PATH) == 0 && (parent.st_mode & S_ISGID) &&
+	    fstatat(orph, tmp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+	    fchmodat(orph, tmp, (st.st_mode & 07777) | S_ISGID, 0) < 0) {
+		int err = errno;
+		lfs_remove_tree_at(orph, tmp);
+		return -err;
+	}
+	int ret = set_owner(caller, orph, tmp, pd->dfd);
+	if (ret == 0 && renameat2(orph, tmp, pd->dfd, name, RENAME_NOREPLACE) < 0)
+		ret = -errno;
+	if (ret) {
+		lfs_remove_tree_at(orph, tmp);
+		return ret;
+	}
+	ret = lfs_whiteout_remove(pd->dfd, name);
+	if (ret)
+		lfs_remove_tree_at(pd->dfd, name);
+	return ret;
+}
+
+int lfs_create_object(const struct fuse_ctx *caller, struct node *dir, const char *name,
+		      mode_t mode, dev_t rdev, const char *link_target)
+{
+	struct objref pd;
+	int ret = begin_create(dir, name, &pd);
+	if (ret)
+		return ret;
+	int orph = lfs_work_orph();
+	if (orph < 0) {
+		lfs_obj_release(&pd);
+		return orph;
+	}
+	char tmp[64];
+	lfs_tmpname(tmp, sizeof(tmp), "new");
+	if (link_target)
+		ret = symlinkat(link_target, orph, tmp);
+	else
+		ret = mknodat(orph, tmp, mode, rdev);
+	ret = ret < 0 ? -errno : publish_new(caller, orph, tmp, &pd, name);
+	lfs_obj_release(&pd);
+	return ret;
+}
+
+/* mkdir where a whiteout stands: build the directory, opaque, in the work
+ * directory and rename it into place, then drop the whiteout. */
+static int mkdir_opaque(const struct fuse_ctx *caller, struct objref *pd, const char *name,
+			mode_t mode)
+{
+	int orph = lfs_work_orph();
+	if (orph < 0)
+		return orph;
+	char tmp[64];
+	lfs_tmpname(tmp, sizeof(tmp), "mkdir");
+	if (mkdirat(orph, tmp, mode) < 0)
+		return -errno;
+	int ret = lfs_opaque_make(orph, tmp);
+	if (ret == 0)
+		ret = set_owner(caller, orph, tmp, pd->dfd);
+	if (ret == 0 && renameat2(orph, tmp, pd->dfd, name, RENAME_NOREPLACE) < 0)
+		ret = -errno;
+	if (ret) {
+		lfs_remove_tree_at(orph, tmp);
+		return ret;
+	}
+	return lfs_whiteout_remove(pd->dfd, name);
+}
+
+int lfs_create_dir(const struct fuse_ctx *caller, struct node *dir, const char *name,
+		   mode_t mode)
+{
+	struct objref pd;
+	int ret = begin_create(dir, name, &pd);
+	if (ret)
+		return ret;
+	if (lfs_union_whiteout_at(pd.dfd, name)) {
+		ret = mkdir_opaque(caller, &pd, name, mode);
+	} else {
+		int orph = lfs_work_orph();
+		char tmp[64];
+		lfs_tmpname(tmp, sizeof(tmp), "mkdir");
+		if (orph < 0)
+			ret = orph;
+		else if (mkdirat(orph, tmp, mode) < 0)
+			ret = -errno;
+		else
+			ret = publish_new(caller, orph, tmp, &pd, name);
+	}
+	lfs_obj_release(&pd);
+	return ret;
+}
+
+int lfs_create_file(const struct fuse_ctx *caller, struct node *dir, const char *name,
+		    mode_t mode, int flags)
+{
+	struct objref pd;
+	int ret = lfs_check_new_name(name);
+	if (ret == 0)
+		ret = lfs_upper_dir(dir, &pd);
+	if (ret)
+		return ret;
+	int orph = lfs_work_orph();
+	char tmp[64];
+	lfs_tmpname(tmp, sizeof(tmp), "new");
+	int fd = orph < 0 ? orph : openat(orph, tmp, flags | O_CREAT | O_EXCL, mode);
+	if (orph >= 0 && fd < 0)
+		fd = -errno;
+	if (fd >= 0) {
+		ret = publish_new(caller, orph, tmp, &pd, name);
+		if (ret) {
+			close(fd);
+			fd = ret;
+		}
+		/* Made by someone else meanwhile: open theirs, as is. */
+		if (ret == -EEXIST && !(flags & O_EXCL)) {
+			fd = openat(pd.dfd, name, flags);
+			if (fd < 0)
+				fd = -errno;
+		}
+	}
+	lfs_obj_release(&pd);
+	return fd;
+}
+
+int lfs_create_link(struct node *n, struct node *dir, const char *newname)
+{
+	struct objref pd, src;
+	int ret = lfs_check_new_name(newname);
+	if (ret == 0)
+		ret = lfs_copyup(n, true);
+	if (ret == 0)
+		ret = lfs_upper_dir(dir, &pd);
+	if (ret)
+		return ret;
+	ret = lfs_obj_locate(n, &src);
+	if (ret == 0) {
+		if (linkat(src.dfd, src.name, pd.dfd, newname, 0) < 0)
+			ret = -errno;
+		else
+			ret = lfs_whiteout_remove(pd.dfd, newname);
+		lfs_obj_release(&src);
+	}
+	lfs_obj_release(&pd);
+	return ret;
+}

@@ -1,0 +1,133 @@
+/* Open-file handles: see handle.h. */
+#include "handle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "branch.h"
+#include "objref.h"
+#include "passthrough.h"
+
+int lfs_handle_open_object(struct node *n, int flags, int *branch)
+{
+	struct objref o;
+	int ret = lfs_obj_locate(n, &o);
+	if (ret)
+		return ret;
+	int fd = openat(o.dfd, o.name, flags);
+	ret = fd < 0 ? -errno : fd;
+	*branch = o.branch;
+	lfs_obj_release(&o);
+	return ret;
+}
+
+static void handle_destroy(struct fhandle *h)
+{
+	close(h->fd);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}
+
+struct fhandle *lfs_handle_new(struct node *n, int fd, int flags, int branch,
+			       struct fuse_file_info *fi, int *backing_id)
+{
+	struct fhandle *h = calloc(1, sizeof(*h));
+	if (!h) {
+		close(fd);
+		return NULL;
+	}
+	h->fd = fd;
+	h->flags = flags;
+	h->branch = branch;
+	h->node = n;
+	h->gen = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE);
+	pthread_mutex_init(&h->lock, NULL);
+	/* Every write goes through the mount, so the kernel's page cache of a
+	 * file is never stale: keep it across opens (lfs_pt_choose says when
+	 * passthrough writes made it stale after all). */
+	fi->keep_cache = 1;
+	*backing_id = lfs_pt_choose(n, h, fi);
+	lfs_tree_lock();
+	h->next = n->handles;
+	n->handles = h;
+	lfs_tree_unlock();
+	return h;
+}
+
+void lfs_handle_free(struct fhandle *h)
+{
+	lfs_tree_lock();
+	for (struct fhandle **p = &h->node->handles; *p; p = &(*p)->next) {
+		if (*p == h) {
+			*p = h->next;
+			break;
+		}
+	}
+	int backing_id = lfs_pt_handle_gone_locked(h->node, h);
+	lfs_tree_unlock();
+	if (backing_id)
+		lfs_pt_backing_close(backing_id);
+	handle_destroy(h);
+}
+
+int lfs_handle_fd(struct fhandle *h, struct node *n)
+{
+	unsigned gen = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE);
+	if (gen == h->gen)
+		return h->fd;
+	lfs_mutex_lock(&h->lock, LFS_RANK_HANDLE);
+	if (h->gen != gen) {
+		int branch = -1;
+		int fd = lfs_handle_open_object(n, h->flags & ~O_TRUNC, &branch);
+		if (fd >= 0) {
+			h->branch = branch;
+			/* The old fd may be in use by a concurrent read: keep it
+			 * valid by duplicating the new file over it. */
+			dup3(fd, h->fd, O_CLOEXEC);
+			close(fd);
+			h->gen = gen;
+		}
+	}
+	lfs_mutex_unlock(&h->lock, LFS_RANK_HANDLE);
+	return h->fd;
+}
+
+int lfs_node_dup_open_fd(struct node *n)
+{
+	lfs_tree_lock();
+	int fd = n->handles ? fcntl(n->handles->fd, F_DUPFD_CLOEXEC, 0) : -1;
+	lfs_tree_unlock();
+	return fd < 0 ? -ENOENT : fd;
+}
+
+void lfs_handles_remap_locked(struct node *n, int at, int delta)
+{
+	for (struct fhandle *h = n->handles; h; h = h->next)
+		h->branch = lfs_branch_remap(h->branch, at, delta);
+}
+
+bool lfs_handles_on_branch_locked(struct node *n, int b)
+{
+	for (struct fhandle *h = n->handles; h; h = h->next)
+		if (h->branch == b)
+			return true;
+	return false;
+}
+
+void lfs_handles_free_all(void)
+{
+	if (!lfs->nodes)
+		return;
+	struct node **v;
+	size_t cnt = lfs_node_list_locked(&v);
+	for (size_t i = 0; i < cnt; i++) {
+		while (v[i]->handles) {
+			struct fhandle *h = v[i]->handles;
+			v[i]->handles = h->next;
+			handle_destroy(h);
+		}
+	}
+	free(v);
+}

@@ -1,0 +1,87 @@
+/* The node table: one node per merged object the kernel knows, found by the
+ * inode number shown to users (so every hardlink name is the same node),
+ * each with the names (parent, entry) it is known by. */
+#ifndef LAYERFS_NODE_H
+#define LAYERFS_NODE_H
+
+#include "lfs.h"
+
+/* One name of a node: (parent directory node, entry name). */
+struct lname {
+	struct node *parent;
+	char *name;
+	struct lname *next;
+};
+
+/* Fields are under lfs->tree_lock unless said otherwise. */
+struct node {
+	uint64_t ino;        /* st_ino shown to users; stable for the mount */
+	uint64_t nlookup;    /* references the kernel holds */
+	uint32_t pins;       /* names of children that point at this node */
+	mode_t type;         /* S_IFMT bits */
+	int branch;          /* topmost branch holding the object */
+	uint16_t *dirbr;     /* directories: branches that contribute, top-down */
+	unsigned ndirbr;
+	nlink_t lower_nlink; /* link count the lower object had (hardlink index) */
+	char *plink;         /* data lives in the hardlink index under this name */
+	struct lname *names; /* NULL only for the root */
+	bool hashed;         /* reachable from the inode table */
+	unsigned gen;        /* bumped (atomically) when the object moves up */
+	bool no_xattrs;      /* known to carry no xattrs (ls -l asks for every file) */
+	pthread_mutex_t lock; /* serialises copy-up of this node (lock order 3) */
+	struct node *hnext;
+	struct node *all_prev, *all_next; /* every live node, for teardown */
+	/* What other modules keep per node; their types are theirs alone. */
+	struct fhandle *handles;       /* handle.c: the open files */
+	struct lfs_pt_node *pt;        /* passthrough.c: how they are served */
+	struct lfs_dc_slot *dc;        /* dircache.c: the lower branches' names */
+};
+
+static inline struct node *lfs_node(fuse_ino_t id)
+{
+	return id == FUSE_ROOT_ID ? lfs->root : (struct node *)(uintptr_t)id;
+}
+
+static inline fuse_ino_t lfs_node_id(struct node *n)
+{
+	return n == lfs->root ? FUSE_ROOT_ID : (fuse_ino_t)(uintptr_t)n;
+}
+
+int lfs_nodes_init(void);
+struct node *lfs_node_new_root(void);
+/* At unmount: every node goes (their handles are gone already). */
+void lfs_node_free_all(void);
+
+/* Looks up or creates the node for a resolved object, adds (parent, name)
+ * to its names and takes one kernel reference. Caller holds tree_lock. */
+struct node *lfs_node_get(struct node *parent, const char *name, uint64_t ino,
+			  mode_t type, int branch, const uint16_t *dirbr, unsigned ndirbr);
+void lfs_node_forget(struct node *n, uint64_t count);
+struct node *lfs_node_find_locked(uint64_t ino);
+
+/* After a directory moved: it and every directory below it now live only
+ * in the rw branch (the moved tree is opaque). Caller holds tree_lock. */
+void lfs_node_trim_subtree(struct node *dir);
+/* Gives n the name (parent, name) back (after a failed removal). */
+int lfs_node_add_name_locked(struct node *n, struct node *parent, const char *name);
+/* Drops the name (parent, name) of n. Caller holds tree_lock. */
+void lfs_node_unname(struct node *n, struct node *parent, const char *name);
+/* Moves name (oldparent, oldname) of n to (newparent, newname). tree_lock. */
+int lfs_node_rename(struct node *n, struct node *oldparent, const char *oldname,
+		    struct node *newparent, const char *newname);
+
+/* After copy-up or creation in the rw branch. */
+void lfs_node_set_upper(struct node *n);
+bool lfs_node_is_upper(struct node *n);
+bool lfs_node_dir_in_rw(struct node *n);
+/* The first parent of n (NULL for the root and for an unlinked node). */
+struct node *lfs_node_parent(struct node *n);
+/* Sets the contributing branches of directory node n (its directory cache
+ * follows). Caller holds tree_lock. */
+int lfs_node_set_dirbr_locked(struct node *n, const uint16_t *dirbr, unsigned ndirbr);
+/* Copies dirbr of a directory node (under tree_lock); its count. */
+unsigned lfs_node_dirbr(struct node *n, uint16_t *out);
+/* Every live node (malloc'ed array; caller holds tree_lock). */
+size_t lfs_node_list_locked(struct node ***out);
+
+#endif

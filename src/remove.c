@@ -1,0 +1,110 @@
+/* Taking names away: see remove.h. */
+#include "remove.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "copyup.h"
+#include "dirmerge.h"
+#include "entry.h"
+#include "ino.h"
+#include "whiteout_ops.h"
+#include "workdir.h"
+
+void lfs_detach(struct lfs_detached *d, struct node *dir, const char *name, struct node *n,
+		const struct stat *st, bool in_rw)
+{
+	d->n = n;
+	d->unmapped = in_rw && (S_ISDIR(st->st_mode) || st->st_nlink == 1);
+	if (in_rw)
+		d->st = *st;
+	if (d->unmapped)
+		lfs_ino_forget(st);
+	lfs_tree_lock();
+	lfs_node_unname(n, dir, name);
+	lfs_tree_unlock();
+}
+
+void lfs_reattach(struct lfs_detached *d, struct node *dir, const char *name)
+{
+	if (d->unmapped && d->st.st_ino != d->n->ino)
+		lfs_ino_remember(&d->st, d->n->ino);
+	lfs_tree_lock();
+	lfs_node_add_name_locked(d->n, dir, name);
+	lfs_tree_unlock();
+}
+
+int lfs_dir_check_empty(struct node *dir, const char *name, const struct resolved *r)
+{
+	struct fuse_entry_param e;
+	int ret = lfs_make_entry(dir, name, r, &e);
+	if (ret)
+		return ret;
+	struct node *child = lfs_node(e.ino);
+	struct dirlist list = { 0 };
+	ret = lfs_dir_merge(child, &list, true);
+	if (ret == 0 && list.n)
+		ret = -ENOTEMPTY;
+	lfs_dirlist_free(&list);
+	lfs_node_forget(child, 1);
+	return ret;
+}
+
+/* The node of the name to remove, referenced, after the checks of its type
+ * (and, for a directory, of its emptiness). */
+static int removal_target(struct node *dir, const char *name, bool is_dir, struct node **out)
+{
+	struct resolved *r = malloc(sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	int ret = lfs_resolve(dir, name, 0, r);
+	if (ret == 0 && is_dir && !S_ISDIR(r->st.st_mode))
+		ret = -ENOTDIR;
+	if (ret == 0 && !is_dir && S_ISDIR(r->st.st_mode))
+		ret = -EISDIR;
+	if (ret == 0 && is_dir)
+		ret = lfs_dir_check_empty(dir, name, r);
+	struct fuse_entry_param e;
+	if (ret == 0)
+		ret = lfs_make_entry(dir, name, r, &e);
+	free(r);
+	if (ret == 0)
+		*out = lfs_node(e.ino);
+	return ret;
+}
+
+int lfs_remove_entry(struct node *dir, const char *name, bool is_dir)
+{
+	if (!lfs->has_rw)
+		return -EROFS;
+	struct node *n;
+	int ret = removal_target(dir, name, is_dir, &n);
+	if (ret)
+		return ret;
+	bool need_wh = lfs_lower_has(dir, name);
+	struct objref pd;
+	ret = lfs_upper_dir(dir, &pd);
+	if (ret) {
+		lfs_node_forget(n, 1);
+		return ret;
+	}
+	struct stat st;
+	bool in_rw = fstatat(pd.dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (need_wh)
+		ret = lfs_whiteout_make(pd.dfd, name);
+	if (ret == 0) {
+		struct lfs_detached d;
+		lfs_detach(&d, dir, name, n, &st, in_rw);
+		if (in_rw && is_dir)
+			ret = lfs_remove_dir_atomic(pd.dfd, name);
+		else if (in_rw && unlinkat(pd.dfd, name, 0) < 0)
+			ret = -errno;
+		if (ret)
+			lfs_reattach(&d, dir, name);
+	}
+	lfs_obj_release(&pd);
+	lfs_node_forget(n, 1);
+	return ret;
+}

@@ -1,0 +1,18 @@
+/* Making and removing markers in the rw branch: whiteouts and opaque
+ * markers are hardlinks of one base file, as on aufs. What markers mean is
+ * the union rule's (layerfs/union.h); how they are spelled, whiteout.h's. */
+#ifndef LAYERFS_WHITEOUT_OPS_H
+#define LAYERFS_WHITEOUT_OPS_H
+
+#include "lfs.h"
+
+/* A whiteout of name in rw directory dfd (0 when there is one already). */
+int lfs_whiteout_make(int dfd, const char *name);
+int lfs_whiteout_remove(int dfd, const char *name);
+/* Marks rw directory dirname (in dfd) opaque. */
+int lfs_opaque_make(int dfd, const char *dirname);
+/* Under an opaque directory nothing below merges in: its whiteouts (at
+ * every depth) say nothing any more and would only clutter a diff. */
+int lfs_drop_whiteouts_below(int dfd, const char *dirname);
+
+#endif
