@@ -36,9 +36,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (strlen(m.layers[i].digest) != 64 || !m.layers[i].media_type)
 				abort();
 		if (m.kind == MANIFEST_INDEX) {
-			struct platform p;
+			struct image_platform p;
 			size_t at;
-			platform_host(&p);
+			image_platform_host(&p);
 			if (manifest_choose(&m, &p, &at, err, sizeof(err)) == 0 && at >= m.nmanifests)
 				abort();
 		}
