@@ -13,12 +13,14 @@ PACKAGES=(
 	pkg-config
 	meson
 	ninja-build
-	# libraries: the daemon (fuse3) and layerctl (archive, json, digests, gzip)
+	# libraries: the daemon (fuse3) and layerctl (archive, json, digests, gzip,
+	# HTTP for registries)
 	libfuse3-dev
 	libarchive-dev
 	libjansson-dev
 	nettle-dev
 	zlib1g-dev
+	libcurl4-openssl-dev
 	# tests: unit tests (cmocka) and real-mount tests (pytest)
 	libcmocka-dev
 	python3
@@ -46,6 +48,11 @@ PACKAGES=(
 	umoci
 	zstd
 	xz-utils
+	# registry tests (tests/registry): a real registry, its TLS certificates and
+	# bcrypt htpasswd file
+	docker-registry
+	openssl
+	apache2-utils
 	# containers (tests/containers): podman and buildah with layerfs, and with
 	# fuse-overlayfs to prove the tests (see scripts/containers-deps.sh too)
 	podman

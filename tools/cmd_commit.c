@@ -20,6 +20,7 @@
 #include "unpack.h"
 #include "layerctl.h"
 #include "layerwrite.h"
+#include "reference.h"
 #include "store.h"
 
 #define LAYER_MEDIA_TYPE "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -147,17 +148,11 @@ struct untag {
 static int untag_one(const char *id_hex, json_t *image, void *arg)
 {
 	struct untag *u = arg;
-	json_t *names = json_object_get(image, "names"), *v;
-	size_t i;
+	json_t *names = json_object_get(image, "names");
 	if (!strcmp(id_hex, u->keep))
 		return 0;
-	json_array_foreach(names, i, v) {
-		if (json_is_string(v) && !strcmp(json_string_value(v), u->tag)) {
-			json_array_remove(names, i);
-			json_object_set(u->changed, id_hex, image);
-			break;
-		}
-	}
+	if (store_names_remove(names, u->tag))
+		json_object_set(u->changed, id_hex, image);
 	return 0;
 }
 
@@ -231,12 +226,17 @@ out:
 
 int cmd_commit(struct ctl *ctl, int argc, char **argv)
 {
-	if (argc != 3 || argv[1][0] == '-' || !*argv[2] || strpbrk(argv[2], " \t\n@")) {
+	if (argc != 3 || argv[1][0] == '-' || !*argv[2]) {
 		fprintf(stderr, "usage: layerctl commit NAME NEWNAME[:TAG]\n");
 		return CTL_USAGE;
 	}
-	char tag[512];
-	snprintf(tag, sizeof(tag), "%s%s", argv[2], strchr(argv[2], ':') ? "" : ":latest");
+	char tag[1024], err[256];
+	if (reference_normalize(argv[2], tag, sizeof(tag), err, sizeof(err)) < 0 ||
+	    (strchr(tag, '@') && snprintf(err, sizeof(err), "a name takes a tag, not a digest"))) {
+		fprintf(stderr, "layerctl: commit: '%s': %s\n", argv[2], err);
+		fprintf(stderr, "usage: layerctl commit NAME NEWNAME[:TAG]\n");
+		return CTL_USAGE;
+	}
 	struct store s;
 	json_t *ctr = store_open_container(&s, ctl->store_root, argv[1], "commit");
 	if (!ctr)

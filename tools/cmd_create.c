@@ -145,8 +145,9 @@ static int create_locked(struct store *s, const char *ref, const char *name)
 	char id_hex[65], dst[PATH_MAX], tmp[PATH_MAX];
 	int rc = store_image_find(s, ref, id_hex);
 	if (rc < 0) {
-		fprintf(stderr, "layerctl: create: image %s: %s\n", ref,
-			rc == -EEXIST ? "ambiguous id prefix" : "not found");
+		char why[320];
+		store_image_find_reason(ref, rc, why, sizeof(why));
+		fprintf(stderr, "layerctl: create: image %s: %s\n", ref, why);
 		return CTL_FAIL;
 	}
 	struct stat st;
@@ -271,7 +272,7 @@ static int ps_line(const char *name, json_t *ctr, void *arg)
 	json_t *img = id && store_digest_hex(id, hex) ? store_image_load(s, hex) : NULL;
 	const char *tag = json_string_value(json_array_get(json_object_get(img, "names"), 0));
 	if (tag)
-		snprintf(image, sizeof(image), "%s", tag);
+		store_name_familiar(tag, image, sizeof(image));
 	json_decref(img);
 	const char *state = "created";
 	if (rt_running_pid(s, name))

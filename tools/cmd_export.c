@@ -23,8 +23,10 @@
 
 #include "layerfs/fdio.h"
 #include "digest.h"
+#include "layerblob.h"
 #include "layerctl.h"
 #include "layerwrite.h"
+#include "reference.h"
 #include "store.h"
 
 #define MT_LAYER "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -32,19 +34,13 @@
 #define MT_MANIFEST "application/vnd.oci.image.manifest.v1+json"
 #define MT_INDEX "application/vnd.oci.image.index.v1+json"
 
-struct xlayer {
-	char blob[PATH_MAX];              /* the gzip blob */
-	char digest[DIGEST_HEX_LEN + 1];
-	char diff_id[DIGEST_HEX_LEN + 1];
-	uint64_t size;
-};
-
 struct ximage {
-	struct xlayer *l;
+	struct layerblob *l;
 	size_t n;
 	char *config;                     /* the config's bytes */
 	char config_hex[DIGEST_HEX_LEN + 1];
-	char name[256], tag[256];         /* from names[0]; "" when none */
+	char name[256], tag[256];         /* from names[0] (familiar); "" when none */
+	char full[512];                   /* names[0] in normal form */
 };
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -63,51 +59,6 @@ static void remove_tree(const char *path)
 	nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
-/* The stored blob of a layer, when it is there and its digest checks out. */
-static bool stored_blob(const char *ldir, json_t *meta, struct xlayer *x)
-{
-	const char *digest = json_string_value(json_object_get(meta, "digest"));
-	const char *diff_id = json_string_value(json_object_get(meta, "diff_id"));
-	char want[DIGEST_HEX_LEN + 1], have[DIGEST_HEX_LEN + 1];
-	snprintf(x->blob, sizeof(x->blob), "%.*s/layer.tar.gz", PATH_MAX - 16, ldir);
-	int fd = open(x->blob, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	bool ok = fd >= 0 && digest && diff_id && store_digest_hex(digest, want) &&
-		  store_digest_hex(diff_id, x->diff_id) && fstat(fd, &st) == 0 &&
-		  digest_fd(fd, have) == 0 && strcmp(want, have) == 0;
-	if (fd >= 0)
-		close(fd);
-	if (ok) {
-		memcpy(x->digest, have, sizeof(have));
-		x->size = (uint64_t)st.st_size;
-	}
-	return ok;
-}
-
-/* Writes the layer afresh from LDIR/diff into WORK/<i>.tar.gz. */
-static int fresh_blob(const char *ldir, const char *work, size_t i, struct xlayer *x)
-{
-	char diff[PATH_MAX + 8];
-	snprintf(diff, sizeof(diff), "%s/diff", ldir);
-	snprintf(x->blob, sizeof(x->blob), "%.*s/layer%zu.tar.gz", PATH_MAX - 40, work, i);
-	int dfd = open(diff, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int out = open(x->blob, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	struct layer_blob lb;
-	int rc = dfd < 0 || out < 0 ? -1 : layerwrite(dfd, out, &lb);
-	if (dfd >= 0)
-		close(dfd);
-	if (out >= 0 && close(out) < 0)
-		rc = -1;
-	if (rc < 0) {
-		fprintf(stderr, "layerctl: export: cannot write layer %s\n", diff);
-		return -1;
-	}
-	memcpy(x->digest, lb.digest, sizeof(lb.digest));
-	memcpy(x->diff_id, lb.diff_id, sizeof(lb.diff_id));
-	x->size = lb.blob_size;
-	return 0;
-}
-
 static int prepare_layers(const struct store *s, json_t *image, const char *work,
 			  struct ximage *x)
 {
@@ -124,9 +75,9 @@ static int prepare_layers(const struct store *s, json_t *image, const char *work
 			return -1;
 		}
 		json_t *meta = store_layer_meta(s, hex);
-		bool ok = stored_blob(ldir, meta, &x->l[i]);
+		bool ok = layerblob_stored(ldir, meta, &x->l[i]);
 		json_decref(meta);
-		if (!ok && fresh_blob(ldir, work, i, &x->l[i]) < 0)
+		if (!ok && layerblob_fresh(ldir, work, i, &x->l[i]) < 0)
 			return -1;
 	}
 	return 0;
@@ -153,10 +104,12 @@ static int prepare_config(json_t *image, struct ximage *x)
 	json_decref(config);
 	digest_buffer(x->config, strlen(x->config), x->config_hex);
 	const char *ref = json_string_value(json_array_get(json_object_get(image, "names"), 0));
-	const char *colon = ref ? strrchr(ref, ':') : NULL;
-	if (ref && colon && !strchr(colon, '/')) {
-		snprintf(x->name, sizeof(x->name), "%.*s", (int)(colon - ref), ref);
-		snprintf(x->tag, sizeof(x->tag), "%s", colon + 1);
+	struct reference r;
+	if (ref && reference_parse(ref, &r, NULL, 0) == 0 && r.tag[0] &&
+	    reference_familiar_name(&r, x->name, sizeof(x->name)) == 0) {
+		snprintf(x->tag, sizeof(x->tag), "%s", r.tag);
+		r.digest[0] = '\0';
+		reference_string(&r, x->full, sizeof(x->full));
 	}
 	return 0;
 }
@@ -237,13 +190,10 @@ static int write_oci(const char *dir, struct ximage *x)
 	json_decref(manifest);
 	if (!desc)
 		return -1;
-	if (*x->tag) {
-		char full[600];
-		snprintf(full, sizeof(full), "%s:%s", x->name, x->tag);
+	if (*x->tag)
 		json_object_set_new(desc, "annotations",
 				    json_pack("{s:s, s:s}", "org.opencontainers.image.ref.name",
-					      x->tag, "io.containerd.image.name", full));
-	}
+					      x->tag, "io.containerd.image.name", x->full));
 	json_t *index = json_pack("{s:i, s:s, s:[o]}", "schemaVersion", 2, "mediaType", MT_INDEX,
 				  "manifests", desc);
 	snprintf(path, sizeof(path), "%s/index.json", dir);
@@ -279,7 +229,7 @@ static int tar_add(struct archive *a, const char *member, const char *file, cons
 }
 
 /* Decompresses a layer blob to DST, checking it against the diff_id. */
-static int gunzip_checked(const struct xlayer *l, const char *dst, uint64_t *size)
+static int gunzip_checked(const struct layerblob *l, const char *dst, uint64_t *size)
 {
 	gzFile in = gzopen(l->blob, "rb");
 	FILE *out = fopen(dst, "wxe");
@@ -430,9 +380,16 @@ int cmd_export(struct ctl *ctl, int argc, char **argv)
 		return CTL_FAIL;
 	int rc = CTL_FAIL, found = store_image_find(&s, argv[optind], hex);
 	json_t *image = found == 0 ? store_image_load(&s, hex) : NULL;
-	if (!image)
-		fprintf(stderr, "layerctl: export: image %s: %s\n", argv[optind],
-			found == -EEXIST ? "ambiguous id prefix" : "not found");
+	char name[1024];
+	json_t *names = json_object_get(image, "names");
+	/* the name asked for is the one the export carries */
+	if (store_normalize_name(argv[optind], name, sizeof(name)) == 0 &&
+	    store_names_remove(names, name))
+		json_array_insert_new(names, 0, json_string(name));
+	if (!image) {
+		store_image_find_reason(argv[optind], found, name, sizeof(name));
+		fprintf(stderr, "layerctl: export: image %s: %s\n", argv[optind], name);
+	}
 	else
 		rc = export_image(&s, image, target, oci);
 	json_decref(image);

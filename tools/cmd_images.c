@@ -113,11 +113,23 @@ static int table_fn(const char *id_hex, json_t *image, void *arg)
 	const char *created = json_string_value(json_object_get(image, "created"));
 	size_t i;
 	json_t *v;
+	char shown[1024];
 	json_array_foreach(names, i, v) {
-		if (json_is_string(v))
-			add_row(t, json_string_value(v), id_hex, layers, size, created);
+		if (!json_is_string(v))
+			continue;
+		store_name_familiar(json_string_value(v), shown, sizeof(shown));
+		add_row(t, shown, id_hex, layers, size, created);
 	}
-	if (json_array_size(names) == 0)
+	if (json_array_size(names) > 0)
+		return 0;
+	/* pulled by digest only: NAME@sha256:..., as it can be used */
+	json_array_foreach(json_object_get(image, "digests"), i, v) {
+		if (!json_is_string(v))
+			continue;
+		store_name_familiar(json_string_value(v), shown, sizeof(shown));
+		add_row(t, shown, id_hex, layers, size, created);
+	}
+	if (json_array_size(json_object_get(image, "digests")) == 0)
 		add_row(t, "<none>", id_hex, layers, size, created);
 	return 0;
 }
@@ -194,19 +206,6 @@ static int users_fn(const char *name, json_t *container, void *arg)
 	return 0;
 }
 
-static bool drop_name(json_t *names, const char *name)
-{
-	size_t i;
-	json_t *v;
-	json_array_foreach(names, i, v) {
-		if (strcmp(json_string_value(v) ? json_string_value(v) : "", name) == 0) {
-			json_array_remove(names, i);
-			return true;
-		}
-	}
-	return false;
-}
-
 static int delete_image(struct store *s, const char *id_hex, json_t *names, const char *ref)
 {
 	struct users u = { .id_hex = id_hex };
@@ -225,8 +224,12 @@ static int delete_image(struct store *s, const char *id_hex, json_t *names, cons
 	}
 	size_t i;
 	json_t *v;
-	json_array_foreach(names, i, v)
-		printf("Untagged: %s\n", json_string_value(v));
+	json_array_foreach(names, i, v) {
+		char shown[1024];
+		store_name_familiar(json_string_value(v) ? json_string_value(v) : "", shown,
+				    sizeof(shown));
+		printf("Untagged: %s\n", shown);
+	}
 	printf("Deleted: sha256:%s\n", id_hex);
 	return 0;
 }
@@ -234,21 +237,22 @@ static int delete_image(struct store *s, const char *id_hex, json_t *names, cons
 /* One IMAGE: untag when named and other names remain, else delete. */
 static int rmi_one(struct store *s, const char *ref, bool force)
 {
-	char id[65], name[1024];
+	char id[65], name[1024], shown[1024];
 	int rc = store_image_find(s, ref, id);
 	if (rc < 0) {
-		fprintf(stderr, "layerctl: rmi %s: %s\n", ref, rc == -EEXIST
-			? "ambiguous id prefix" : "no such image");
+		store_image_find_reason(ref, rc, shown, sizeof(shown));
+		fprintf(stderr, "layerctl: rmi %s: %s\n", ref, shown);
 		return -1;
 	}
 	json_t *image = store_image_load(s, id);
 	json_t *names = json_object_get(image, "names");
 	bool by_name = store_normalize_name(ref, name, sizeof(name)) == 0 &&
-		       drop_name(names, name);
+		       store_names_remove(names, name);
 	if (by_name && json_array_size(names) > 0) {
 		rc = store_image_save(s, id, image);
+		store_name_familiar(name, shown, sizeof(shown));
 		if (rc == 0)
-			printf("Untagged: %s\n", name);
+			printf("Untagged: %s\n", shown);
 		else
 			fprintf(stderr, "layerctl: rmi %s: %s\n", ref, strerror(-rc));
 	} else if (!by_name && json_array_size(names) > 1 && !force) {

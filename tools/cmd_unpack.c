@@ -1,7 +1,8 @@
 /* layerctl unpack IMAGE [--platform P] [--name NAME:TAG] [-q]: every layer
  * into layers/<chain>/diff (built in tmp/, renamed into place), in
  * parallel, then the image record. An image without layers (scratch) gets
- * its record only. */
+ * its record only. The store insertion (image_load, see imageload.h) is
+ * shared with pull. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -16,7 +17,9 @@
 
 #include "digest.h"
 #include "image.h"
+#include "imageload.h"
 #include "layerctl.h"
+#include "reference.h"
 #include "store.h"
 #include "unpack.h"
 
@@ -33,6 +36,7 @@ struct job {
 
 struct run {
 	struct store *s;
+	const struct image_load *o;
 	struct job *jobs;
 	size_t njobs, todo, next, done;
 	uint64_t bytes;          /* raw bytes read, for the progress line */
@@ -100,9 +104,15 @@ static int unpack_job(struct run *r, struct job *j)
 		return -1;
 	}
 	struct blob_reader *in = NULL;
-	rc = blob_open(j->layer, &in, j->err, j->errsz);
+	size_t i = (size_t)(j - r->jobs);
+	if (r->o->open)
+		rc = r->o->open(r->o->ctx, i, &in, j->err, j->errsz);
+	else
+		rc = blob_open(j->layer, &in, j->err, j->errsz);
 	if (rc == 0)
 		rc = unpack_layer(in, dfd, j->layer->label, &r->bytes, &j->res, j->err, j->errsz);
+	if (rc < 0 && in && r->o->failed)
+		r->o->failed(r->o->ctx, i, j->err, j->errsz);
 	blob_close(in);
 	close(dfd);
 	return verify(j, rc);
@@ -162,7 +172,7 @@ static void progress_line(struct run *r, bool final)
 static void run_jobs(struct run *r, bool show)
 {
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t n = cores > 0 ? (size_t)cores : 1;
+	size_t n = r->o->jobs ? r->o->jobs : cores > 0 ? (size_t)cores : 1;
 	if (n > r->todo)
 		n = r->todo;
 	pthread_t *th = calloc(n ? n : 1, sizeof(*th));
@@ -225,6 +235,8 @@ static int write_meta(struct run *r, struct job *j, const char *parent)
 	json_object_set_new(meta, "media_type", j->layer->media_type
 				  ? json_string(j->layer->media_type) : json_null());
 	json_object_set_new(meta, "size", json_integer((json_int_t)j->res.size));
+	if (r->o->meta)
+		r->o->meta(r->o->ctx, (size_t)(j - r->jobs), meta);
 	int dfd = open(j->tmpdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	int rc = dfd < 0 ? -errno : store_json_write_at(r->s, dfd, "meta.json", meta);
 	if (dfd >= 0)
@@ -276,21 +288,8 @@ struct names {
 struct untag {
 	struct store *s;
 	const char *keep;  /* the image that gets the names */
-	struct names *names;
+	const struct image_load *o;
 };
-
-static bool json_names_drop(json_t *arr, const char *name)
-{
-	size_t i;
-	json_t *v;
-	json_array_foreach(arr, i, v) {
-		if (json_is_string(v) && strcmp(json_string_value(v), name) == 0) {
-			json_array_remove(arr, i);
-			return true;
-		}
-	}
-	return false;
-}
 
 /* A name moves to the new image: other images lose it (as docker does). */
 static int untag_fn(const char *id_hex, json_t *image, void *arg)
@@ -300,8 +299,8 @@ static int untag_fn(const char *id_hex, json_t *image, void *arg)
 		return 0;
 	bool changed = false;
 	json_t *arr = json_object_get(image, "names");
-	for (size_t i = 0; i < u->names->n; i++)
-		changed |= json_names_drop(arr, u->names->v[i]);
+	for (size_t i = 0; i < u->o->nnames; i++)
+		changed |= store_names_remove(arr, u->o->names[i]);
 	if (changed)
 		store_image_save(u->s, id_hex, image);
 	return 0;
@@ -323,7 +322,26 @@ static json_t *new_image(struct run *r, const struct image_src *img)
 			 "config", img->config);
 }
 
-static int save_image(struct run *r, const struct image_src *img, struct names *names)
+/* Adds the strings of add to the array field of obj, each once. */
+static void add_unique(json_t *obj, const char *field, char **add, size_t n)
+{
+	json_t *arr = json_object_get(obj, field);
+	if (!json_is_array(arr)) {
+		arr = json_array();
+		json_object_set_new(obj, field, arr);
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t k;
+		json_t *v;
+		bool have = false;
+		json_array_foreach(arr, k, v)
+			have |= json_is_string(v) && strcmp(json_string_value(v), add[i]) == 0;
+		if (!have)
+			json_array_append_new(arr, json_string(add[i]));
+	}
+}
+
+static int save_image(struct run *r, const struct image_src *img)
 {
 	json_t *image = store_image_load(r->s, img->config_digest);
 	if (image == NULL)
@@ -335,22 +353,29 @@ static int save_image(struct run *r, const struct image_src *img, struct names *
 		arr = json_array();
 		json_object_set_new(image, "names", arr);
 	}
-	for (size_t i = 0; i < names->n; i++) {
-		json_names_drop(arr, names->v[i]);
-		json_array_append_new(arr, json_string(names->v[i]));
+	for (size_t i = 0; i < r->o->nnames; i++) {
+		store_names_remove(arr, r->o->names[i]);
+		json_array_append_new(arr, json_string(r->o->names[i]));
 	}
-	struct untag u = { r->s, img->config_digest, names };
+	if (r->o->ndigests)
+		add_unique(image, "digests", r->o->digests, r->o->ndigests);
+	struct untag u = { r->s, img->config_digest, r->o };
 	store_image_each(r->s, untag_fn, &u);
 	int rc = store_image_save(r->s, img->config_digest, image);
 	json_decref(image);
 	return rc;
 }
 
-static int add_name(struct names *names, const char *ref)
+/* A name in docker's spelling, kept in normal form; -1 with the reason. */
+static int add_name(struct names *names, const char *ref, char *err, size_t errsz)
 {
 	char buf[1024];
-	if (store_normalize_name(ref, buf, sizeof(buf)) < 0)
+	if (reference_normalize(ref, buf, sizeof(buf), err, errsz) < 0)
 		return -1;
+	if (strchr(buf, '@')) {
+		snprintf(err, errsz, "a name takes a tag, not a digest");
+		return -1;
+	}
 	names->v = realloc(names->v, (names->n + 1) * sizeof(char *));
 	if (names->v == NULL || (names->v[names->n] = strdup(buf)) == NULL)
 		abort();
@@ -406,7 +431,7 @@ static void inherit_dirs(struct run *r)
 	free(lower);
 }
 
-static int finish(struct run *r, struct image_src *img, struct names *names)
+static int finish(struct run *r, struct image_src *img)
 {
 	if (img->format == IMAGE_LAYER &&
 	    image_layer_config(img, r->jobs[0].res.diff_id) < 0)
@@ -415,7 +440,7 @@ static int finish(struct run *r, struct image_src *img, struct names *names)
 	inherit_dirs(r);
 	int rc = store_lock(r->s);
 	if (rc == 0 && commit_layers(r) == 0) {
-		rc = save_image(r, img, names);
+		rc = save_image(r, img);
 		if (rc < 0)
 			fprintf(stderr, "layerctl: %s: image %s: %s\n", r->s->root,
 				img->config_digest, strerror(-rc));
@@ -428,10 +453,26 @@ static int finish(struct run *r, struct image_src *img, struct names *names)
 	return rc;
 }
 
-static int unpack_image(struct store *s, struct image_src *img, struct names *names,
-			bool show, size_t errsz)
+/* After a failure: the finished layers from the bottom up go into the
+ * store (each complete and checked), the rest is dropped. */
+static void keep_finished(struct run *r)
 {
-	struct run r = { .s = s, .njobs = img->nlayers };
+	size_t n = 0, all = r->njobs;
+	while (n < all && r->jobs[n].rc == 0 && (r->jobs[n].present || r->jobs[n].tmpdir[0]))
+		n++;
+	if (n == 0 || store_lock(r->s) < 0)
+		return;
+	r->njobs = n;  /* chains are known: they come from the config */
+	inherit_dirs(r);
+	commit_layers(r);
+	r->njobs = all;
+	store_unlock(r->s);
+}
+
+int image_load(struct store *s, struct image_src *img, const struct image_load *o)
+{
+	struct run r = { .s = s, .o = o, .njobs = img->nlayers };
+	size_t errsz = o->errsz ? o->errsz : 4096;
 	r.jobs = calloc(img->nlayers ? img->nlayers : 1, sizeof(*r.jobs));
 	if (r.jobs == NULL)
 		abort();
@@ -452,7 +493,7 @@ static int unpack_image(struct store *s, struct image_src *img, struct names *na
 		r.todo += !r.jobs[i].present;
 		r.total += r.jobs[i].present ? 0 : r.jobs[i].layer->size;
 	}
-	run_jobs(&r, show);
+	run_jobs(&r, o->show);
 	int rc = 0;
 	for (size_t i = 0; i < r.njobs; i++) {
 		if (r.jobs[i].rc < 0) {
@@ -461,7 +502,9 @@ static int unpack_image(struct store *s, struct image_src *img, struct names *na
 		}
 	}
 	if (rc == 0)
-		rc = finish(&r, img, names);
+		rc = finish(&r, img);
+	else if (o->keep_finished && img->format != IMAGE_LAYER)
+		keep_finished(&r);
 	for (size_t i = 0; i < r.njobs; i++) {
 		drop_tmp(&r, &r.jobs[i]);
 		unpack_result_free(&r.jobs[i].res);
@@ -476,8 +519,11 @@ static int unpack_image(struct store *s, struct image_src *img, struct names *na
 static void print_result(const struct image_src *img, const struct names *names)
 {
 	printf("Loaded image ID: sha256:%s\n", img->config_digest);
-	for (size_t i = 0; i < names->n; i++)
-		printf("Loaded image: %s\n", names->v[i]);
+	for (size_t i = 0; i < names->n; i++) {
+		char shown[1024];
+		store_name_familiar(names->v[i], shown, sizeof(shown));
+		printf("Loaded image: %s\n", shown);
+	}
 }
 
 static int usage(FILE *out)
@@ -499,6 +545,7 @@ int cmd_unpack(struct ctl *ctl, int argc, char **argv)
 	};
 	struct names names = { 0 };
 	const char *platform = NULL;
+	char why[512];
 	int c, rc = CTL_OK;
 	while ((c = getopt_long(argc, argv, "qn:h", opts, NULL)) != -1) {
 		switch (c) {
@@ -506,8 +553,8 @@ int cmd_unpack(struct ctl *ctl, int argc, char **argv)
 		case 'p': platform = optarg; break;
 		case 'q': ctl->quiet = true; break;
 		case 'n':
-			if (add_name(&names, optarg) < 0) {
-				fprintf(stderr, "layerctl: --name '%s': not a valid NAME[:TAG]\n", optarg);
+			if (add_name(&names, optarg, why, sizeof(why)) < 0) {
+				fprintf(stderr, "layerctl: --name '%s': %s\n", optarg, why);
 				rc = CTL_USAGE;
 			}
 			break;
@@ -536,12 +583,14 @@ int cmd_unpack(struct ctl *ctl, int argc, char **argv)
 	} else {
 		bool given = names.n > 0;
 		for (size_t i = 0; !given && i < img.nnames; i++) {
-			if (add_name(&names, img.names[i]) < 0)
-				fprintf(stderr, "layerctl: %s: name '%s' ignored (not NAME[:TAG])\n",
-					img.source, img.names[i]);
+			if (add_name(&names, img.names[i], why, sizeof(why)) < 0)
+				fprintf(stderr, "layerctl: %s: name '%s' ignored: %s\n",
+					img.source, img.names[i], why);
 		}
 		bool show = !ctl->quiet && isatty(STDERR_FILENO);
-		rc = unpack_image(&s, &img, &names, show, errsz) == 0 ? CTL_OK : CTL_FAIL;
+		struct image_load o = { .names = names.v, .nnames = names.n, .show = show,
+					.errsz = errsz };
+		rc = image_load(&s, &img, &o) == 0 ? CTL_OK : CTL_FAIL;
 		if (rc == CTL_OK)
 			print_result(&img, &names);
 		store_close(&s);

@@ -56,5 +56,12 @@ int blob_open(const struct image_layer *l, struct blob_reader **out, char *err, 
 /* Bytes read, 0 at the end, -1 with a message in err. */
 ssize_t blob_read(struct blob_reader *r, void *buf, size_t n, char *err, size_t errsz);
 void blob_close(struct blob_reader *r);
+/* A blob_reader over a caller's stream (a registry download): blob_read
+ * calls ops->read, blob_close calls ops->close (may be NULL) with ctx. */
+struct blob_stream_ops {
+	ssize_t (*read)(void *ctx, void *buf, size_t n, char *err, size_t errsz);
+	void (*close)(void *ctx);
+};
+struct blob_reader *blob_reader_stream(const struct blob_stream_ops *ops, void *ctx);
 
 #endif

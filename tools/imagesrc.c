@@ -366,7 +366,20 @@ struct blob_reader {
 	int fd;
 	struct archive *a;
 	const char *label;
+	const struct blob_stream_ops *ops;  /* a caller's stream, or NULL */
+	void *ctx;
 };
+
+struct blob_reader *blob_reader_stream(const struct blob_stream_ops *ops, void *ctx)
+{
+	struct blob_reader *r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		abort();
+	r->fd = -1;
+	r->ops = ops;
+	r->ctx = ctx;
+	return r;
+}
 
 int blob_open(const struct image_layer *l, struct blob_reader **out, char *err, size_t errsz)
 {
@@ -399,6 +412,8 @@ int blob_open(const struct image_layer *l, struct blob_reader **out, char *err, 
 ssize_t blob_read(struct blob_reader *r, void *buf, size_t n, char *err, size_t errsz)
 {
 	ssize_t got;
+	if (r->ops)
+		return r->ops->read(r->ctx, buf, n, err, errsz);
 	if (r->a) {
 		got = archive_read_data(r->a, buf, n);
 		if (got < 0)
@@ -417,6 +432,8 @@ void blob_close(struct blob_reader *r)
 {
 	if (r == NULL)
 		return;
+	if (r->ops && r->ops->close)
+		r->ops->close(r->ctx);
 	if (r->a)
 		archive_read_free(r->a);
 	if (r->fd >= 0)

@@ -15,6 +15,18 @@ typedef int (*cmd_fn)(struct ctl *ctl, int argc, char **argv);
 /* Exit statuses: 0 done, 1 failed (a message on stderr), 2 bad usage. */
 enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2 };
 
+/* The options of the registry commands (pull, push; see regopts.h). */
+#define LAYERCTL_REGISTRY_OPTIONS \
+	"  --tls-verify=false     no TLS certificate checks; plain HTTP allowed\n" \
+	"  --cert-dir DIR         CA certificates (*.crt) and a client certificate\n" \
+	"                         (*.cert, *.key) for the registry (default\n" \
+	"                         $LAYERCTL_CERTS_DIR or /etc/containers/certs.d/HOST:PORT)\n" \
+	"  --authfile FILE        credentials file (default $REGISTRY_AUTH_FILE,\n" \
+	"                         ${XDG_RUNTIME_DIR}/containers/auth.json)\n" \
+	"  --creds USER[:PASS]    credentials to use instead of the files\n" \
+	"  --retry N              retries on network errors and 5xx (default 3)\n" \
+	"  --retry-delay SECONDS  fixed delay between retries (default exponential from 1)\n"
+
 /* Commands: name, usage, what it does, and the details `layerctl help NAME`
  * (and NAME -h/--help) shows; cmd_NAME in tools/cmd_*.c (cmd_help in
  * layerctl.c). */
@@ -73,6 +85,31 @@ enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2 };
 	  "options:\n" \
 	  "  --oci DIR                an OCI image layout (skopeo's and umoci's oci:DIR)\n" \
 	  "  --docker-archive FILE    a docker save archive (docker load)\n") \
+	X(pull, "[OPTIONS] [docker://]NAME[:TAG|@sha256:DIGEST]", \
+	  "fetch an image from a registry into the store", \
+	  "Only the layers the store lacks are fetched, a few at a time, streamed\n" \
+	  "through their digest check and decompression into the store.\n" \
+	  "options:\n" \
+	  "  --platform OS/ARCH[/VARIANT]  the image to take from an index (default the\n" \
+	  "                         host's)\n" \
+	  "  -j, --jobs N           layers fetched at a time (default 3)\n" \
+	  LAYERCTL_REGISTRY_OPTIONS \
+	  "  -q, --quiet            no progress; print the image id only\n") \
+	X(push, "[OPTIONS] IMAGE [[docker://]NAME[:TAG]]", "send an image to a registry", \
+	  "IMAGE goes to NAME:TAG, or to its own name without one. Blobs the repository\n" \
+	  "has are not sent; blobs elsewhere in the registry are mounted from there.\n" \
+	  "options:\n" \
+	  LAYERCTL_REGISTRY_OPTIONS \
+	  "  -q, --quiet            no progress\n") \
+	X(login, "[OPTIONS] HOST[:PORT]", "check and store credentials for a registry", \
+	  "Writes the auth file podman, skopeo and docker read ($REGISTRY_AUTH_FILE, else\n" \
+	  "${XDG_RUNTIME_DIR}/containers/auth.json).\n" \
+	  "options:\n" \
+	  "  -u, --username USER    the user (asked for on a terminal when not given)\n" \
+	  "  --password-stdin       read the password from standard input\n" \
+	  "  -p, --password PASS    the password (visible to other users: prefer the above)\n" \
+	  "  --tls-verify=false, --cert-dir DIR, --authfile FILE   as for pull\n") \
+	X(logout, "[--authfile FILE] HOST[:PORT] | --all", "remove stored credentials", "") \
 	X(branches, "MNT [--json]", "show the branches of a layerfs mount", "") \
 	X(which, "MNT/PATH", "which branch supplies a path", "") \
 	X(branch, "add|append|prepend|del|mod MNT ...", "change the branches of a live mount", \

@@ -380,69 +380,6 @@ int store_image_each(const struct store *s,
 	return each_entry(s, "images", image_entry, &it);
 }
 
-struct find_state {
-	const char *name;     /* normalised name, or NULL */
-	const char *prefix;   /* hex prefix, or NULL */
-	char found[65];
-	int matches;
-	bool by_name;
-};
-
-static int find_fn(const char *id_hex, json_t *image, void *arg)
-{
-	struct find_state *f = arg;
-	if (f->name) {
-		size_t i;
-		json_t *n;
-		json_array_foreach(json_object_get(image, "names"), i, n) {
-			const char *str = json_string_value(n);
-			if (str && strcmp(str, f->name) == 0) {
-				memcpy(f->found, id_hex, 65);
-				f->by_name = true;
-				return 1;
-			}
-		}
-	}
-	if (f->prefix && strncmp(id_hex, f->prefix, strlen(f->prefix)) == 0) {
-		if (f->matches++ == 0)
-			memcpy(f->found, id_hex, 65);
-	}
-	return 0;
-}
-
-static bool is_hex_prefix(const char *s)
-{
-	size_t n = strspn(s, "0123456789abcdef");
-	return s[n] == '\0' && n >= 12 && n <= 64;
-}
-
-int store_image_find(const struct store *s, const char *ref, char id_hex[65])
-{
-	char hex[65], name[1024];
-	if (ref == NULL || ref[0] == '\0')
-		return -ENOENT;
-	if (store_digest_hex(ref, hex)) {
-		json_t *img = store_image_load(s, hex);
-		if (img) {
-			json_decref(img);
-			memcpy(id_hex, hex, 65);
-			return 0;
-		}
-	}
-	const char *hexpart = strncmp(ref, DIGEST_PREFIX, DIGEST_PREFIX_LEN) == 0
-			      ? ref + DIGEST_PREFIX_LEN : ref;
-	struct find_state f = {
-		.name = store_normalize_name(ref, name, sizeof(name)) == 0 ? name : NULL,
-		.prefix = is_hex_prefix(hexpart) ? hexpart : NULL,
-	};
-	store_image_each(s, find_fn, &f);
-	if (f.by_name || f.matches == 1) {
-		memcpy(id_hex, f.found, 65);
-		return 0;
-	}
-	return f.matches > 1 ? -EEXIST : -ENOENT;
-}
-
 json_t *store_container_load(const struct store *s, const char *name)
 {
 	char rel[PATH_MAX];
@@ -500,22 +437,6 @@ bool store_valid_name(const char *name)
 			return false;
 	}
 	return n <= 128;
-}
-
-int store_normalize_name(const char *ref, char *buf, size_t size)
-{
-	if (ref == NULL || ref[0] == '\0' || ref[0] == ':' || ref[0] == '/')
-		return -EINVAL;
-	for (const char *p = ref; *p; p++) {
-		if ((unsigned char)*p <= ' ' || *p == '@')
-			return -EINVAL;
-	}
-	const char *slash = strrchr(ref, '/');
-	const char *colon = strchr(slash ? slash : ref, ':');
-	if (colon && colon[1] == '\0')
-		return -EINVAL;
-	int n = snprintf(buf, size, "%s%s", ref, colon ? "" : ":latest");
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
 void store_now_rfc3339(char buf[32])

@@ -15,7 +15,12 @@
  *                                  null), "media_type", "size" (bytes of the
  *                                  unpacked files) }
  *   images/<id>.json              { "id": "sha256:<config digest>",
- *                                  "names": ["name:tag", ...],
+ *                                  "names": ["docker.io/library/busybox:latest",
+ *                                            ...] (normal form, reference.h;
+ *                                            older stores: any spelling),
+ *                                  "digests": ["REPO@sha256:<manifest>", ...]
+ *                                            (optional: where a registry
+ *                                            served it, as docker's RepoDigests),
  *                                  "layers": [chain ids, bottom first],
  *                                  "diff_ids": [...], "created": RFC 3339,
  *                                  "config": <the image config JSON as read> }
@@ -70,10 +75,16 @@ json_t *store_layer_meta(const struct store *s, const char *chain_hex);
 json_t *store_image_load(const struct store *s, const char *id_hex);
 /* Writes images/<id>.json atomically (tmp file + rename). */
 int store_image_save(const struct store *s, const char *id_hex, json_t *image);
-/* Finds an image by "name:tag" (":latest" implied), by full id, or by a
- * unique id prefix of at least 12 hex digits. Fills id_hex. -ENOENT when
- * none, -EEXIST when a prefix is ambiguous. */
+/* Finds an image by full id ("sha256:<hex>" or "<hex>"), by a reference in
+ * docker's spelling (tools/store_names.c: "busybox" is
+ * docker.io/library/busybox:latest; "NAME@sha256:<hex>" is a manifest
+ * digest in "digests", or the image id of an image of that repository), or
+ * by a unique id prefix of at least 12 hex digits. Fills id_hex. -ENOENT
+ * when none, -EEXIST when a prefix is ambiguous. */
 int store_image_find(const struct store *s, const char *ref, char id_hex[65]);
+/* Why store_image_find(ref) failed with rc, in a few words ("no such
+ * image", "ambiguous id prefix", a malformed reference's reason). */
+void store_image_find_reason(const char *ref, int rc, char *buf, size_t size);
 /* Calls fn for every image (id_hex, image json); stops on non-zero. */
 int store_image_each(const struct store *s,
 		     int (*fn)(const char *id_hex, json_t *image, void *arg), void *arg);
@@ -101,9 +112,20 @@ int store_remove_tree(int dirfd, const char *name, uint64_t *bytes);
 /* Writes json to dirfd/name atomically (a temporary file in tmp/, fsync,
  * rename). 0 or -errno. */
 int store_json_write_at(const struct store *s, int dirfd, const char *name, json_t *json);
-/* A reference as stored in "names": "NAME[:TAG]" with ":latest" added when
- * no tag is given. -EINVAL for an empty or malformed name. */
+/* Image names (tools/store_names.c). */
+
+/* A reference as stored in "names": the normal form of reference.h
+ * ("busybox" -> "docker.io/library/busybox:latest"). -EINVAL for a
+ * malformed name or one with a digest (a name is NAME[:TAG]). */
 int store_normalize_name(const char *ref, char *buf, size_t size);
+/* Whether a name read from an image record (in its stored spelling, which
+ * older stores did not normalise) is the normal-form name. */
+bool store_name_equal(const char *stored, const char *normal);
+/* The familiar form of a stored name ("busybox:latest"), for output. */
+void store_name_familiar(const char *stored, char *buf, size_t size);
+/* Removes from a "names" array every entry equal to normal (as
+ * store_name_equal); true when there was one. */
+bool store_names_remove(json_t *names, const char *normal);
 /* Current time as RFC 3339 in UTC ("2024-01-02T03:04:05Z"). */
 void store_now_rfc3339(char buf[32]);
 

@@ -49,7 +49,7 @@ def test_commit_layer_has_exactly_the_changes(cstore):
     out = cstore.ctl("commit", "c1", "test/new:2").stdout.strip()
     assert out.startswith("sha256:")
     img = cstore.image(out[7:])
-    assert img["names"] == ["test/new:2"]
+    assert img["names"] == ["docker.io/test/new:2"]
     parent = cstore.image(json.load(open(cstore.cdir("c1", "container.json")))["image"][7:])
     assert img["layers"][:-1] == parent["layers"]
     blob, chain = layer_blob_of(cstore, img)
@@ -100,7 +100,7 @@ def test_commit_moves_the_tag(cstore):
     cstore.ctl("umount", "c1")
     b = cstore.ctl("commit", "c1", "x:1").stdout.strip()[7:]
     assert a != b
-    assert cstore.image(b)["names"] == ["x:1"] and cstore.image(a)["names"] == []
+    assert cstore.image(b)["names"] == ["docker.io/library/x:1"] and cstore.image(a)["names"] == []
 
 
 def test_committed_image_mounts_with_the_changes(cstore):
@@ -181,7 +181,7 @@ def test_export_docker_archive(cstore):
 
 def test_export_usage_and_unknown_image(cstore):
     r = cstore.ctl("export", "nope:1", "--oci", cstore.p("o"), check=False)
-    assert r.returncode == 1 and "not found" in r.stderr
+    assert r.returncode == 1 and "no such image" in r.stderr
     r = cstore.ctl("export", "nope:1", check=False)
     assert r.returncode == 2
 

@@ -64,7 +64,7 @@ def test_create_refuses_existing_and_invalid_names(cstore):
         r = cstore.ctl("create", "test/sample:1", bad, check=False)
         assert r.returncode != 0, bad
     r = cstore.ctl("create", "no/such:image", "c2", check=False)
-    assert r.returncode == 1 and "not found" in r.stderr
+    assert r.returncode == 1 and "no such image" in r.stderr
     assert sorted(os.listdir(cstore.p("containers"))) == ["c1"]
 
 

@@ -193,7 +193,7 @@ def test_multi_member_gzip_accepted(source, ctl, work, members):
     for name in os.listdir(ctl.path("images")):
         img = json.load(open(ctl.path("images", name)))
         for n in img["names"]:
-            images[n] = img
+            images[n.replace("docker.io/library/", "")] = img
     # the same diff_id, so the same layer in the store
     assert images["multi:1"]["layers"] == images["plain:1"]["layers"]
     assert images["bare:1"]["diff_ids"][0] == images["plain:1"]["diff_ids"][0]

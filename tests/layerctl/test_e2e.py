@@ -459,7 +459,7 @@ def test_implicit_parent_dirs_keep_the_lower_layers_attributes(cstore, work):
     write_dir(oci_members([l1, l2, l3], ref="three"), src + "3")
     cstore.ctl("unpack", "-q", src + "1", "--name", "one:1")
     cstore.ctl("unpack", "-q", src + "3", "--name", "three:1")
-    img = [i for i in cstore.images().values() if "three:1" in i["names"]][0]
+    img = [i for i in cstore.images().values() if "docker.io/library/three:1" in i["names"]][0]
     diffs = [cstore.p("layers", c[7:], "diff") for c in img["layers"]]
 
     def attrs(path):

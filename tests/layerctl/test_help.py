@@ -9,7 +9,8 @@ import pytest
 from imagegen import Layer, file, write_file
 
 COMMANDS = ["unpack", "images", "rmi", "gc", "create", "mount", "umount", "rm", "ps", "run",
-            "diff", "commit", "export", "branches", "which", "branch", "help"]
+            "diff", "commit", "export", "pull", "push", "login", "logout", "branches", "which",
+            "branch", "help"]
 
 # For each command, argument lists that are bad usage.
 BAD_USAGE = {
@@ -26,6 +27,10 @@ BAD_USAGE = {
     "diff": [[], ["a", "b"], ["--bogus"]],
     "commit": [[], ["a"], ["a", "b", "c"]],
     "export": [[], ["img"], ["img", "--oci"], ["img", "--oci", "a", "--docker-archive", "b"]],
+    "pull": [[], ["a", "b"], ["--bogus", "x"], ["--platform"], ["--jobs", "0", "x"]],
+    "push": [[], ["a", "b", "c"], ["--bogus", "x"]],
+    "login": [[], ["a", "b"], ["--bogus", "h"]],
+    "logout": [[], ["a", "b"], ["--bogus"]],
     "branches": [[], ["a", "b"], ["--bogus", "m"]],
     "which": [[], ["a", "b"]],
     "branch": [[], ["add", "m"], ["bogus", "m", "x"]],
@@ -115,6 +120,8 @@ def test_long_paths_keep_the_reason(ctl, args):
     ctl("images")   # a store
     r = ctl(*args, rc=1)
     assert_whole(r.stderr, ["File name too long", "not found",
+                            "no such image (invalid reference format: too long (%d bytes))"
+                            % len(LONG),
                             "no container named " + "x" * 5000] + [
                             "(an image source is a path, or oci:DIR[:TAG], oci-archive:FILE[:TAG],"
                             " docker-archive:FILE[:NAME:TAG])"])

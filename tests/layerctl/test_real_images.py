@@ -174,7 +174,7 @@ def test_platforms_of_a_buildah_index(built, cstore):
 
 def test_scratch_image_create_mount_commit(built, cstore):
     cstore.ctl("unpack", "-q", "oci:%s:scratch" % built.layout, "--name", "empty:1")
-    img = [i for i in cstore.images().values() if "empty:1" in i["names"]][0]
+    img = [i for i in cstore.images().values() if "docker.io/library/empty:1" in i["names"]][0]
     assert img["layers"] == []
     cstore.ctl("create", "empty:1", "s")
     mnt = cstore.ctl("mount", "s").stdout.strip()

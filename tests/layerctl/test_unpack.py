@@ -70,7 +70,7 @@ def test_docker_save(ctl, work, layout, kind):
     img = image_record(ctl)
     cfg_hex = sha256(config_for([l1, l2]))
     assert img["id"] == "sha256:" + cfg_hex
-    assert sorted(img["names"]) == ["busy/box:1.0", "busy/box:latest"]
+    assert sorted(img["names"]) == ["docker.io/busy/box:1.0", "docker.io/busy/box:latest"]
     assert img["layers"] == ["sha256:" + c1, "sha256:" + c2]
     assert img["diff_ids"] == ["sha256:" + l1.diff_id, "sha256:" + l2.diff_id]
     assert img["config"]["config"]["Cmd"] == ["/bin/sh"]
@@ -116,7 +116,7 @@ def test_single_layer(ctl, work, kind):
     assert ctl.layers() == [l1.diff_id]
     assert read(ctl.diff(l1.diff_id, "bin/tool")).startswith(b"#!/bin/sh")
     img = image_record(ctl)
-    assert img["names"] == ["single:v1"]
+    assert img["names"] == ["docker.io/library/single:v1"]
     assert img["config"]["rootfs"]["diff_ids"] == ["sha256:" + l1.diff_id]
     assert img["layers"] == ["sha256:" + l1.diff_id]
     meta = json.load(open(ctl.path("layers", l1.diff_id, "meta.json")))
@@ -127,7 +127,7 @@ def test_single_layer(ctl, work, kind):
 def test_name_option_replaces_source_names(ctl, work):
     path = write_tar(docker_members([base_layer()]), os.path.join(work, "i.tar"))
     ctl("unpack", path, "--name", "mine")
-    assert image_record(ctl)["names"] == ["mine:latest"]
+    assert image_record(ctl)["names"] == ["docker.io/library/mine:latest"]
 
 
 def test_not_an_image(ctl, work):
