@@ -125,7 +125,7 @@ static void reresolve(struct node *n, struct lfs_inval *iv)
 	if (same_type && S_ISDIR(n->type)) {
 		n->branch = r->branch;
 		lfs_node_set_dirbr_locked(n, r->dirbr, r->ndirbr);
-	} else if (same_type && (n->plink || lfs_ino_for(&r->st) == n->ino)) {
+	} else if (same_type && (n->plink || r->ino == n->ino)) {
 		if (!n->plink)
 			n->branch = r->branch;
 	} else {

@@ -13,12 +13,7 @@
 #include "ino.h"
 #include "plink.h"
 #include "workdir.h"
-
-static bool skip_internal_xattr(const char *name)
-{
-	return strncmp(name, "trusted.layerfs.", 16) == 0 ||
-	       strncmp(name, "user.layerfs.", 13) == 0;
-}
+#include "layerfs/whiteout.h"
 
 /* Moves the finished object from the work directory to its place. Losing a
  * race to another copy-up of the same object is success. */
@@ -29,6 +24,16 @@ static int publish(int orph, const char *tmp, int dstdfd, const char *name)
 	int err = errno;
 	lfs_remove_tree_at(orph, tmp);
 	return err == EEXIST ? 0 : -err;
+}
+
+/* The copy keeps the inode number its original shows, across remounts
+ * (ino.h). A filesystem without xattrs (or user.* on a symlink, for an
+ * unprivileged daemon) keeps it for this mount only. */
+static void record_number(struct node *n, int orph, const char *tmp)
+{
+	int ret = lfs_ino_record(orph, tmp, n->ino);
+	if (ret)
+		lfs_dbg("copy-up: cannot record the inode number: %s", strerror(-ret));
 }
 
 static int fill_regular(const struct objref *src, const struct stat *st, int orph,
@@ -48,7 +53,7 @@ static int fill_regular(const struct objref *src, const struct stat *st, int orp
 	if (ret == 0)
 		ret = lfs_copy_attrs_fd(dfd, st);
 	if (ret == 0)
-		ret = lfs_copy_xattrs(src->dfd, src->name, orph, tmp, skip_internal_xattr);
+		ret = lfs_copy_xattrs(src->dfd, src->name, orph, tmp, lfs_is_internal_xattr);
 	close(sfd);
 	close(dfd);
 	return ret;
@@ -75,6 +80,8 @@ static int copy_regular(struct node *n, const struct objref *src, const struct s
 	char tmp[64];
 	lfs_tmpname(tmp, sizeof(tmp), "cu");
 	int ret = fill_regular(src, st, orph, tmp, data || st->st_nlink > 1);
+	if (ret == 0)
+		record_number(n, orph, tmp);
 	if (ret == 0 && plink >= 0)
 		lfs_plink_mark(orph, tmp, key, st->st_nlink);
 	if (ret == 0 && plink >= 0 && linkat(orph, tmp, plink, key, 0) < 0 && errno != EEXIST)
@@ -110,7 +117,8 @@ static int make_special(const struct objref *src, const struct stat *st, int orp
 	return mknodat(orph, tmp, st->st_mode & S_IFMT, st->st_rdev) < 0 ? -errno : 0;
 }
 
-static int copy_other(const struct objref *src, const struct stat *st, int dstdfd)
+static int copy_other(struct node *n, const struct objref *src, const struct stat *st,
+		      int dstdfd)
 {
 	int orph = lfs_work_orph();
 	if (orph < 0)
@@ -122,7 +130,9 @@ static int copy_other(const struct objref *src, const struct stat *st, int dstdf
 		return ret;
 	ret = lfs_copy_attrs(orph, tmp, st);
 	if (ret == 0)
-		ret = lfs_copy_xattrs(src->dfd, src->name, orph, tmp, skip_internal_xattr);
+		ret = lfs_copy_xattrs(src->dfd, src->name, orph, tmp, lfs_is_internal_xattr);
+	if (ret == 0)
+		record_number(n, orph, tmp);
 	if (ret) {
 		lfs_remove_tree_at(orph, tmp);
 		return ret;
@@ -168,7 +178,7 @@ static int copyup_locked(struct node *n, struct node *parent, bool data)
 	if (S_ISREG(st.st_mode))
 		ret = copy_regular(n, &src, &st, dst.dfd, data);
 	else
-		ret = copy_other(&src, &st, dst.dfd);
+		ret = copy_other(n, &src, &st, dst.dfd);
 	if (ret == 0 && keep_times)
 		restore_times(dst.dfd, &pst);
 	struct stat ust;

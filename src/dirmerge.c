@@ -95,14 +95,12 @@ static int visit_read(struct merge_state *m, int pfd, const struct dirent *de)
 	if (lfs_union_list_has(&m->names, de->d_name))
 		return 0;
 	unsigned char type = de->d_type;
-	uint64_t ino;
-	struct stat st;
-	if (type == DT_UNKNOWN && fstatat(pfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+	struct stat st = { .st_dev = lfs->br[m->b].dev, .st_ino = de->d_ino };
+	if (type == DT_UNKNOWN && fstatat(pfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		type = (unsigned char)IFTODT(st.st_mode);
-		ino = lfs_ino_for(&st);
-	} else {
-		ino = shown_ino(m->b, de->d_ino);
-	}
+	/* An rw entry may be a copy that shows its original's number. */
+	uint64_t ino = lfs_branch_is_rw(m->b) ? lfs_ino_for_rw(pfd, de->d_name, &st)
+					     : lfs_ino_for(&st);
 	return take_name(m, de->d_name, ino, type);
 }
 

@@ -8,6 +8,7 @@
 #include "ino.h"
 #include "objref.h"
 #include "plink.h"
+#include "workdir.h"
 
 /* An rw file with several links may be a copy in the hardlink index. */
 static bool indexed_rw_name(struct node *dir, const char *name, const struct resolved *r,
@@ -34,7 +35,7 @@ int lfs_make_entry(struct node *dir, const char *name, const struct resolved *r,
 	nlink_t marked_nlink = 0;
 	bool marked = !in_index &&
 		      indexed_rw_name(dir, name, r, key, sizeof(key), &marked_nlink);
-	uint64_t ino = lfs_ino_for(in_index ? &pst : &r->st);
+	uint64_t ino = in_index ? lfs_ino_for_rw(lfs_work_plink_if_exists(), key, &pst) : r->ino;
 	memset(e, 0, sizeof(*e));
 	e->attr = in_index ? pst : r->st;
 	lfs_tree_lock();

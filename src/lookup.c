@@ -13,14 +13,16 @@
 #include "branch.h"
 #include "dircache.h"
 #include "idmap.h"
+#include "ino.h"
 #include "layerfs/union.h"
 #include "nodepath.h"
 #include "objref.h"
 
 /* Branch b's kind for name, read from the branch (st filled when the name
- * is present). A directory path the branch lacks says nothing. */
+ * is present; *shown, when asked for, the number an rw object shows). A
+ * directory path the branch lacks says nothing. */
 static int probe_branch(int b, const char *dirpath, const char *name, struct stat *st,
-			enum lfs_union_kind *kind)
+			enum lfs_union_kind *kind, uint64_t *shown)
 {
 	int dfd = lfs_open_dir(b, dirpath);
 	if (dfd < 0) {
@@ -28,6 +30,8 @@ static int probe_branch(int b, const char *dirpath, const char *name, struct sta
 		return (dfd == -ENOENT || dfd == -ENOTDIR || dfd == -ELOOP) ? 0 : dfd;
 	}
 	int ret = lfs_union_probe_at(dfd, name, lfs->br[b].wh, st, kind);
+	if (ret == 0 && shown && lfs_union_kind_present(*kind))
+		*shown = lfs_ino_for_rw(dfd, name, st);
 	close(dfd);
 	return ret;
 }
@@ -44,7 +48,7 @@ static int probe_cached(int b, const char *dirpath, const char *name, unsigned c
 		return 0;
 	}
 	if (need_stat || dtype == DT_UNKNOWN)
-		return probe_branch(b, dirpath, name, st, kind);
+		return probe_branch(b, dirpath, name, st, kind, NULL);
 	st->st_mode = S_IFDIR;
 	if (!lfs->br[b].wh) {
 		*kind = LFS_UNION_DIR;
@@ -56,16 +60,19 @@ static int probe_cached(int b, const char *dirpath, const char *name, unsigned c
 		*kind = lfs_union_kind_of(true, S_IFDIR, false, opaque, true);
 		return 0;
 	}
-	return probe_branch(b, dirpath, name, st, kind);
+	return probe_branch(b, dirpath, name, st, kind, NULL);
 }
 
-/* Branch b's kind for name, from the cache when it knows. */
+/* Branch b's kind for name, from the cache when it knows; *shown gets the
+ * number an object of the rw branch shows (the cache never holds those). */
 static int probe(const struct dircache *dc, unsigned *hint, int b, const char *dirpath,
-		 const char *name, bool need_stat, struct stat *st, enum lfs_union_kind *kind)
+		 const char *name, bool need_stat, struct stat *st, enum lfs_union_kind *kind,
+		 uint64_t *shown)
 {
 	unsigned char dtype = DT_UNKNOWN;
-	switch (lfs_branch_is_rw(b) ? LFS_DC_UNKNOWN
-				    : lfs_dircache_query(dc, b, name, hint, &dtype)) {
+	if (lfs_branch_is_rw(b))
+		return probe_branch(b, dirpath, name, st, kind, need_stat ? shown : NULL);
+	switch (lfs_dircache_query(dc, b, name, hint, &dtype)) {
 	case LFS_DC_ABSENT:
 		*kind = LFS_UNION_ABSENT;
 		return 0;
@@ -75,7 +82,7 @@ static int probe(const struct dircache *dc, unsigned *hint, int b, const char *d
 	case LFS_DC_PRESENT:
 		return probe_cached(b, dirpath, name, dtype, need_stat, st, kind);
 	default:
-		return probe_branch(b, dirpath, name, st, kind);
+		return probe_branch(b, dirpath, name, st, kind, NULL);
 	}
 }
 
@@ -97,13 +104,15 @@ int lfs_resolve(struct node *dir, const char *name, int min_branch, struct resol
 			continue;
 		struct stat st;
 		enum lfs_union_kind kind;
+		uint64_t shown = 0;
 		/* Only the supplier's attributes are shown. */
-		ret = probe(dc, &hint, b, path, name, !w.found, &st, &kind);
+		ret = probe(dc, &hint, b, path, name, !w.found, &st, &kind, &shown);
 		if (ret)
 			break;
 		switch (lfs_union_step(&w, kind)) {
 		case LFS_UNION_SUPPLIES:
 			r->st = st;
+			r->ino = shown ? shown : lfs_ino_for(&st);
 			r->branch = b;
 			if (w.is_dir)
 				r->dirbr[r->ndirbr++] = (uint16_t)b;
@@ -151,7 +160,7 @@ bool lfs_lower_has(struct node *dir, const char *name)
 			break;
 		default: {
 			struct stat st;
-			if (probe_branch(b, path, name, &st, &kind))
+			if (probe_branch(b, path, name, &st, &kind, NULL))
 				goto out;    /* unreadable: say no */
 		}
 		}

@@ -8,6 +8,7 @@
 
 struct resolved {
 	struct stat st;       /* of the topmost object */
+	uint64_t ino;         /* the number it shows (ino.h) */
 	int branch;           /* topmost branch */
 	uint16_t dirbr[LFS_MAX_BRANCHES];  /* a directory's contributing branches */
 	unsigned ndirbr;

@@ -9,12 +9,7 @@
 
 #include "copyup.h"
 #include "objref.h"
-
-static bool internal_xattr(const char *name)
-{
-	return strncmp(name, "trusted.layerfs.", 16) == 0 ||
-	       strncmp(name, "user.layerfs.", 13) == 0;
-}
+#include "layerfs/whiteout.h"
 
 static int locate_path(struct node *n, struct objref *o, char *path, size_t size)
 {
@@ -52,7 +47,7 @@ static void set_known_bare(struct node *n, bool bare)
 void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct node *n = lfs_node(ino);
-	if (internal_xattr(name) || known_bare(n)) {
+	if (lfs_is_internal_xattr(name) || known_bare(n)) {
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
@@ -81,7 +76,7 @@ static size_t filter_list(char *list, size_t len)
 	size_t out = 0;
 	for (size_t i = 0; i < len;) {
 		size_t l = strlen(list + i) + 1;
-		if (!internal_xattr(list + i)) {
+		if (!lfs_is_internal_xattr(list + i)) {
 			memmove(list + out, list + i, l);
 			out += l;
 		}
@@ -127,7 +122,7 @@ void lfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 static int change_xattr(struct node *n, const char *name, const char *value, size_t size,
 			int flags, bool remove)
 {
-	if (internal_xattr(name))
+	if (lfs_is_internal_xattr(name))
 		return -EPERM;
 	int ret = lfs->has_rw ? lfs_copyup(n, true) : -EROFS;
 	struct objref o;

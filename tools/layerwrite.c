@@ -138,11 +138,6 @@ void lw_free_names(char **v, ssize_t n)
 	free(v);
 }
 
-static bool internal_xattr(const char *name)
-{
-	return !strncmp(name, "trusted.layerfs.", 16) || !strncmp(name, "user.layerfs.", 13);
-}
-
 /* Adds the xattrs of DIRFD/NAME (not following a symlink), sorted. */
 static void add_xattrs(struct archive_entry *e, int dirfd, const char *name)
 {
@@ -156,7 +151,7 @@ static void add_xattrs(struct archive_entry *e, int dirfd, const char *name)
 	size_t n = 0;
 	const char *names[1024];
 	for (ssize_t off = 0; off < len && n < 1024; off += (ssize_t)strlen(list + off) + 1)
-		if (!internal_xattr(list + off))
+		if (!lfs_is_internal_xattr(list + off))
 			names[n++] = list + off;
 	qsort(names, n, sizeof(*names), lw_cmp_strp);
 	for (size_t i = 0; i < n; i++) {

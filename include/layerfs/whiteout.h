@@ -25,6 +25,12 @@
  * are linked or renamed into place; emptied at every mount. */
 #define LFS_WH_ORPH_DIR ".wh..wh.orph"
 
+/* Extended attributes layerfs keeps for itself on objects of the rw branch
+ * (the inode number a copy shows, its hardlink index key, the work
+ * directory's dirty mark): "trusted.layerfs.*", "user.layerfs.*". Never
+ * shown through the mount, never copied up, never written into a layer. */
+bool lfs_is_internal_xattr(const char *name);
+
 /* True for every name that starts with ".wh." (whiteouts and metadata). */
 bool lfs_is_marker_name(const char *name);
 /* True for ".wh..wh.*" (branch metadata, the opaque marker included). */

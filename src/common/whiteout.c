@@ -18,6 +18,11 @@ static bool is_single_component(const char *name)
 	       strcmp(name, "..") != 0 && strchr(name, '/') == NULL;
 }
 
+bool lfs_is_internal_xattr(const char *name)
+{
+	return has_prefix(name, "trusted.layerfs.", 16) || has_prefix(name, "user.layerfs.", 13);
+}
+
 bool lfs_is_marker_name(const char *name)
 {
 	return has_prefix(name, LFS_WH_PREFIX, LFS_WH_PREFIX_LEN);

@@ -32,9 +32,19 @@ def lower_spec():
             "top": "t"}
 
 
+INTERNAL = ("trusted.layerfs.", "user.layerfs.")
+
+
 def xattrs_of(p):
+    """The user-visible xattrs of a branch object: layerfs's own (the inode
+    number a copy shows, see ino.h) are checked apart."""
     return {n: os.getxattr(p, n, follow_symlinks=False)
-            for n in os.listxattr(p, follow_symlinks=False)}
+            for n in os.listxattr(p, follow_symlinks=False) if not n.startswith(INTERNAL)}
+
+
+def recorded_ino(p):
+    """The inode number a copy-up recorded on the rw copy p."""
+    return int(os.getxattr(p, "trusted.layerfs.ino", follow_symlinks=False), 16)
 
 
 def meta(p):
@@ -86,6 +96,8 @@ def test_copyup_trigger(union, trigger):
         assert read(p) == content, p
         assert meta(p) == (stat.S_IFREG, mode) + owner, p
         assert xattrs_of(p) == xa, p
+    # the copy keeps the number the merged view shows, for later mounts
+    assert recorded_ino(rwf) == os.lstat(m.p("a", "b", name)).st_ino
     if trigger == "utime_ns":
         assert (st.st_atime_ns, st.st_mtime_ns) == NEW_T
     elif trigger not in ("otrunc", "truncate", "append_write"):

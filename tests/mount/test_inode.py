@@ -3,7 +3,7 @@ forgets), the same for every hardlink, distinct for distinct objects;
 st_dev is the mount's."""
 import os
 
-from lfsutil import HL, drop_caches, ls, read, write
+from lfsutil import HL, L, drop_caches, ls, read, write
 
 
 def inos(m, names):
@@ -82,3 +82,36 @@ def test_readdir_ino_matches_stat(union):
     m = union.std(rw={"r": "1"}, lowers=[{"a": "x", "d": {}, "h": "h"}])
     for e in os.scandir(m.mnt):
         assert e.inode() == os.lstat(e.path).st_ino, e.name
+
+
+def test_ino_survives_remount(union):
+    """The same branch set shows the same numbers after unmount and mount:
+    lower files, copied-up files and directories, hardlinks (copied up
+    through one name, the others still lower), symlinks, and objects made
+    in the rw branch; readdir's d_ino agrees with stat after the remount."""
+    m = union.std(rw={"r": "1", "rd": {"x": "2"}},
+                  lowers=[{"f": "lower", "d": {"g": "3"}, "s": {"t": "4"},
+                           "h1": "h", "h2": HL("h1"), "hd": {"h3": HL("h1")},
+                           "ln": L("f"), "keep": "k"}])
+    names = ["r", "rd", "rd/x", "f", "d", "d/g", "s", "s/t", "h1", "h2", "hd/h3", "ln",
+             "keep", ""]
+    before = inos(m, names)
+    os.chmod(m.p("f"), 0o600)                 # file copy-up
+    write(m.p("d", "g"), "changed")           # copy-up with its parent
+    os.utime(m.p("s"))                        # directory copy-up
+    write(m.p("h2"), "through h2")            # hardlink: one name up, two lower
+    os.lchown(m.p("ln"), 1, 1)                # symlink copy-up
+    os.rename(m.p("keep"), m.p("kept"))
+    write(m.p("new"), "n")
+    before["kept"] = before.pop("keep")
+    before["new"] = os.lstat(m.p("new")).st_ino
+    assert inos(m, list(before)) == before
+    m.remount()
+    assert inos(m, list(before)) == before
+    assert read(m.p("h1")) == b"through h2" and read(m.p("hd/h3")) == b"through h2"
+    for e in os.scandir(m.mnt):
+        assert e.inode() == os.lstat(e.path).st_ino, e.name
+    # and the numbers stay unique
+    every = [os.lstat(m.p(n)).st_ino for n in ["r", "rd", "f", "d", "s", "h1", "ln",
+                                                 "kept", "new"]]
+    assert len(set(every)) == len(every)
