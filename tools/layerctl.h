@@ -21,12 +21,18 @@ enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2 };
 	X(images, "", "list images") \
 	X(rmi, "IMAGE", "remove an image (refused while a container uses it)") \
 	X(gc, "", "remove layers no image uses") \
-	X(create, "IMAGE NAME", "create a container: init and rw layers, OCI bundle") \
+	X(create, "[OPTIONS] IMAGE NAME [CMD...]", "create a container: init and rw layers, OCI bundle") \
 	X(mount, "NAME", "mount a container's rootfs with layerfs") \
 	X(umount, "NAME [--force]", "unmount a container's rootfs") \
 	X(rm, "NAME", "remove a container") \
 	X(ps, "", "list containers and their state") \
-	X(run, "NAME [CMD...]", "run a container with runc or crun") \
+	X(inspect, "NAME", "a container's image, layers, mounts and state as JSON") \
+	X(config, "NAME", "print a container's config.json") \
+	X(run, "[-d] [-t] [--runtime R] NAME [CMD...]", "run a container with runc or crun") \
+	X(exec, "[-t] NAME CMD...", "run a command in a running container") \
+	X(stop, "[--time S] NAME", "stop a running container (SIGTERM, then SIGKILL)") \
+	X(kill, "NAME [SIGNAL]", "send a signal to a running container") \
+	X(logs, "NAME", "output of a container's detached runs") \
 	X(diff, "NAME", "changes in a container's rw layer (A/C/D)") \
 	X(commit, "NAME NEWNAME:TAG", "make the rw layer a new image layer") \
 	X(export, "IMAGE --oci DIR | --docker-archive FILE", "write an image out") \
