@@ -17,7 +17,8 @@ import time
 
 import pytest
 
-from ctrutil import Store, LAYERFS_BIN, LAYERCTL_BIN, mountpoints, force_unmount  # noqa: F401
+from ctrutil import (Store, LAYERFS_BIN, LAYERCTL_BIN, SANITIZER_MARKERS,  # noqa: F401
+                     mountpoints, force_unmount)
 
 RUNTIMES = ("runc", "crun")
 SLEEP = ["/bin/busybox", "sleep", "1000"]
@@ -116,8 +117,18 @@ class Ctr:
         return mountinfo(self.exec(name, "/bin/busybox", "cat", "/proc/1/mountinfo").stdout)
 
     def cleanup(self):
+        """Removes everything; returns the sanitizer reports found in the
+        logs of detached runs (their monitor writes there)."""
+        reports = []
         cdir = self.store.p("containers")
         for name in sorted(os.listdir(cdir)) if os.path.isdir(cdir) else []:
+            try:
+                with open(os.path.join(cdir, name, "container.log"), errors="replace") as f:
+                    log = f.read()
+                if any(m in log for m in SANITIZER_MARKERS):
+                    reports.append("%s/container.log:\n%s" % (name, log))
+            except OSError:
+                pass
             rid = None
             try:
                 with open(os.path.join(cdir, name, "run.json")) as f:
@@ -130,6 +141,7 @@ class Ctr:
                     subprocess.run([rt, "delete", "--force", rid], capture_output=True)
         for m in sorted(host_mounts_below(self.host), key=lambda m: -len(m[2])):
             subprocess.run(["umount", "-l", m[2]], capture_output=True)
+        return reports
 
 
 def make_ctr(runtime, host_parent=None):
@@ -151,9 +163,11 @@ def make_ctr(runtime, host_parent=None):
     return top, Ctr(store, runtime, host)
 
 
-def finish_ctr(top, c):
+def finish_ctr(top, c, reports=()):
+    """Cleans up after make_ctr (reports: what an earlier cleanup found)."""
+    reports = list(reports)
     try:
-        c.cleanup()
+        reports += c.cleanup()
     finally:
         c.store.cleanup()
         left = [m[2] for m in mountinfo() if m[2].startswith(top + "/") or m[2] == top]
@@ -161,6 +175,7 @@ def finish_ctr(top, c):
             subprocess.run(["umount", "-l", mp], capture_output=True)
         shutil.rmtree(top, ignore_errors=True)
         assert not left, "mounts left behind: %r" % left
+        assert not reports, "sanitizer report in a detached run:\n" + "\n".join(reports)
 
 
 @pytest.fixture(params=RUNTIMES)
