@@ -193,7 +193,13 @@ static const struct option long_opts[] = {
 	{ 0 },
 };
 
-static int one_option(struct create_opts *o, int c, const char *arg,
+/* -e items, applied after every --env-file (docker's order). */
+struct env_flags {
+	const char **v;
+	size_t n;
+};
+
+static int one_option(struct create_opts *o, int c, const char *arg, struct env_flags *flags,
 		      char err[CREATEOPTS_ERR_SIZE])
 {
 	char canon[64];
@@ -206,7 +212,10 @@ static int one_option(struct create_opts *o, int c, const char *arg,
 		o->root_propagation = root_propagation(arg);
 		return o->root_propagation >= 0 ? CREATEOPTS_OK
 		       : fail(err, "--rootfs-propagation %s: use private, slave or shared", arg);
-	case 'e': return env_item(o, arg, "-e", err);
+	case 'e':
+		flags->v = grow(flags->v, flags->n, sizeof(*flags->v));
+		flags->v[flags->n++] = arg;
+		return CREATEOPTS_OK;
 	case OPT_ENV_FILE: return env_file(o, arg, err);
 	case 'w': return set_path(&o->workdir, arg, "-w", err);
 	case 'u':
@@ -243,19 +252,24 @@ int createopts_parse(int argc, char **argv, struct create_opts *o,
 	optind = 0;
 	opterr = 0;
 	int c, rc = CREATEOPTS_OK;
+	struct env_flags flags = { NULL, 0 };
 	/* '+': options end at IMAGE; what follows NAME is the command */
 	while (rc == CREATEOPTS_OK && (c = getopt_long(argc, argv, "+:v:e:w:u:", long_opts, NULL)) != -1) {
-		if (c == ':')
-			return fail(err, "%s needs a value", argv[optind - 1]);
-		if (c == '?') {
+		if (c == ':') {
+			rc = fail(err, "%s needs a value", argv[optind - 1]);
+		} else if (c == '?') {
 			if (optopt)
 				fail(err, "unknown option -%c", optopt);
 			else
 				fail(err, "unknown option %s", argv[optind - 1]);
-			return CREATEOPTS_USAGE;
+			rc = CREATEOPTS_USAGE;
+		} else {
+			rc = one_option(o, c, optarg, &flags, err);
 		}
-		rc = one_option(o, c, optarg, err);
 	}
+	for (size_t i = 0; rc == CREATEOPTS_OK && i < flags.n; i++)
+		rc = env_item(o, flags.v[i], "-e", err);
+	free(flags.v);
 	if (rc != CREATEOPTS_OK)
 		return rc;
 	if (argc - optind < 2)

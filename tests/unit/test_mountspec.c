@@ -226,7 +226,7 @@ static void test_createopts(void **state)
 	setenv("HOME", "/root", 1);
 	unsetenv("UNSET_IN_TEST_ENV");
 	assert_int_equal(parse(&o, cerr, "-v", "/h:/c:ro", "--tmpfs", "/t", "--read-only",
-			       "--env-file", envfile, "-e", "A=3", "-eC=4", "-w", "/w//x/",
+			       "-e", "A=3", "--env-file", envfile, "-eC=4", "-w", "/w//x/",
 			       "-u", "app", "--hostname", "box", "--entrypoint", "",
 			       "--init-file", "/etc/motd:/etc/motd", "--cap-add", "sys_admin",
 			       "--cap-drop", "ALL", "--rootfs-propagation", "shared",
@@ -238,7 +238,7 @@ static void test_createopts(void **state)
 	assert_int_equal(o.nmounts, 2);
 	assert_true(o.read_only);
 	assert_int_equal(o.nenv, 4);
-	assert_string_equal(o.env[0], "A=3");          /* the later -e wins, in place */
+	assert_string_equal(o.env[0], "A=3");          /* -e after the files, in place */
 	assert_string_equal(o.env[1], "B=two words");
 	assert_string_equal(o.env[2], "HOME=/root");
 	assert_string_equal(o.env[3], "C=4");
