@@ -115,6 +115,8 @@ static void monitor(const struct run_request *rq, int ready, int logfd)
 {
 	setsid();
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if (chdir("/") < 0)   /* hold no directory busy; every path here is absolute */
+		_exit(1);
 	int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	dup2(devnull, STDIN_FILENO);
 	dup2(logfd, STDOUT_FILENO);
