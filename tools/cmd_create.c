@@ -288,7 +288,7 @@ static int rm_locked(struct store *s, const char *name, bool force)
 			name, st == RT_DEAD ? "mounted (its layerfs daemon is gone)" : "mounted");
 		return CTL_FAIL;
 	}
-	if (st != RT_UNMOUNTED && rt_umount(mnt, true) < 0)
+	if (rt_umount(mnt, true) < 0)   /* also when unmounted: the guard bind goes */
 		return CTL_FAIL;
 	if (store_tmpdir(s, "rm", tmp, sizeof(tmp)) < 0)
 		return CTL_FAIL;

@@ -41,20 +41,22 @@ int rt_spawn(char *const argv[], int stdout_fd)
 	return WEXITSTATUS(status);
 }
 
-/* True when some mount's mountpoint is MNT. */
-static bool is_mountpoint(const char *mnt)
+/* What is mounted on MNT: 0 nothing, 1 a FUSE mount (the rootfs), 2
+ * something else (the private guard bind below, see guard_mountpoint). */
+static int mounted_on(const char *mnt)
 {
 	struct mi_table t;
 	if (mountinfo_read(&t, NULL) < 0)
-		return false;
-	bool found = mountinfo_top_at(&t, mnt) != NULL;
+		return 0;
+	const struct mi_entry *top = mountinfo_top_at(&t, mnt);
+	int what = !top ? 0 : strncmp(top->fstype, "fuse", 4) == 0 ? 1 : 2;
 	mountinfo_free(&t);
-	return found;
+	return what;
 }
 
 enum rt_mount_state rt_mount_state(const char *mnt)
 {
-	if (!is_mountpoint(mnt))
+	if (mounted_on(mnt) != 1)
 		return RT_UNMOUNTED;
 	/* statfs always asks the daemon (stat may be answered from the
 	 * kernel's attribute cache): ENOTCONN means it is gone. */
@@ -176,9 +178,37 @@ fail:
 	return NULL;
 }
 
-/* A rootfs mount must not spread: mounts made on it (a runtime's /proc,
- * /dev, volumes) stay where they are made, and it is not copied into
- * namespaces made later from a shared parent. Needs CAP_SYS_ADMIN. */
+/* A rootfs mount must not spread into other mount namespaces. Made on a
+ * shared mount (/ on a systemd host), it would be copied at once into
+ * every peer of that mount; so then MNT is first bound onto itself and the
+ * bind made private: the rootfs goes on top of that guard, and only the
+ * guard (a plain directory) is copied. Needs CAP_SYS_ADMIN (else a no-op:
+ * an unprivileged user has no peers to spread to). */
+static void guard_mountpoint(const char *mnt)
+{
+	struct mi_table t;
+	if (mountinfo_read(&t, NULL) < 0)
+		return;
+	const struct mi_entry *holder = mountinfo_holder(&t, mnt);
+	bool shared = holder && holder->shared;
+	mountinfo_free(&t);
+	if (!shared || mount(mnt, mnt, NULL, MS_BIND, NULL) < 0)
+		return;
+	if (mount(NULL, mnt, NULL, MS_PRIVATE, NULL) < 0)
+		umount2(mnt, UMOUNT_NOFOLLOW);
+}
+
+/* The guard goes with the rootfs (its unmount reaches the peers that got
+ * a copy). */
+static void drop_guard(const char *mnt)
+{
+	if (mounted_on(mnt) == 2)
+		umount2(mnt, UMOUNT_NOFOLLOW);
+}
+
+/* The rootfs mount itself is private too: mounts made on it (a runtime's
+ * /proc, /dev, volumes) stay where they are made, and a namespace made
+ * later gets a copy that is no peer of it. */
 static void make_private(const char *mnt)
 {
 	if (mount(NULL, mnt, NULL, MS_PRIVATE, NULL) < 0 && errno != EPERM)
@@ -207,14 +237,17 @@ int rt_mount(const struct store *s, const char *name, json_t *container)
 		return -1;
 	find_layerfs(bin, sizeof(bin));
 	char *argv[] = { bin, mnt, "-o", opt, NULL };
+	guard_mountpoint(mnt);
 	int rc = rt_spawn(argv, STDERR_FILENO);
 	free(opt);
 	if (rc != 0) {
 		fprintf(stderr, "layerctl: %s exited with status %d; %s is not mounted\n", bin, rc, mnt);
+		drop_guard(mnt);
 		return -1;
 	}
 	if (rt_mount_state(mnt) != RT_MOUNTED) {
 		fprintf(stderr, "layerctl: %s returned but %s is not a live mount\n", bin, mnt);
+		drop_guard(mnt);
 		return -1;
 	}
 	make_private(mnt);
@@ -229,11 +262,15 @@ static int run_quiet(char *const argv[])
 int rt_umount(const char *mnt, bool force)
 {
 	enum rt_mount_state st = rt_mount_state(mnt);
-	if (st == RT_UNMOUNTED)
+	if (st == RT_UNMOUNTED) {
+		drop_guard(mnt);
 		return 0;
+	}
 	char *fu[] = { "fusermount3", "-u", (char *)mnt, NULL };
-	if (run_quiet(fu) == 0 && rt_mount_state(mnt) == RT_UNMOUNTED)
+	if (run_quiet(fu) == 0 && rt_mount_state(mnt) == RT_UNMOUNTED) {
+		drop_guard(mnt);
 		return 0;
+	}
 	if (!force) {
 		fprintf(stderr, "layerctl: cannot unmount %s%s; --force unmounts it lazily\n", mnt,
 			st == RT_DEAD ? " (its layerfs daemon is gone)" : "");
@@ -247,6 +284,7 @@ int rt_umount(const char *mnt, bool force)
 		fprintf(stderr, "layerctl: %s is still mounted after umount -l\n", mnt);
 		return -1;
 	}
+	drop_guard(mnt);
 	return 0;
 }
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -280,12 +281,36 @@ def shared_host(request):
 
 
 def test_rootfs_mount_is_private_and_nothing_spreads(shared_host):
+    """Mounted below a shared mount (/ on a systemd host), the rootfs is
+    private and no other mount namespace gets a copy of it (only of the
+    private guard bind it sits on, which goes when it goes)."""
     c = shared_host
     c.create("c1")
-    mnt = c.ctl("mount", "c1").stdout.strip()
-    rootfs = [m for m in mountinfo() if m[2] == mnt]
-    assert len(rootfs) == 1 and not any(o.startswith("shared:") for o in rootfs[0][5]), rootfs
-    c.ctl("umount", "c1")
+    peer = subprocess.Popen(["unshare", "-m", "--propagation", "unchanged", "sleep", "600"])
+    try:
+        def peer_mounts():
+            with open("/proc/%d/mountinfo" % peer.pid) as f:
+                return [m for m in mountinfo(f.read()) if m[2] == mnt]
+        mnt = c.cdir("c1", "mnt")
+        deadline = time.time() + 10     # until the peer namespace exists
+        while os.readlink("/proc/%d/ns/mnt" % peer.pid) == os.readlink("/proc/self/ns/mnt"):
+            assert time.time() < deadline
+            time.sleep(0.02)
+        assert c.ctl("mount", "c1").stdout.strip() == mnt
+        rootfs = [m for m in mountinfo() if m[2] == mnt]
+        assert rootfs[-1][3] == "fuse.layerfs"
+        assert not any(o.startswith("shared:") for o in rootfs[-1][5]), rootfs
+        assert [m[3] for m in peer_mounts()] in ([], ["ext4"], ["xfs"], ["tmpfs"]), peer_mounts()
+        assert all(m[3] != "fuse.layerfs" for m in peer_mounts())
+        c.ctl("umount", "c1")
+        assert [m for m in mountinfo() if m[2] == mnt] == []   # the guard went too
+        assert peer_mounts() == []
+        c.ctl("mount", "c1")                                    # and again
+        c.ctl("rm", "--force", "c1")
+        assert [m for m in mountinfo() if m[2] == mnt] == [] and peer_mounts() == []
+    finally:
+        peer.kill()
+        peer.wait()
 
 
 def test_runtime_mounts_do_not_come_back_out(shared_host):
@@ -296,7 +321,8 @@ def test_runtime_mounts_do_not_come_back_out(shared_host):
     c.create("c2", "-v", "%s:/vol:rshared" % src, "--tmpfs", "/tmp")
     c.run("c2", detach=True)
     mnt2 = c.cdir("c2", "mnt")
-    assert [m[2] for m in host_mounts_below(mnt2)] == [mnt2]
+    assert [m[3] for m in host_mounts_below(mnt2)][-1] == "fuse.layerfs"
+    assert [m[2] for m in host_mounts_below(mnt2) if m[2] != mnt2] == []
     c.ctl("stop", "--time", "0", "c2")
 
 
