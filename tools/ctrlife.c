@@ -218,21 +218,32 @@ int ctr_signal(const struct store *s, const char *name, int sig, const char *cmd
 	return 0;
 }
 
+/* Sends sig (again, while the runtime does not know the container yet:
+ * a run that is just starting) until the run ends or timeout_ms pass. */
+static bool signal_until_gone(const struct ctr_run *r, const char *sig, int timeout_ms)
+{
+	char *args[] = { "kill", (char *)r->id, (char *)sig, NULL };
+	bool sent = false;
+	for (int waited = 0;; waited += 50) {
+		if (!sent)   /* quiet: the container may also end on its own in between */
+			sent = rt_runtime_call(r->runtime, args, true) == 0;
+		if (ctr_wait_gone(r, 0))
+			return true;
+		if (waited >= timeout_ms)
+			return false;
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+}
+
 int ctr_stop(const struct store *s, const char *name, int timeout, const char *cmd)
 {
 	struct ctr_run r;
 	if (ctr_run_read(s, name, &r) < 0)
 		return 0;
-	char *term[] = { "kill", r.id, "TERM", NULL };
-	char *kill9[] = { "kill", r.id, "KILL", NULL };
-	/* quiet: the container may end on its own in between */
-	if (timeout > 0) {
-		rt_runtime_call(r.runtime, term, true);
-		if (ctr_wait_gone(&r, timeout * 1000))
-			return 0;
-	}
-	rt_runtime_call(r.runtime, kill9, true);
-	if (ctr_wait_gone(&r, 15000))
+	if (timeout > 0 && signal_until_gone(&r, "TERM", timeout * 1000))
+		return 0;
+	if (signal_until_gone(&r, "KILL", 15000))
 		return 0;
 	fprintf(stderr, "layerctl: %s: container %s did not end (pid %d)\n", cmd, name, r.pid);
 	return -1;

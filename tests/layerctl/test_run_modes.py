@@ -116,22 +116,28 @@ def test_detached_exec_stop_and_ps(ctr):
 
 
 def test_stop_that_the_container_honours(ctr):
-    ctr.create("c1", cmd=[BB, "sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"])
+    ctr.create("c1", cmd=[BB, "sh", "-c",
+                          "trap 'exit 0' TERM; echo ready; while :; do sleep 0.1; done"])
     ctr.run("c1", detach=True)
+    wait_log(ctr, "c1", "ready\n")                            # its trap is set
     t0 = time.time()
     ctr.ctl("stop", "c1")                                       # --time 10, but it ends at once
     assert time.time() - t0 < 5
     assert ctr.state("c1") == "exited(0)"
 
 
-def test_kill_and_logs(ctr):
-    ctr.create("c1", cmd=[BB, "sh", "-c", "echo out; echo err >&2; "
-                          "trap 'exit 42' USR1; while :; do sleep 0.1; done"])
-    ctr.run("c1", detach=True)
-    deadline = time.time() + 10
-    while "err" not in ctr.ctl("logs", "c1").stdout and time.time() < deadline:
+def wait_log(ctr, name, want, timeout=20):
+    deadline = time.time() + timeout
+    while ctr.ctl("logs", name).stdout != want:
+        assert time.time() < deadline, ctr.ctl("logs", name).stdout
         time.sleep(0.05)
-    assert ctr.ctl("logs", "c1").stdout == "out\nerr\n"
+
+
+def test_kill_and_logs(ctr):
+    ctr.create("c1", cmd=[BB, "sh", "-c", "trap 'exit 42' USR1; echo out; echo err >&2; "
+                          "while :; do sleep 0.1; done"])
+    ctr.run("c1", detach=True)
+    wait_log(ctr, "c1", "out\nerr\n")                        # (and its trap is set)
     r = ctr.ctl("kill", "c1", "NOSUCHSIGNAL", check=False)
     assert r.returncode == 1 and "not a signal" in r.stderr
     ctr.ctl("kill", "c1", "SIGUSR1")                            # its trap exits 42
