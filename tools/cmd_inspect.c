@@ -66,7 +66,7 @@ static int ps_line(const char *name, json_t *ctr, void *arg)
 	image_name(s, ctr, image, sizeof(image));
 	state_name(s, name, state, sizeof(state));
 	const char *created = json_string_value(json_object_get(ctr, "created"));
-	printf("%-20s %-30s %-10s %s\n", name, image, state, created ? created : "-");
+	printf("%-20s %-30s %-12s %s\n", name, image, state, created ? created : "-");
 	return 0;
 }
 
@@ -80,7 +80,7 @@ int cmd_ps(struct ctl *ctl, int argc, char **argv)
 	struct store s;
 	if (store_open(&s, ctl->store_root, false) < 0)
 		return CTL_FAIL;
-	printf("%-20s %-30s %-10s %s\n", "NAME", "IMAGE", "STATE", "CREATED");
+	printf("%-20s %-30s %-12s %s\n", "NAME", "IMAGE", "STATE", "CREATED");
 	int rc = store_container_each(&s, ps_line, &s);
 	store_close(&s);
 	return rc < 0 ? CTL_FAIL : CTL_OK;
@@ -176,9 +176,10 @@ int cmd_inspect(struct ctl *ctl, int argc, char **argv)
 	json_t *cfg = json_load_file(path, 0, NULL);
 	json_t *root = json_object_get(cfg, "root");
 	json_t *out = json_pack("{s:s, s:O, s:s, s:O, s:O, s:s, s:s, s:b, s:O, s:O, s:o, s:o}",
-				"name", name, "image", json_object_get(ctr, "image"),
-				"image_name", image, "layers", json_object_get(ctr, "layers"),
-				"created", json_object_get(ctr, "created"), "bundle", dir,
+				"name", name, "image", json_object_get(ctr, "image") ?: json_null(),
+				"image_name", image,
+				"layers", json_object_get(ctr, "layers") ?: json_null(),
+				"created", json_object_get(ctr, "created") ?: json_null(), "bundle", dir,
 				"rootfs", mnt, "read_only",
 				json_is_true(json_object_get(root, "readonly")),
 				"rootfs_propagation",

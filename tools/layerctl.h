@@ -24,7 +24,7 @@ enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2 };
 	X(create, "[OPTIONS] IMAGE NAME [CMD...]", "create a container: init and rw layers, OCI bundle") \
 	X(mount, "NAME", "mount a container's rootfs with layerfs") \
 	X(umount, "NAME [--force]", "unmount a container's rootfs") \
-	X(rm, "NAME", "remove a container") \
+	X(rm, "[--force] NAME", "remove a container (--force: a running or mounted one too)") \
 	X(ps, "", "list containers and their state") \
 	X(inspect, "NAME", "a container's image, layers, mounts and state as JSON") \
 	X(config, "NAME", "print a container's config.json") \
