@@ -11,16 +11,12 @@
 #include <unistd.h>
 
 #include "bundle.h"
+#include "caps.h"
 #include "layerfs/pathutil.h"
 #include "layerfs/union.h"
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-static const char *const default_caps[] = {
-	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
-	"CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
-};
 static const char *const masked_paths[] = {
 	"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
 	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
@@ -53,7 +49,7 @@ static json_t *mount_entry(const char *dest, const char *type, const char *sourc
 			 "source", source, "options", options);
 }
 
-static json_t *default_mounts(void)
+static json_t *default_mounts(bool privileged)
 {
 	json_t *m = json_array();
 	json_array_append_new(m, mount_entry("/proc", "proc", "proc", "nosuid,noexec,nodev"));
@@ -65,7 +61,8 @@ static json_t *default_mounts(void)
 					     "nosuid,noexec,nodev,mode=1777,size=65536k"));
 	json_array_append_new(m, mount_entry("/dev/mqueue", "mqueue", "mqueue",
 					     "nosuid,noexec,nodev"));
-	json_array_append_new(m, mount_entry("/sys", "sysfs", "sysfs", "nosuid,noexec,nodev,ro"));
+	json_array_append_new(m, mount_entry("/sys", "sysfs", "sysfs",
+					     privileged ? "nosuid,noexec,nodev" : "nosuid,noexec,nodev,ro"));
 	return m;
 }
 
@@ -196,84 +193,171 @@ static json_t *user_entry(const struct store *s, json_t *layers, const char *spe
 	return u;
 }
 
-static json_t *process_args(json_t *cfg, char **args, int nargs)
+
+/* Entrypoint + Cmd as docker makes them: the command after the image
+ * replaces Cmd; --entrypoint replaces Entrypoint and drops the image's
+ * Cmd ("" clears it). */
+static json_t *process_args(json_t *cfg, const struct create_opts *o)
 {
-	json_t *a = json_array();
-	if (nargs > 0) {
-		for (int i = 0; i < nargs; i++)
-			json_array_append_new(a, json_string(args[i]));
-		return a;
+	json_t *a = json_array(), *e;
+	size_t i;
+	if (o && o->entrypoint) {
+		if (*o->entrypoint)
+			json_array_append_new(a, json_string(o->entrypoint));
+	} else {
+		json_array_foreach(json_object_get(cfg, "Entrypoint"), i, e)
+			if (json_is_string(e))
+				json_array_append(a, e);
 	}
-	static const char *const keys[] = { "Entrypoint", "Cmd" };
-	for (size_t k = 0; k < N(keys); k++) {
-		json_t *v = json_object_get(cfg, keys[k]), *e;
-		size_t i;
-		json_array_foreach(v, i, e)
+	if (o && o->ncmd > 0) {
+		for (int k = 0; k < o->ncmd; k++)
+			json_array_append_new(a, json_string(o->cmd[k]));
+	} else if (!o || !o->entrypoint) {
+		json_array_foreach(json_object_get(cfg, "Cmd"), i, e)
 			if (json_is_string(e))
 				json_array_append(a, e);
 	}
 	return a;
 }
 
-static json_t *process_env(json_t *cfg)
+/* Sets KEY=VALUE in an env array, replacing KEY's value. */
+static void env_set(json_t *env, const char *kv)
+{
+	size_t klen = strcspn(kv, "="), i;
+	json_t *e;
+	json_array_foreach(env, i, e) {
+		const char *s = json_string_value(e);
+		if (s && strncmp(s, kv, klen) == 0 && s[klen] == '=') {
+			json_array_set_new(env, i, json_string(kv));
+			return;
+		}
+	}
+	json_array_append_new(env, json_string(kv));
+}
+
+static json_t *process_env(json_t *cfg, const struct create_opts *o)
 {
 	json_t *env = json_array(), *e;
-	bool has_path = false;
 	size_t i;
-	json_array_foreach(json_object_get(cfg, "Env"), i, e) {
-		const char *s = json_string_value(e);
-		if (!s)
-			continue;
-		has_path = has_path || strncmp(s, "PATH=", 5) == 0;
-		json_array_append(env, e);
-	}
+	json_array_foreach(json_object_get(cfg, "Env"), i, e)
+		if (json_string_value(e) && strchr(json_string_value(e), '='))
+			env_set(env, json_string_value(e));
+	for (size_t k = 0; o && k < o->nenv; k++)
+		env_set(env, o->env[k]);
+	bool has_path = false;
+	json_array_foreach(env, i, e)
+		has_path = has_path || strncmp(json_string_value(e), "PATH=", 5) == 0;
 	if (!has_path)
 		json_array_insert_new(env, 0, json_string(DEFAULT_PATH));
 	return env;
 }
 
-static json_t *capabilities(void)
+/* Our own bounding set (CapBnd), which "every capability" means. */
+static unsigned long long bounding_set(void)
 {
+	unsigned long long mask = ~0ULL;
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapBnd: %llx", &mask) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return mask;
+}
+
+static json_t *capabilities(const struct create_opts *o)
+{
+	const char *bad = NULL;
+	unsigned long long avail = bounding_set();
+	json_t *list = o ? caps_resolve(o->cap_add, o->ncap_add, o->cap_drop, o->ncap_drop,
+					 o->privileged, avail, &bad)
+			 : caps_resolve(NULL, 0, NULL, 0, false, avail, &bad);
+	if (!list)
+		list = json_array();   /* createopts checked the names */
 	json_t *c = json_object();
 	static const char *const sets[] = { "bounding", "effective", "permitted" };
 	for (size_t i = 0; i < N(sets); i++)
-		json_object_set_new(c, sets[i], string_array(default_caps, N(default_caps)));
+		json_object_set_new(c, sets[i], json_deep_copy(list));
+	json_decref(list);
 	return c;
 }
 
-static json_t *linux_section(void)
+static json_t *linux_section(const struct create_opts *o)
 {
 	json_t *ns = json_array();
 	for (size_t i = 0; i < N(namespaces); i++)
 		json_array_append_new(ns, json_pack("{s:s}", "type", namespaces[i]));
-	return json_pack("{s:o, s:s, s:o, s:o}", "namespaces", ns, "rootfsPropagation", "private",
-			 "maskedPaths", string_array(masked_paths, N(masked_paths)),
-			 "readonlyPaths", string_array(readonly_paths, N(readonly_paths)));
+	char err[MSPEC_ERR_SIZE];
+	int prop = o ? mountspec_root_propagation(o->mounts, o->nmounts, o->root_propagation, err)
+		     : MSPEC_RSLAVE;
+	bool priv = o && o->privileged;
+	json_t *lx = json_pack("{s:o, s:s, s:o, s:o}", "namespaces", ns, "rootfsPropagation",
+			       mountspec_propagation_name(prop < 0 ? MSPEC_RSLAVE : prop),
+			       "maskedPaths", string_array(masked_paths, priv ? 0 : N(masked_paths)),
+			       "readonlyPaths",
+			       string_array(readonly_paths, priv ? 0 : N(readonly_paths)));
+	if (priv)   /* every device the cgroup can allow */
+		json_object_set_new(lx, "resources",
+				    json_pack("{s:[{s:b, s:s}]}", "devices", "allow", 1, "access",
+					      "rwm"));
+	return lx;
+}
+
+static size_t depth(json_t *mount)
+{
+	const char *d = json_string_value(json_object_get(mount, "destination"));
+	size_t n = 0;
+	for (; d && *d; d++)
+		n += *d == '/';
+	return n;
+}
+
+/* The default mounts the user's do not replace, then the user's, a
+ * parent before what is mounted below it (as docker sorts them). */
+static json_t *all_mounts(bool privileged, json_t *user)
+{
+	json_t *out = json_array(), *defaults = default_mounts(privileged), *m, *u;
+	size_t i, k;
+	json_array_foreach(defaults, i, m) {
+		bool replaced = false;
+		json_array_foreach(user, k, u)
+			replaced = replaced || json_equal(json_object_get(u, "destination"),
+							  json_object_get(m, "destination"));
+		if (!replaced)
+			json_array_append(out, m);
+	}
+	json_decref(defaults);
+	size_t base = json_array_size(out);
+	json_array_foreach(user, i, u) {
+		size_t at = json_array_size(out);
+		while (at > base && depth(json_array_get(out, at - 1)) > depth(u))
+			at--;
+		json_array_insert(out, at, u);
+	}
+	return out;
 }
 
 json_t *bundle_config(const struct store *s, json_t *image, json_t *container,
-		      const char *name, char **args, int nargs, bool need_args)
+		      const char *name, const struct create_opts *o, json_t *mounts)
 {
 	json_t *cfg = json_object_get(json_object_get(image, "config"), "config");
-	json_t *argv = process_args(cfg, args, nargs);
-	if (need_args && json_array_size(argv) == 0) {
-		fprintf(stderr, "layerctl: the image has no Entrypoint or Cmd: give a command "
-			"(layerctl run %s CMD...)\n", name);
-		json_decref(argv);
-		return NULL;
-	}
-	const char *cwd = json_string_value(json_object_get(cfg, "WorkingDir"));
+	const char *cwd = o && o->workdir ? o->workdir
+			  : json_string_value(json_object_get(cfg, "WorkingDir"));
+	const char *user = o && o->user ? o->user : json_string_value(json_object_get(cfg, "User"));
+	const char *hostname = o && o->hostname ? o->hostname : name;
 	json_t *rlimits = json_pack("[{s:s, s:i, s:i}]", "type", "RLIMIT_NOFILE",
 				    "hard", 1024, "soft", 1024);
 	json_t *process = json_pack(
 		"{s:b, s:o, s:o, s:o, s:s, s:o, s:o, s:b}", "terminal", 0,
-		"user", user_entry(s, json_object_get(container, "layers"),
-				   json_string_value(json_object_get(cfg, "User"))),
-		"args", argv, "env", process_env(cfg), "cwd", cwd && *cwd ? cwd : "/",
-		"capabilities", capabilities(), "rlimits", rlimits, "noNewPrivileges", 1);
+		"user", user_entry(s, json_object_get(container, "layers"), user),
+		"args", process_args(cfg, o), "env", process_env(cfg, o),
+		"cwd", cwd && *cwd ? cwd : "/", "capabilities", capabilities(o), "rlimits", rlimits,
+		"noNewPrivileges", !(o && o->privileged));
 	return json_pack("{s:s, s:o, s:{s:s, s:b}, s:s, s:o, s:o}", "ociVersion", "1.0.2",
-			 "process", process, "root", "path", "mnt", "readonly", 0,
-			 "hostname", name, "mounts", default_mounts(), "linux", linux_section());
+			 "process", process, "root", "path", "mnt", "readonly", o && o->read_only,
+			 "hostname", hostname, "mounts", all_mounts(o && o->privileged, mounts),
+			 "linux", linux_section(o));
 }
 
 int bundle_write(const char *dir, json_t *config)
@@ -290,4 +374,97 @@ int bundle_write(const char *dir, json_t *config)
 		return -1;
 	}
 	return 0;
+}
+
+json_t *bundle_load(const char *dir, const char *cmd)
+{
+	char path[PATH_MAX];
+	json_error_t jerr;
+	snprintf(path, sizeof(path), "%s/config.json", dir);
+	json_t *cfg = json_load_file(path, 0, &jerr);
+	if (!cfg)
+		fprintf(stderr, "layerctl: %s: %s: %s (line %d)\n", cmd, path, jerr.text, jerr.line);
+	else if (!json_is_object(cfg) || !json_is_object(json_object_get(cfg, "process"))) {
+		fprintf(stderr, "layerctl: %s: %s: no \"process\" object\n", cmd, path);
+		json_decref(cfg);
+		cfg = NULL;
+	}
+	return cfg;
+}
+
+bool bundle_mount_is_bind(json_t *mount)
+{
+	const char *type = json_string_value(json_object_get(mount, "type"));
+	if (type && strcmp(type, "bind") == 0)
+		return true;
+	size_t i;
+	json_t *o;
+	json_array_foreach(json_object_get(mount, "options"), i, o) {
+		const char *s = json_string_value(o);
+		if (s && (!strcmp(s, "bind") || !strcmp(s, "rbind")))
+			return true;
+	}
+	return false;
+}
+
+int bundle_check_propagation(json_t *cfg, const char *cmd)
+{
+	const char *rp = json_string_value(json_object_get(json_object_get(cfg, "linux"),
+							   "rootfsPropagation"));
+	int root = rp ? mountspec_propagation_parse(rp) : -1;
+	bool root_shared = root == MSPEC_RSHARED || root == MSPEC_SHARED;
+	bool root_slave = root == MSPEC_RSLAVE || root == MSPEC_SLAVE;
+	size_t i;
+	json_t *m;
+	json_array_foreach(json_object_get(cfg, "mounts"), i, m) {
+		int p = bundle_mount_is_bind(m) ? mountspec_oci_propagation(m) : -1;
+		const char *dst = json_string_value(json_object_get(m, "destination"));
+		if (p < 0)
+			continue;
+		if (mountspec_needs_shared_source(p) && !root_shared) {
+			fprintf(stderr, "layerctl: %s: config.json: the %s mount at %s needs "
+				"linux.rootfsPropagation rshared\n", cmd, mountspec_propagation_name(p),
+				dst ? dst : "?");
+			return -1;
+		}
+		if (mountspec_needs_propagating_source(p) && !root_shared && !root_slave) {
+			fprintf(stderr, "layerctl: %s: config.json: the %s mount at %s needs "
+				"linux.rootfsPropagation rslave or rshared\n", cmd,
+				mountspec_propagation_name(p), dst ? dst : "?");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int bundle_for_run(json_t *cfg, const char *ctrdir, char **args, int nargs, bool terminal,
+		   char *out, size_t size)
+{
+	json_t *copy = json_deep_copy(cfg);
+	json_t *process = json_object_get(copy, "process");
+	if (nargs > 0) {
+		json_t *a = json_array();
+		for (int i = 0; i < nargs; i++)
+			json_array_append_new(a, json_string(args[i]));
+		json_object_set_new(process, "args", a);
+	}
+	if (terminal)
+		json_object_set_new(process, "terminal", json_true());
+	json_t *root = json_object_get(copy, "root");
+	const char *path = json_string_value(json_object_get(root, "path"));
+	if (path && path[0] != '/') {
+		char abs[PATH_MAX];
+		snprintf(abs, sizeof(abs), "%s/%s", ctrdir, path);
+		json_object_set_new(root, "path", json_string(abs));
+	}
+	int n = snprintf(out, size, "%s/.run", ctrdir);
+	int rc = n < 0 || (size_t)n >= size ? -1 : 0;
+	if (rc == 0 && mkdir(out, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "layerctl: run: cannot make %s: %s\n", out, strerror(errno));
+		rc = -1;
+	}
+	if (rc == 0)
+		rc = bundle_write(out, copy);
+	json_decref(copy);
+	return rc;
 }

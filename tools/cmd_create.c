@@ -1,10 +1,10 @@
-/* layerctl create / rm / ps: a container's life in the store.
+/* layerctl create / rm: a container's life in the store.
  *
- * A container is containers/<name>/ with init/ (docker's "-init" layer: the
- * files a runtime expects to find and that belong to this container, not
- * the image), rw/ (the writable layer, empty at first), mnt/ (the mountpoint),
- * config.json (the OCI runtime config) and container.json. It is built
- * under tmp/ and renamed into place. */
+ * A container is containers/<name>/ with init/ (docker's "-init" layer, see
+ * initlayer.h), rw/ (the writable layer, empty at first), mnt/ (the
+ * mountpoint), config.json (the OCI runtime config, written once, here)
+ * and container.json. It is built under tmp/ and renamed into place; bad
+ * input is refused before anything is made. */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -17,107 +17,129 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "layerfs/fdio.h"
 #include "bundle.h"
+#include "createopts.h"
+#include "ctrlife.h"
+#include "initlayer.h"
 #include "layerctl.h"
 #include "runtime.h"
+#include "sharedmount.h"
 #include "store.h"
 
-static int write_file(int dirfd, const char *rel, const char *text, mode_t mode)
+#define CREATE_USAGE "usage: layerctl create [OPTIONS] IMAGE NAME [COMMAND [ARG...]]"
+
+/* What create found out about the host before touching the store. */
+struct host_paths {
+	char **source;    /* per mount: the resolved host path (binds), else NULL */
+	bool *is_dir;     /* per mount: a directory mount point */
+};
+
+static void host_paths_free(struct host_paths *h, size_t n)
 {
-	int fd = openat(dirfd, rel, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	if (fd < 0)
-		return -errno;
-	int rc = lfs_write_all(fd, text, strlen(text));
-	if (fchmod(fd, mode) < 0 || close(fd) < 0)
-		rc = -errno;
-	return rc;
+	for (size_t i = 0; h->source && i < n; i++)
+		free(h->source[i]);
+	free(h->source);
+	free(h->is_dir);
 }
 
-/* The host's resolv.conf without loopback nameservers (a resolver on the
- * host's 127.0.0.x is not reachable from the container's network
- * namespace); public resolvers when no nameserver is left. */
-static char *resolv_conf(void)
+/* Resolves every bind's host path (it must exist) and checks the
+ * --init-file sources: -1 with a message when one is missing. */
+static int check_host(const struct create_opts *o, struct host_paths *h)
 {
-	char *out = NULL, *line = NULL;
-	size_t outlen = 0, cap = 0;
-	FILE *mem = open_memstream(&out, &outlen);
-	FILE *f = fopen("/etc/resolv.conf", "re");
-	bool have_ns = false;
-	while (mem && f && getline(&line, &cap, f) > 0) {
-		char ns[64];
-		if (sscanf(line, " nameserver %63s", ns) == 1) {
-			if (!strncmp(ns, "127.", 4) || !strcmp(ns, "::1"))
-				continue;
-			have_ns = true;
+	h->source = calloc(o->nmounts + 1, sizeof(*h->source));
+	h->is_dir = calloc(o->nmounts + 1, sizeof(*h->is_dir));
+	if (!h->source || !h->is_dir)
+		abort();
+	for (size_t i = 0; i < o->nmounts; i++) {
+		const struct mountspec *m = &o->mounts[i];
+		struct stat st;
+		h->is_dir[i] = true;
+		if (m->type != MSPEC_BIND)
+			continue;
+		h->source[i] = realpath(m->source, NULL);
+		if (!h->source[i] || stat(h->source[i], &st) < 0) {
+			fprintf(stderr, "layerctl: create: volume source %s (for %s): %s\n", m->source,
+				m->destination, strerror(errno));
+			return -1;
 		}
-		fputs(line, mem);
+		h->is_dir[i] = S_ISDIR(st.st_mode);
 	}
-	if (mem && !have_ns)
-		fputs("nameserver 8.8.8.8\nnameserver 8.8.4.4\n", mem);
-	free(line);
-	if (f)
-		fclose(f);
-	if (mem)
-		fclose(mem);
-	return out;
+	for (size_t i = 0; i < o->nfiles; i++) {
+		struct stat st;
+		int bad = stat(o->files[i].src, &st) < 0 ? errno : S_ISREG(st.st_mode) ? 0 : -1;
+		if (bad) {
+			fprintf(stderr, "layerctl: create: --init-file %s: %s\n", o->files[i].src,
+				bad > 0 ? strerror(bad) : "not a regular file");
+			return -1;
+		}
+	}
+	return 0;
 }
 
-/* init/: etc/{hosts,hostname,resolv.conf,mtab -> /proc/mounts},
- * dev/{console,pts/,shm/,mqueue/}, proc/, sys/ (the last three are mount
- * points the runtime needs, kept out of rw/ as docker's init layer does). */
-static int make_init(int dirfd, const char *name)
+/* The user's mounts in OCI form. */
+static json_t *user_mounts(const struct create_opts *o, const struct host_paths *h)
 {
-	static const char *const dirs[] = { "init", "init/etc", "init/dev", "init/dev/pts",
-					    "init/dev/shm", "init/dev/mqueue", "init/proc",
-					    "init/sys" };
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
-		if (mkdirat(dirfd, dirs[i], 0755) < 0 || fchmodat(dirfd, dirs[i], 0755, 0) < 0)
-			return -errno;
-	char hosts[512], hostname[256];
-	snprintf(hosts, sizeof(hosts),
-		 "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-		 "127.0.1.1\t%s\n", name);
-	snprintf(hostname, sizeof(hostname), "%s\n", name);
-	char *resolv = resolv_conf();
-	int rc = write_file(dirfd, "init/etc/hosts", hosts, 0644);
-	if (!rc)
-		rc = write_file(dirfd, "init/etc/hostname", hostname, 0644);
-	if (!rc)
-		rc = write_file(dirfd, "init/etc/resolv.conf", resolv ? resolv : "", 0644);
-	free(resolv);
-	if (!rc)
-		rc = write_file(dirfd, "init/dev/console", "", 0755);
-	if (!rc && symlinkat("/proc/mounts", dirfd, "init/etc/mtab") < 0)
-		rc = -errno;
-	return rc;
+	json_t *a = json_array();
+	for (size_t i = 0; i < o->nmounts; i++)
+		json_array_append_new(a, mountspec_to_oci(&o->mounts[i], h->source[i]));
+	return a;
+}
+
+/* init/ with its fixed files, the mount points, the working directory
+ * and the --init-file files. */
+static int fill_init(const struct store *s, int dirfd, const char *name, json_t *image,
+		     const struct create_opts *o, const struct host_paths *h)
+{
+	struct initlayer il;
+	json_t *cfg = json_object_get(json_object_get(image, "config"), "config");
+	const char *cwd = o->workdir ? o->workdir
+			  : json_string_value(json_object_get(cfg, "WorkingDir"));
+	int rc = initlayer_make(s, dirfd, o->hostname ? o->hostname : name,
+				json_object_get(image, "layers"), &il);
+	for (size_t i = 0; rc == 0 && i < o->nmounts; i++)
+		rc = initlayer_mountpoint(&il, o->mounts[i].destination, h->is_dir[i]);
+	if (rc == 0 && cwd && cwd[0] == '/')
+		rc = initlayer_mountpoint(&il, cwd, true);
+	if (rc < 0)
+		fprintf(stderr, "layerctl: create: init layer: %s\n", strerror(-rc));
+	for (size_t i = 0; rc == 0 && i < o->nfiles; i++) {
+		char err[PATH_MAX + 256];
+		rc = initlayer_copy_file(&il, o->files[i].src, o->files[i].dst, err, sizeof(err));
+		if (rc < 0)
+			fprintf(stderr, "layerctl: create: %s\n", err);
+	}
+	initlayer_close(&il);
+	return rc < 0 ? -1 : 0;
 }
 
 /* Fills TMP (a fresh directory under tmp/) with the whole container. */
-static int build_container(const struct store *s, const char *tmp, const char *name,
-			   const char *id_hex, json_t *image)
+static int build_container(const struct store *s, const char *tmp, const char *id_hex,
+			   json_t *image, const struct create_opts *o, const struct host_paths *h)
 {
 	int dirfd = open(tmp, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
 		return -1;
-	int rc = make_init(dirfd, name);
+	int rc = fill_init(s, dirfd, o->name, image, o, h);
 	if (!rc && (mkdirat(dirfd, "rw", 0755) < 0 || mkdirat(dirfd, "mnt", 0755) < 0 ||
-		    fchmodat(dirfd, "rw", 0755, 0) < 0 || fchmodat(dirfd, "mnt", 0755, 0) < 0))
-		rc = -errno;
-	close(dirfd);
-	if (rc) {
-		fprintf(stderr, "layerctl: create: %s: %s\n", tmp, strerror(-rc));
-		return -1;
+		    fchmodat(dirfd, "rw", 0755, 0) < 0 || fchmodat(dirfd, "mnt", 0755, 0) < 0)) {
+		fprintf(stderr, "layerctl: create: %s: %s\n", tmp, strerror(errno));
+		rc = -1;
 	}
+	close(dirfd);
+	if (rc)
+		return -1;
 	char created[64], image_id[80], path[PATH_MAX + 32];
 	store_now_rfc3339(created);
 	snprintf(image_id, sizeof(image_id), "sha256:%s", id_hex);
 	json_t *layers = json_object_get(image, "layers");
-	json_t *ctr = json_pack("{s:s, s:s, s:O, s:s}", "name", name, "image", image_id,
+	json_t *ctr = json_pack("{s:s, s:s, s:O, s:s}", "name", o->name, "image", image_id,
 				"layers", layers ? layers : json_array(), "created", created);
-	json_t *cfg = ctr ? bundle_config(s, image, ctr, name, NULL, 0, false) : NULL;
+	json_t *mounts = user_mounts(o, h);
+	json_t *cfg = ctr ? bundle_config(s, image, ctr, o->name, o, mounts) : NULL;
+	json_decref(mounts);
 	int n = snprintf(path, sizeof(path), "%s/container.json", tmp);
-	rc = cfg && n > 0 && (size_t)n < sizeof(path) && json_dump_file(ctr, path, JSON_INDENT(2)) == 0 && bundle_write(tmp, cfg) == 0
+	rc = cfg && n > 0 && (size_t)n < sizeof(path) &&
+		     json_dump_file(ctr, path, JSON_INDENT(2)) == 0 && bundle_write(tmp, cfg) == 0
 		     ? 0 : -1;
 	json_decref(cfg);
 	json_decref(ctr);
@@ -140,19 +162,34 @@ static void remove_tree(const char *path)
 	nftw(path, rm_entry, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
-static int create_locked(struct store *s, const char *ref, const char *name)
+/* The host side of every rslave/rshared volume propagates (made so). */
+static int ensure_sources(const struct store *s, const struct create_opts *o,
+			  const struct host_paths *h)
+{
+	for (size_t i = 0; i < o->nmounts; i++) {
+		enum mspec_propagation p = o->mounts[i].propagation;
+		if (o->mounts[i].type == MSPEC_BIND && mountspec_needs_propagating_source(p) &&
+		    sharedmount_ensure(s, o->name, h->source[i], mountspec_needs_shared_source(p),
+				       "create") < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int create_locked(struct store *s, const struct create_opts *o,
+			 const struct host_paths *h)
 {
 	char id_hex[65], dst[PATH_MAX], tmp[PATH_MAX];
-	int rc = store_image_find(s, ref, id_hex);
+	int rc = store_image_find(s, o->image, id_hex);
 	if (rc < 0) {
 		char why[320];
-		store_image_find_reason(ref, rc, why, sizeof(why));
-		fprintf(stderr, "layerctl: create: image %s: %s\n", ref, why);
+		store_image_find_reason(o->image, rc, why, sizeof(why));
+		fprintf(stderr, "layerctl: create: image %s: %s\n", o->image, why);
 		return CTL_FAIL;
 	}
 	struct stat st;
-	if (store_container_path(s, name, dst, sizeof(dst)) < 0 || lstat(dst, &st) == 0) {
-		fprintf(stderr, "layerctl: create: a container named %s exists already\n", name);
+	if (store_container_path(s, o->name, dst, sizeof(dst)) < 0 || lstat(dst, &st) == 0) {
+		fprintf(stderr, "layerctl: create: a container named %s exists already\n", o->name);
 		return CTL_FAIL;
 	}
 	json_t *image = store_image_load(s, id_hex);
@@ -161,13 +198,16 @@ static int create_locked(struct store *s, const char *ref, const char *name)
 		json_decref(image);
 		return CTL_FAIL;
 	}
-	rc = build_container(s, tmp, name, id_hex, image);
+	rc = ensure_sources(s, o, h);
+	if (rc == 0)
+		rc = build_container(s, tmp, id_hex, image, o, h);
 	json_decref(image);
 	if (rc == 0 && rename(tmp, dst) < 0) {
 		fprintf(stderr, "layerctl: create: rename into %s: %s\n", dst, strerror(errno));
 		rc = -1;
 	}
 	if (rc < 0) {
+		sharedmount_release(s, o->name);
 		remove_tree(tmp);
 		return CTL_FAIL;
 	}
@@ -194,22 +234,37 @@ static int parse_force(int argc, char **argv, bool *force, int nargs, const char
 
 int cmd_create(struct ctl *ctl, int argc, char **argv)
 {
-	if (parse_force(argc, argv, NULL, 2, "create IMAGE NAME") < 0)
-		return CTL_USAGE;
-	const char *ref = argv[optind], *name = argv[optind + 1];
-	if (!store_valid_name(name)) {
+	struct create_opts o;
+	char err[CREATEOPTS_ERR_SIZE];
+	int prc = createopts_parse(argc, argv, &o, err);
+	if (prc != CREATEOPTS_OK) {
+		if (prc == CREATEOPTS_USAGE && !err[0])
+			fprintf(stderr, CREATE_USAGE "\n");
+		else if (prc == CREATEOPTS_USAGE)
+			fprintf(stderr, "layerctl: create: %s (" CREATE_USAGE ")\n", err);
+		else
+			fprintf(stderr, "layerctl: create: %s\n", err);
+		createopts_free(&o);
+		return prc == CREATEOPTS_USAGE ? CTL_USAGE : CTL_FAIL;
+	}
+	if (!store_valid_name(o.name)) {
 		fprintf(stderr, "layerctl: create: invalid container name %s "
-			"(letters, digits, '_', '.', '-'; starting with a letter or digit)\n", name);
+			"(letters, digits, '_', '.', '-'; starting with a letter or digit)\n", o.name);
+		createopts_free(&o);
 		return CTL_FAIL;
 	}
+	struct host_paths h = { NULL, NULL };
 	struct store s;
-	if (store_open(&s, ctl->store_root, true) < 0)
-		return CTL_FAIL;
-	int rc = store_lock(&s) < 0 ? CTL_FAIL : create_locked(&s, ref, name);
-	store_unlock(&s);
-	store_close(&s);
+	int rc = CTL_FAIL;
+	if (check_host(&o, &h) == 0 && store_open(&s, ctl->store_root, true) == 0) {
+		rc = store_lock(&s) < 0 ? CTL_FAIL : create_locked(&s, &o, &h);
+		store_unlock(&s);
+		store_close(&s);
+	}
 	if (rc == CTL_OK && !ctl->quiet)
-		printf("%s\n", name);
+		printf("%s\n", o.name);
+	host_paths_free(&h, o.nmounts);
+	createopts_free(&o);
 	return rc;
 }
 
@@ -220,8 +275,13 @@ static int rm_locked(struct store *s, const char *name, bool force)
 	    store_container_path(s, name, dir, sizeof(dir)) < 0)
 		return CTL_FAIL;
 	if (rt_running_pid(s, name)) {
-		fprintf(stderr, "layerctl: rm: container %s is running\n", name);
-		return CTL_FAIL;
+		if (!force) {
+			fprintf(stderr, "layerctl: rm: container %s is running; stop it first or use "
+				"--force\n", name);
+			return CTL_FAIL;
+		}
+		if (ctr_stop(s, name, 0, "rm") < 0)
+			return CTL_FAIL;
 	}
 	enum rt_mount_state st = rt_mount_state(mnt);
 	if (st != RT_UNMOUNTED && !force) {
@@ -229,7 +289,7 @@ static int rm_locked(struct store *s, const char *name, bool force)
 			name, st == RT_DEAD ? "mounted (its layerfs daemon is gone)" : "mounted");
 		return CTL_FAIL;
 	}
-	if (st != RT_UNMOUNTED && rt_umount(mnt, true) < 0)
+	if (rt_umount(mnt, true) < 0)   /* also when unmounted: the guard bind goes */
 		return CTL_FAIL;
 	if (store_tmpdir(s, "rm", tmp, sizeof(tmp)) < 0)
 		return CTL_FAIL;
@@ -240,6 +300,7 @@ static int rm_locked(struct store *s, const char *name, bool force)
 	}
 	*strrchr(tmp, '/') = '\0';
 	remove_tree(tmp);
+	sharedmount_release(s, name);
 	return CTL_OK;
 }
 
@@ -260,39 +321,4 @@ int cmd_rm(struct ctl *ctl, int argc, char **argv)
 	store_unlock(&s);
 	store_close(&s);
 	return rc;
-}
-
-/* ps: NAME IMAGE STATE CREATED, one line per container. */
-static int ps_line(const char *name, json_t *ctr, void *arg)
-{
-	const struct store *s = arg;
-	char mnt[PATH_MAX], hex[65], image[160];
-	const char *id = json_string_value(json_object_get(ctr, "image"));
-	snprintf(image, sizeof(image), "%.12s", id && store_digest_hex(id, hex) ? hex : "?");
-	json_t *img = id && store_digest_hex(id, hex) ? store_image_load(s, hex) : NULL;
-	const char *tag = json_string_value(json_array_get(json_object_get(img, "names"), 0));
-	if (tag)
-		store_name_familiar(tag, image, sizeof(image));
-	json_decref(img);
-	const char *state = "created";
-	if (rt_running_pid(s, name))
-		state = "running";
-	else if (rt_container_file(s, name, "mnt", mnt, sizeof(mnt)) == 0)
-		state = rt_mount_state_name(rt_mount_state(mnt));
-	const char *created = json_string_value(json_object_get(ctr, "created"));
-	printf("%-20s %-30s %-10s %s\n", name, image, state, created ? created : "-");
-	return 0;
-}
-
-int cmd_ps(struct ctl *ctl, int argc, char **argv)
-{
-	if (parse_force(argc, argv, NULL, 0, "ps") < 0)
-		return CTL_USAGE;
-	struct store s;
-	if (store_open(&s, ctl->store_root, false) < 0)
-		return CTL_FAIL;
-	printf("%-20s %-30s %-10s %s\n", "NAME", "IMAGE", "STATE", "CREATED");
-	int rc = store_container_each(&s, ps_line, &s);
-	store_close(&s);
-	return rc < 0 ? CTL_FAIL : CTL_OK;
 }

@@ -1,96 +1,170 @@
-/* layerctl run NAME [CMD...]: mounts the rootfs when needed, writes the
- * bundle's config.json (CMD replaces the image's Entrypoint+Cmd), runs it
- * with runc or crun (LAYERCTL_RUNTIME chooses) in the foreground, and
- * exits with the container's status. A rootfs that run mounted is
- * unmounted again afterwards; one mounted before stays. */
+/* layerctl run [-d] [-t] [--runtime R] NAME [CMD...]: runs the bundle as
+ * it stands — config.json is written once, by create, and is the user's
+ * to edit; a CMD (which replaces process.args) or -t go into a copy for
+ * this run (containers/<name>/.run/). Mounts the rootfs when needed (and
+ * unmounts it again at the end of the run), makes sure the host side of
+ * an rslave or rshared bind propagates, and runs it with runc or crun: in
+ * the foreground, exiting with the container's status, or detached (-d). */
+#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "bundle.h"
+#include "ctrlife.h"
 #include "layerctl.h"
+#include "mountspec.h"
 #include "runtime.h"
+#include "sharedmount.h"
 #include "store.h"
 
-static int write_pid(const char *path)
+#define RUN_USAGE "usage: layerctl run [-d] [-t] [--runtime RUNTIME] NAME [COMMAND [ARG...]]\n"
+
+struct run_opts {
+	bool detach, tty;
+	const char *runtime;
+	const char *name;
+	char **cmd;
+	int ncmd;
+};
+
+static int parse(int argc, char **argv, struct run_opts *o)
 {
-	FILE *f = fopen(path, "we");
-	if (!f)
+	static const struct option opts[] = {
+		{ "detach", no_argument, NULL, 'd' },
+		{ "tty", no_argument, NULL, 't' },
+		{ "interactive", no_argument, NULL, 'i' },
+		{ "runtime", required_argument, NULL, 'r' },
+		{ 0 },
+	};
+	memset(o, 0, sizeof(*o));
+	int c;
+	while ((c = getopt_long(argc, argv, "+dti", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': o->detach = true; break;
+		case 't': o->tty = true; break;
+		case 'i': break;   /* stdin is always the container's in the foreground */
+		case 'r': o->runtime = optarg; break;
+		default: return -1;
+		}
+	}
+	if (optind >= argc)
 		return -1;
-	fprintf(f, "%d\n", (int)getpid());
-	return fclose(f);
+	o->name = argv[optind];
+	o->cmd = argv + optind + 1;
+	o->ncmd = argc - optind - 1;
+	if (o->ncmd > 0 && strcmp(o->cmd[0], "--") == 0) {
+		o->cmd++;
+		o->ncmd--;
+	}
+	return 0;
 }
 
-/* Mounted and configured: run it. Returns the exit status for main. */
-static int run_bundle(const struct store *s, const char *name, const char *runtime)
+/* The host side of each rslave/rshared bind of the config propagates
+ * (made so when needed; recorded for rm). */
+static int ensure_sources(struct store *s, const char *name, json_t *cfg)
 {
-	char dir[PATH_MAX], pidfile[PATH_MAX], id[200];
-	if (store_container_path(s, name, dir, sizeof(dir)) < 0 ||
-	    rt_container_file(s, name, "run.pid", pidfile, sizeof(pidfile)) < 0)
-		return CTL_FAIL;
-	if (write_pid(pidfile) < 0) {
-		fprintf(stderr, "layerctl: run: cannot write %s\n", pidfile);
-		return CTL_FAIL;
+	size_t i;
+	json_t *m;
+	int rc = 0;
+	json_array_foreach(json_object_get(cfg, "mounts"), i, m) {
+		int p = bundle_mount_is_bind(m) ? mountspec_oci_propagation(m) : -1;
+		const char *src = json_string_value(json_object_get(m, "source"));
+		char real[PATH_MAX];
+		if (p < 0 || !mountspec_needs_propagating_source(p) || !src || !realpath(src, real))
+			continue;   /* a missing source is the runtime's to report */
+		if (store_lock(s) < 0)
+			return -1;
+		rc = sharedmount_ensure(s, name, real, mountspec_needs_shared_source(p), "run");
+		store_unlock(s);
+		if (rc < 0)
+			return -1;
 	}
-	snprintf(id, sizeof(id), "layerctl-%s", name);
-	int rc = rt_run_container(runtime, dir, id);
-	unlink(pidfile);
-	if (rc < 0) {
-		fprintf(stderr, "layerctl: run: %s could not be started\n", runtime);
-		return CTL_FAIL;
-	}
-	return rc;
+	return 0;
 }
 
-static int run_container(struct store *s, const char *name, json_t *ctr, char **cmd, int ncmd)
+/* Checks and prepares the bundle: the bundle directory the runtime gets
+ * into bundle, *own when it is a copy made for this run. */
+static int prepare(struct store *s, const struct run_opts *o, const char *dir, char *bundle,
+		   size_t size, bool *own)
 {
-	char runtime[PATH_MAX], dir[PATH_MAX], mnt[PATH_MAX], hex[65];
-	if (rt_find_runtime(runtime, sizeof(runtime)) < 0) {
-		const char *env = getenv("LAYERCTL_RUNTIME");
-		fprintf(stderr, "layerctl: run: %s%s is not installed (apt-get install runc, or crun)\n",
-			env && *env ? "LAYERCTL_RUNTIME=" : "no OCI runtime: runc or crun",
-			env && *env ? env : "");
-		return CTL_FAIL;
+	json_t *cfg = bundle_load(dir, "run");
+	if (!cfg)
+		return -1;
+	json_t *process = json_object_get(cfg, "process");
+	int rc = 0;
+	if (o->ncmd == 0 && json_array_size(json_object_get(process, "args")) == 0) {
+		fprintf(stderr, "layerctl: run: %s has no command (process.args is empty): give "
+			"one (layerctl run %s CMD...)\n", o->name, o->name);
+		rc = -1;
+	} else if (o->detach && (o->tty || json_is_true(json_object_get(process, "terminal")))) {
+		fprintf(stderr, "layerctl: run: a detached container cannot have a terminal "
+			"(-t, or process.terminal in config.json)\n");
+		rc = -1;
+	} else if (o->tty && !isatty(STDIN_FILENO)) {
+		fprintf(stderr, "layerctl: run: -t needs a terminal on standard input\n");
+		rc = -1;
 	}
-	if (rt_running_pid(s, name)) {
-		fprintf(stderr, "layerctl: run: container %s is running already\n", name);
-		return CTL_FAIL;
-	}
-	const char *image_id = json_string_value(json_object_get(ctr, "image"));
-	json_t *image = image_id && store_digest_hex(image_id, hex) ? store_image_load(s, hex) : NULL;
-	json_t *cfg = image ? bundle_config(s, image, ctr, name, cmd, ncmd, true) : NULL;
-	json_decref(image);
-	if (!cfg || store_container_path(s, name, dir, sizeof(dir)) < 0 ||
-	    rt_container_file(s, name, "mnt", mnt, sizeof(mnt)) < 0 || bundle_write(dir, cfg) < 0) {
-		if (!image)
-			fprintf(stderr, "layerctl: run: the image of %s is not in the store\n", name);
-		json_decref(cfg);
-		return CTL_FAIL;
-	}
+	if (rc == 0)
+		rc = bundle_check_propagation(cfg, "run");
+	if (rc == 0)
+		rc = ensure_sources(s, o->name, cfg);
+	*own = rc == 0 && (o->ncmd > 0 || o->tty);
+	if (*own)
+		rc = bundle_for_run(cfg, dir, o->cmd, o->ncmd, o->tty, bundle, size);
+	else if (rc == 0)
+		snprintf(bundle, size, "%s", dir);
 	json_decref(cfg);
-	int mounted = rt_mount(s, name, ctr);
-	if (mounted < 0)
-		return CTL_FAIL;
-	int rc = run_bundle(s, name, runtime);
-	if (mounted == 0 && rt_umount(mnt, false) < 0)
-		fprintf(stderr, "layerctl: run: %s stays mounted\n", mnt);
 	return rc;
+}
+
+static int run_container(struct store *s, const struct run_opts *o)
+{
+	char runtime[PATH_MAX], dir[PATH_MAX], mnt[PATH_MAX], bundle[PATH_MAX];
+	if (rt_find_runtime(o->runtime, runtime, sizeof(runtime)) < 0) {
+		const char *env = getenv("LAYERCTL_RUNTIME");
+		const char *want = o->runtime ? o->runtime : env && *env ? env : NULL;
+		fprintf(stderr, "layerctl: run: %s%s is not installed (apt-get install runc, or crun)\n",
+			want ? "runtime " : "no OCI runtime: runc or crun", want ? want : "");
+		return CTL_FAIL;
+	}
+	if (rt_running_pid(s, o->name)) {
+		fprintf(stderr, "layerctl: run: container %s is running already\n", o->name);
+		return CTL_FAIL;
+	}
+	bool own = false;
+	if (store_container_path(s, o->name, dir, sizeof(dir)) < 0 ||
+	    rt_container_file(s, o->name, "mnt", mnt, sizeof(mnt)) < 0 ||
+	    prepare(s, o, dir, bundle, sizeof(bundle), &own) < 0)
+		return CTL_FAIL;
+	json_t *ctr = store_container_load(s, o->name);
+	int mounted = ctr ? rt_mount(s, o->name, ctr) : -1;
+	json_decref(ctr);
+	struct run_request rq = { s, o->name, runtime, bundle, dir, mnt, mounted == 0, own };
+	if (mounted < 0) {
+		ctr_run_abandon(&rq);
+		return CTL_FAIL;
+	}
+	return o->detach ? ctr_run_detached(&rq) : ctr_run_foreground(&rq);
 }
 
 int cmd_run(struct ctl *ctl, int argc, char **argv)
 {
-	int first = argc > 2 && !strcmp(argv[2], "--") ? 3 : 2;
-	if (argc < 2 || argv[1][0] == '-') {
-		fprintf(stderr, "usage: layerctl run NAME [CMD...]\n");
+	struct run_opts o;
+	if (parse(argc, argv, &o) < 0) {
+		fprintf(stderr, RUN_USAGE);
 		return CTL_USAGE;
 	}
 	struct store s;
-	json_t *ctr = store_open_container(&s, ctl->store_root, argv[1], "run");
+	json_t *ctr = store_open_container(&s, ctl->store_root, o.name, "run");
 	if (!ctr)
 		return CTL_FAIL;
-	int rc = run_container(&s, argv[1], ctr, argv + first, argc - first);
 	json_decref(ctr);
+	int rc = run_container(&s, &o);
+	if (rc == CTL_OK && o.detach && !ctl->quiet)
+		printf("%s\n", o.name);
 	store_close(&s);
 	return rc;
 }

@@ -57,10 +57,25 @@ enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2 };
 	  "options:\n" \
 	  "  -f, --force              remove an image with several names by its id\n") \
 	X(gc, "", "remove layers no image uses", "") \
-	X(create, "IMAGE NAME", "create a container: init and rw layers, OCI bundle", \
+	X(create, "[OPTIONS] IMAGE NAME [CMD...]", \
+	  "create a container: init and rw layers, OCI bundle", \
 	  "IMAGE: NAME[:TAG] or an id (prefix). NAME: [A-Za-z0-9][A-Za-z0-9_.-]*.\n" \
-	  "An image without layers (scratch) gives a container of its init and rw\n" \
-	  "layers only.\n") \
+	  "CMD replaces the image's command. An image without layers (scratch) gives a\n" \
+	  "container of its init and rw layers only. config.json is written once: run\n" \
+	  "uses it as it stands (edit it freely).\n" \
+	  "options (docker's spelling):\n" \
+	  "  -v, --volume HOST:CTR[:OPTS]  a bind mount; OPTS: ro|rw, rprivate (default,\n" \
+	  "                           Kubernetes None), rslave (HostToContainer),\n" \
+	  "                           rshared (Bidirectional), private|slave|shared,\n" \
+	  "                           nosuid, nodev, noexec\n" \
+	  "  --mount type=bind,src=H,dst=C[,readonly][,bind-propagation=P]\n" \
+	  "  --mount type=tmpfs,dst=C[,tmpfs-size=N][,tmpfs-mode=M]\n" \
+	  "  --tmpfs PATH[:OPTS]      a fresh tmpfs at PATH\n" \
+	  "  --read-only              the rootfs is read-only inside the container\n" \
+	  "  --rootfs-propagation private|slave|shared   (default rslave, as runc)\n" \
+	  "  -e, --env KEY=VALUE, --env-file FILE, -w, --workdir DIR, -u, --user U[:G]\n" \
+	  "  --hostname NAME, --entrypoint CMD, --init-file SRC:DST (into the init layer)\n" \
+	  "  --cap-add CAP, --cap-drop CAP, --privileged\n") \
 	X(mount, "[--dev | --nodev] NAME", "mount a container's rootfs with layerfs", \
 	  "Prints the mountpoint. The rootfs is mounted nodev: the image's device nodes\n" \
 	  "do not work through it on the host (a runtime gives the container its own\n" \
@@ -73,12 +88,24 @@ enum { CTL_OK = 0, CTL_FAIL = 1, CTL_USAGE = 2 };
 	  "  -f, --force              also a busy or dead mount (lazily)\n") \
 	X(rm, "[--force] NAME", "remove a container", \
 	  "options:\n" \
-	  "  -f, --force              unmount it first\n") \
+	  "  -f, --force              a running container is killed, a mounted one\n" \
+	  "                           unmounted first\n") \
 	X(ps, "", "list containers and their state", "") \
-	X(run, "NAME [CMD...]", "run a container with runc or crun", \
+	X(inspect, "NAME", "a container's image, layers, mounts and state as JSON", "") \
+	X(config, "NAME", "print a container's config.json", "") \
+	X(run, "[-d] [-t] [--runtime R] NAME [CMD...]", "run a container with runc or crun", \
 	  "Mounts the rootfs when it is not mounted (and unmounts it after). CMD\n" \
-	  "replaces the image's command. The runtime: $LAYERCTL_RUNTIME, else runc,\n" \
-	  "else crun.\n") \
+	  "replaces the command for this run. The runtime: --runtime, else\n" \
+	  "$LAYERCTL_RUNTIME, else runc, else crun. The exit status is the container's.\n" \
+	  "options:\n" \
+	  "  -d, --detach             run in the background (see stop, kill, exec, logs)\n" \
+	  "  -t, --tty                a terminal for the container (stdin must be one)\n" \
+	  "  --runtime R              runc, crun, or a path\n") \
+	X(exec, "[-t] [-e K=V] [-w DIR] [-u UID[:GID]] NAME CMD...", \
+	  "run a command in a running container", "") \
+	X(stop, "[--time S] NAME", "stop a running container (SIGTERM, then SIGKILL)", "") \
+	X(kill, "NAME [SIGNAL]", "send a signal to a running container", "") \
+	X(logs, "NAME", "output of a container's detached runs", "") \
 	X(diff, "NAME", "changes in a container's rw layer (A/C/D)", "") \
 	X(commit, "NAME NEWNAME[:TAG]", "make the rw layer a new image layer", "") \
 	X(export, "IMAGE --oci DIR | --docker-archive FILE", "write an image out", \

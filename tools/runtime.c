@@ -15,6 +15,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ctrstate.h"
+#include "mountinfo.h"
 #include "runtime.h"
 
 int rt_spawn(char *const argv[], int stdout_fd)
@@ -39,48 +41,22 @@ int rt_spawn(char *const argv[], int stdout_fd)
 	return WEXITSTATUS(status);
 }
 
-/* mountinfo escapes ' ', '\t', '\n' and '\\' as \ooo. */
-static void unescape_octal(char *s)
+/* What is mounted on MNT: 0 nothing, 1 a FUSE mount (the rootfs), 2
+ * something else (the private guard bind below, see guard_mountpoint). */
+static int mounted_on(const char *mnt)
 {
-	char *w = s;
-	for (char *r = s; *r; r++) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
-		    r[3] >= '0' && r[3] <= '7') {
-			*w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-			r += 3;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-}
-
-/* True when /proc/self/mountinfo has a mount whose mountpoint is MNT. */
-static bool is_mountpoint(const char *mnt)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
-		return false;
-	char *line = NULL;
-	size_t cap = 0;
-	bool found = false;
-	while (!found && getline(&line, &cap, f) > 0) {
-		char *save = NULL, *tok = strtok_r(line, " ", &save);
-		for (int i = 1; tok && i < 5; i++)
-			tok = strtok_r(NULL, " ", &save);
-		if (!tok)
-			continue;
-		unescape_octal(tok);
-		found = strcmp(tok, mnt) == 0;
-	}
-	free(line);
-	fclose(f);
-	return found;
+	struct mi_table t;
+	if (mountinfo_read(&t, NULL) < 0)
+		return 0;
+	const struct mi_entry *top = mountinfo_top_at(&t, mnt);
+	int what = !top ? 0 : strncmp(top->fstype, "fuse", 4) == 0 ? 1 : 2;
+	mountinfo_free(&t);
+	return what;
 }
 
 enum rt_mount_state rt_mount_state(const char *mnt)
 {
-	if (!is_mountpoint(mnt))
+	if (mounted_on(mnt) != 1)
 		return RT_UNMOUNTED;
 	/* statfs always asks the daemon (stat may be answered from the
 	 * kernel's attribute cache): ENOTCONN means it is gone. */
@@ -206,6 +182,44 @@ fail:
 	return NULL;
 }
 
+/* A rootfs mount must not spread into other mount namespaces. Made on a
+ * shared mount (/ on a systemd host), it would be copied at once into
+ * every peer of that mount; so then MNT is first bound onto itself and the
+ * bind made private: the rootfs goes on top of that guard, and only the
+ * guard (a plain directory) is copied. Needs CAP_SYS_ADMIN (else a no-op:
+ * an unprivileged user has no peers to spread to). */
+static void guard_mountpoint(const char *mnt)
+{
+	struct mi_table t;
+	if (mountinfo_read(&t, NULL) < 0)
+		return;
+	const struct mi_entry *holder = mountinfo_holder(&t, mnt);
+	bool shared = holder && holder->shared;
+	mountinfo_free(&t);
+	if (!shared || mount(mnt, mnt, NULL, MS_BIND, NULL) < 0)
+		return;
+	if (mount(NULL, mnt, NULL, MS_PRIVATE, NULL) < 0)
+		umount2(mnt, UMOUNT_NOFOLLOW);
+}
+
+/* The guard goes with the rootfs (its unmount reaches the peers that got
+ * a copy). */
+static void drop_guard(const char *mnt)
+{
+	if (mounted_on(mnt) == 2)
+		umount2(mnt, UMOUNT_NOFOLLOW);
+}
+
+/* The rootfs mount itself is private too: mounts made on it (a runtime's
+ * /proc, /dev, volumes) stay where they are made, and a namespace made
+ * later gets a copy that is no peer of it. */
+static void make_private(const char *mnt)
+{
+	if (mount(NULL, mnt, NULL, MS_PRIVATE, NULL) < 0 && errno != EPERM)
+		fprintf(stderr, "layerctl: warning: cannot make %s a private mount: %s\n", mnt,
+			strerror(errno));
+}
+
 int rt_mount(const struct store *s, const char *name, json_t *container)
 {
 	char mnt[PATH_MAX], bin[PATH_MAX];
@@ -227,16 +241,20 @@ int rt_mount(const struct store *s, const char *name, json_t *container)
 		return -1;
 	find_layerfs(bin, sizeof(bin));
 	char *argv[] = { bin, mnt, "-o", opt, NULL };
+	guard_mountpoint(mnt);
 	int rc = rt_spawn(argv, STDERR_FILENO);
 	free(opt);
 	if (rc != 0) {
 		fprintf(stderr, "layerctl: %s exited with status %d; %s is not mounted\n", bin, rc, mnt);
+		drop_guard(mnt);
 		return -1;
 	}
 	if (rt_mount_state(mnt) != RT_MOUNTED) {
 		fprintf(stderr, "layerctl: %s returned but %s is not a live mount\n", bin, mnt);
+		drop_guard(mnt);
 		return -1;
 	}
+	make_private(mnt);
 	return 0;
 }
 
@@ -248,11 +266,15 @@ static int run_quiet(char *const argv[])
 int rt_umount(const char *mnt, bool force)
 {
 	enum rt_mount_state st = rt_mount_state(mnt);
-	if (st == RT_UNMOUNTED)
+	if (st == RT_UNMOUNTED) {
+		drop_guard(mnt);
 		return 0;
+	}
 	char *fu[] = { "fusermount3", "-u", (char *)mnt, NULL };
-	if (run_quiet(fu) == 0 && rt_mount_state(mnt) == RT_UNMOUNTED)
+	if (run_quiet(fu) == 0 && rt_mount_state(mnt) == RT_UNMOUNTED) {
+		drop_guard(mnt);
 		return 0;
+	}
 	if (!force) {
 		fprintf(stderr, "layerctl: cannot unmount %s%s; --force unmounts it lazily\n", mnt,
 			st == RT_DEAD ? " (its layerfs daemon is gone)" : "");
@@ -266,24 +288,14 @@ int rt_umount(const char *mnt, bool force)
 		fprintf(stderr, "layerctl: %s is still mounted after umount -l\n", mnt);
 		return -1;
 	}
+	drop_guard(mnt);
 	return 0;
 }
 
 int rt_running_pid(const struct store *s, const char *name)
 {
-	char path[PATH_MAX];
-	if (rt_container_file(s, name, "run.pid", path, sizeof(path)) < 0)
-		return 0;
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return 0;
-	int pid = 0;
-	if (fscanf(f, "%d", &pid) != 1)
-		pid = 0;
-	fclose(f);
-	if (pid <= 0 || (kill(pid, 0) < 0 && errno != EPERM))
-		return 0;
-	return pid;
+	struct ctr_run r;
+	return ctr_run_read(s, name, &r) == 0 ? r.pid : 0;
 }
 
 static bool in_path(const char *prog, char *buf, size_t size)
@@ -305,9 +317,11 @@ static bool in_path(const char *prog, char *buf, size_t size)
 	return found;
 }
 
-int rt_find_runtime(char *buf, size_t size)
+int rt_find_runtime(const char *name, char *buf, size_t size)
 {
 	const char *env = getenv("LAYERCTL_RUNTIME");
+	if (name && *name)
+		return in_path(name, buf, size) ? 0 : -ENOENT;
 	if (env && *env)
 		return in_path(env, buf, size) ? 0 : -ENOENT;
 	if (in_path("runc", buf, size) || in_path("crun", buf, size))
@@ -315,14 +329,10 @@ int rt_find_runtime(char *buf, size_t size)
 	return -ENOENT;
 }
 
-void rt_run_argv(const char *runtime, const char *bundle, const char *id, char *argv[6])
+bool rt_is_crun(const char *runtime)
 {
-	argv[0] = (char *)runtime;
-	argv[1] = "run";
-	argv[2] = "--bundle";
-	argv[3] = (char *)bundle;
-	argv[4] = (char *)id;
-	argv[5] = NULL;
+	const char *base = strrchr(runtime, '/');
+	return strcmp(base ? base + 1 : runtime, "crun") == 0;
 }
 
 /* cgroup v1 at /sys/fs/cgroup with a cgroup2 at /sys/fs/cgroup/unified. */
@@ -333,54 +343,89 @@ static bool hybrid_cgroups(void)
 	       statfs("/sys/fs/cgroup/unified", &uni) == 0 && uni.f_type == CGROUP2_SUPER_MAGIC;
 }
 
+/* crun refuses a hybrid hierarchy whose cgroup2 has controllers. It runs
+ * in a mount namespace of its own without /sys/fs/cgroup/unified, and
+ * that is the only difference: every other mount keeps its propagation
+ * (a shared volume source stays a peer of the host's, so an rshared
+ * volume works as under runc). Only /sys/fs/cgroup becomes a slave, so
+ * the unmount below it does not reach the host. */
 static void hide_unified_cgroup(void)
 {
-	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0 ||
+	if (unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/sys/fs/cgroup", NULL, MS_SLAVE, NULL) < 0 ||
 	    umount2("/sys/fs/cgroup/unified", MNT_DETACH) < 0)
 		fprintf(stderr, "layerctl: warning: cannot hide /sys/fs/cgroup/unified from crun: %s\n",
 			strerror(errno));
 }
 
-int rt_run_container(const char *runtime, const char *bundle, const char *id)
+pid_t rt_runtime_spawn(const char *runtime, char *const args[], const int fds[3])
 {
-	char *del[] = { (char *)runtime, "delete", "--force", (char *)id, NULL };
-	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	size_t n = 0;
+	while (args[n])
+		n++;
+	char **argv = calloc(n + 2, sizeof(*argv));
+	if (!argv)
+		return -ENOMEM;
+	argv[0] = (char *)runtime;
+	memcpy(argv + 1, args, n * sizeof(*argv));
+	bool crun = rt_is_crun(runtime) && hybrid_cgroups();
 	pid_t pid = fork();
-	if (pid == 0) {   /* quiet: there is usually nothing to delete */
-		dup2(devnull, STDOUT_FILENO);
-		dup2(devnull, STDERR_FILENO);
-		execv(runtime, del);
-		_exit(127);
-	}
-	if (devnull >= 0)
-		close(devnull);
-	if (pid > 0)
-		waitpid(pid, NULL, 0);
-	const char *base = strrchr(runtime, '/');
-	bool crun = strcmp(base ? base + 1 : runtime, "crun") == 0;
-	char *argv[6];
-	rt_run_argv(runtime, bundle, id, argv);
-	struct sigaction ign = { .sa_handler = SIG_IGN }, old_int, old_quit;
-	sigaction(SIGINT, &ign, &old_int);
-	sigaction(SIGQUIT, &ign, &old_quit);
-	pid = fork();
 	if (pid == 0) {
-		sigaction(SIGINT, &old_int, NULL);
-		sigaction(SIGQUIT, &old_quit, NULL);
-		if (crun && hybrid_cgroups())
+		/* a terminal's ^C and ^\\ are the runtime's to pass on */
+		signal(SIGINT, SIG_DFL);
+		signal(SIGQUIT, SIG_DFL);
+		for (int i = 0; fds && i < 3; i++)
+			if (fds[i] >= 0 && fds[i] != i)
+				dup2(fds[i], i);
+		if (crun)
 			hide_unified_cgroup();
 		execv(runtime, argv);
 		fprintf(stderr, "layerctl: cannot run %s: %s\n", runtime, strerror(errno));
 		_exit(127);
 	}
-	int status = -1;
-	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGQUIT, &old_quit, NULL);
-	if (pid < 0 || status == -1)
-		return -1;
+	int err = errno;
+	free(argv);
+	return pid < 0 ? -err : pid;
+}
+
+int rt_wait(pid_t pid)
+{
+	int status;
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return -1;
+	}
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
+}
+
+int rt_runtime_call(const char *runtime, char *const args[], bool quiet)
+{
+	int devnull = quiet ? open("/dev/null", O_RDWR | O_CLOEXEC) : -1;
+	int fds[3] = { devnull, devnull, devnull };
+	pid_t pid = rt_runtime_spawn(runtime, args, fds);
+	if (devnull >= 0)
+		close(devnull);
+	return pid < 0 ? -1 : rt_wait(pid);
+}
+
+void rt_delete_stale(const char *runtime, const char *id)
+{
+	char *del[] = { "delete", "--force", (char *)id, NULL };
+	rt_runtime_call(runtime, del, true);   /* quiet: there is usually nothing to delete */
+}
+
+int rt_run_container(const char *runtime, const char *bundle, const char *id)
+{
+	rt_delete_stale(runtime, id);
+	char *args[] = { "run", "--bundle", (char *)bundle, (char *)id, NULL };
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old_int, old_quit;
+	sigaction(SIGINT, &ign, &old_int);
+	sigaction(SIGQUIT, &ign, &old_quit);
+	pid_t pid = rt_runtime_spawn(runtime, args, NULL);
+	int status = pid < 0 ? -1 : rt_wait(pid);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGQUIT, &old_quit, NULL);
+	return status;
 }

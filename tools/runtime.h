@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "store.h"
 
@@ -39,22 +40,35 @@ int rt_mount(const struct store *s, const char *name, json_t *container);
  * (umount -l). 0 or -1 with a message. Not mounted is 0. */
 int rt_umount(const char *mnt, bool force);
 
-/* pid of `layerctl run` while the container runs (containers/<name>/run.pid
- * names a live process), else 0. */
+/* pid of the process that holds the container's run (`layerctl run` in
+ * the foreground, its monitor when detached) while it runs, else 0. */
 int rt_running_pid(const struct store *s, const char *name);
 
-/* The OCI runtime: $LAYERCTL_RUNTIME (a name or path), else runc, else crun
- * from PATH. Returns 0 with its path in buf, or -ENOENT. */
-int rt_find_runtime(char *buf, size_t size);
-/* The command line that runs the bundle: RUNTIME run --bundle DIR ID.
- * Fills argv (at least 6 slots) with pointers into its arguments. */
-void rt_run_argv(const char *runtime, const char *bundle, const char *id, char *argv[6]);
-/* Runs the bundle in the foreground and returns the container's exit
- * status (128+signal when the runtime was killed), -1 when the runtime
- * could not be started. A stale state of ID is deleted first. crun on a
- * hybrid cgroup host (cgroup v1 with a cgroup2 on /sys/fs/cgroup/unified)
- * runs in a private mount namespace without that cgroup2 mount, as crun
- * refuses hybrid hierarchies. SIGINT/SIGQUIT reach the container, not us. */
+/* The OCI runtime: NAME (a name or path) when given, else
+ * $LAYERCTL_RUNTIME, else runc, else crun from PATH. Returns 0 with its
+ * path in buf, or -ENOENT. */
+int rt_find_runtime(const char *name, char *buf, size_t size);
+bool rt_is_crun(const char *runtime);
+
+/* Starts RUNTIME with ARGS (NULL-terminated, after the program name);
+ * fds (may be NULL) replace the child's stdin, stdout, stderr where >= 0.
+ * crun on a hybrid cgroup host (cgroup v1 with a cgroup2 on
+ * /sys/fs/cgroup/unified, which crun refuses) runs in a mount namespace
+ * without that cgroup2 mount and otherwise the host's propagation. The
+ * child has SIGINT and SIGQUIT at their defaults. Returns its pid or
+ * -errno. */
+pid_t rt_runtime_spawn(const char *runtime, char *const args[], const int fds[3]);
+/* Waits for pid: its exit status, 128+signal, -1. */
+int rt_wait(pid_t pid);
+/* Spawns and waits; quiet: all three on /dev/null. */
+int rt_runtime_call(const char *runtime, char *const args[], bool quiet);
+/* Deletes the runtime's state of ID, if any (delete --force, quietly). */
+void rt_delete_stale(const char *runtime, const char *id);
+
+/* Runs the bundle in the foreground (RUNTIME run --bundle DIR ID) and
+ * returns the container's exit status (128+signal when the runtime was
+ * killed), -1 when the runtime could not be started. A stale state of ID
+ * is deleted first. SIGINT/SIGQUIT reach the container, not us. */
 int rt_run_container(const char *runtime, const char *bundle, const char *id);
 
 #endif

@@ -29,7 +29,9 @@
  *                                  (OCI runtime bundle: root.path = "mnt"),
  *                                  container.json { "name", "image" (id),
  *                                  "layers": [chain ids, bottom first],
- *                                  "created" }
+ *                                  "created" }; run.json, state.json,
+ *                                  container.log, .run/ (see ctrstate.h)
+ *   shared-mounts.json            shared binds of volume sources (sharedmount.h)
  *
  * <chain> and <id> are the 64 hex digits of the sha256 digest, without the
  * "sha256:" prefix. Everything is made in tmp/ and renamed into place when

@@ -85,7 +85,7 @@ def test_config_json(cstore):
     assert "ro" in dests["/sys"]["options"] and "newinstance" in dests["/dev/pts"]["options"]
     lx = cfg["linux"]
     assert sorted(n["type"] for n in lx["namespaces"]) == ["ipc", "mount", "network", "pid", "uts"]
-    assert lx["rootfsPropagation"] == "private"
+    assert lx["rootfsPropagation"] == "rslave"   # runc's default, written for crun too
     assert "/proc/kcore" in lx["maskedPaths"] and "/proc/sys" in lx["readonlyPaths"]
     assert "CAP_CHOWN" in p["capabilities"]["bounding"]
     assert "CAP_SYS_ADMIN" not in p["capabilities"]["bounding"]

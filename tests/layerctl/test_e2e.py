@@ -489,7 +489,8 @@ def test_run_commit_export_roundtrip(image, cstore, work, no_runc_leftovers):
     cstore.ctl("create", "e2e/img:1", CONTAINER)
     mnt = cstore.ctl("mount", CONTAINER).stdout.strip()
     assert is_mounted(mnt)
-    no_runc_leftovers.append("layerctl-" + CONTAINER)
+    no_runc_leftovers.append(json.loads(cstore.ctl("inspect", CONTAINER).stdout)
+                             ["state"]["runtime_id"])
     script = ("echo made in the container > /srv/new.txt && rm /srv/data/empty && "
               "rm -r /old && cat /srv/data/hello.txt")
     r = cstore.ctl("run", CONTAINER, "/bin/sh", "-c", script, check=False, timeout=120,

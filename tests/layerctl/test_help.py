@@ -8,9 +8,9 @@ import pytest
 
 from imagegen import Layer, file, write_file
 
-COMMANDS = ["unpack", "images", "rmi", "gc", "create", "mount", "umount", "rm", "ps", "run",
-            "diff", "commit", "export", "pull", "push", "login", "logout", "branches", "which",
-            "branch", "help"]
+COMMANDS = ["unpack", "images", "rmi", "gc", "create", "mount", "umount", "rm", "ps", "inspect",
+            "config", "run", "exec", "stop", "kill", "logs", "diff", "commit", "export", "pull",
+            "push", "login", "logout", "branches", "which", "branch", "help"]
 
 # For each command, argument lists that are bad usage.
 BAD_USAGE = {
@@ -18,11 +18,17 @@ BAD_USAGE = {
     "images": [["x"], ["--bogus"]],
     "rmi": [[], ["--bogus", "x"]],
     "gc": [["x"], ["--bogus"]],
-    "create": [[], ["a"], ["a", "b", "c"], ["--bogus", "a", "b"]],
+    "create": [[], ["a"], ["--bogus", "a", "b"]],
     "mount": [[], ["a", "b"], ["--bogus", "a"]],
     "umount": [[], ["a", "b"], ["--bogus", "a"]],
     "rm": [[], ["a", "b"], ["--bogus", "a"]],
     "ps": [["x"], ["--bogus"]],
+    "inspect": [[], ["a", "b"]],
+    "config": [[], ["a", "b"]],
+    "exec": [[], ["a"], ["--bogus", "a", "b"]],
+    "stop": [[], ["a", "b"], ["--bogus", "a"]],
+    "kill": [[], ["a", "b", "c"]],
+    "logs": [[], ["a", "b"]],
     "run": [[], ["--bogus"]],
     "diff": [[], ["a", "b"], ["--bogus"]],
     "commit": [[], ["a"], ["a", "b", "c"]],
