@@ -73,10 +73,11 @@ static int root_all_branches(void)
  * disappear or change, so the kernel forgets what it knew about them. */
 static void collect_branch_names(struct node *dir, int b, struct lfs_inval *iv)
 {
-	char path[PATH_MAX];
-	if (lfs_node_path(dir, path, sizeof(path)))
+	char *path;
+	if (lfs_node_path(dir, &path))
 		return;
 	int pfd = lfs_open_dir(b, path);
+	free(path);
 	if (pfd < 0)
 		return;
 	int fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

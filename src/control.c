@@ -229,8 +229,10 @@ static int which(const char *relpath, FILE *out)
 	char *copy = strdup(relpath), *save = NULL;
 	if (!copy)
 		return -ENOMEM;
-	struct node *dir = lfs->root, *held[PATH_MAX / 2];
-	size_t nheld = 0;
+	/* The directories walked through, referenced until the answer is out
+	 * (a path of any depth: a request may be 64 KiB of "a/"). */
+	struct node *dir = lfs->root, **held = NULL;
+	size_t nheld = 0, capheld = 0;
 	char *comp = strtok_r(copy, "/", &save), *last = NULL;
 	int ret = 0;
 	for (; comp && ret == 0; comp = strtok_r(NULL, "/", &save)) {
@@ -241,11 +243,21 @@ static int which(const char *relpath, FILE *out)
 			break;
 		}
 		if (last) {
-			struct fuse_entry_param e;
+			struct fuse_entry_param e = { 0 };
 			ret = lfs_lookup_entry(dir, last, &e);
 			if (ret == 0 && !S_ISDIR(e.attr.st_mode))
 				ret = -ENOTDIR;
-			if (e.ino && (ret == 0 || ret == -ENOTDIR))
+			if (e.ino && nheld == capheld) {
+				capheld = capheld ? 2 * capheld : 16;
+				struct node **v = realloc(held, capheld * sizeof(*v));
+				if (!v) {
+					lfs_node_forget(lfs_node(e.ino), 1);
+					ret = -ENOMEM;
+					break;
+				}
+				held = v;
+			}
+			if (e.ino)
 				held[nheld++] = dir = lfs_node(e.ino);
 		}
 		last = comp;
@@ -255,17 +267,19 @@ static int which(const char *relpath, FILE *out)
 			fprintf(out, "%s\t%d\t%s\n", b ? "merges" : "supplies", b, lfs->br[b].path);
 	} else if (ret == 0) {
 		uint16_t dirbr[LFS_MAX_BRANCHES];
-		char path[PATH_MAX];
+		char *path = NULL;
 		unsigned nd = lfs_node_dirbr(dir, dirbr);
-		ret = lfs_node_path(dir, path, sizeof(path));
+		ret = lfs_node_path(dir, &path);
 		struct lfs_union_walk w = LFS_UNION_WALK_INIT;
 		for (unsigned i = 0; ret == 0 && i < nd; i++)
 			which_branch(dirbr[i], path, last, &w, out);
 		if (ret == 0 && !w.found && ftell(out) == 0)
 			ret = -ENOENT;
+		free(path);
 	}
 	while (nheld)
 		lfs_node_forget(held[--nheld], 1);
+	free(held);
 	free(copy);
 	return ret;
 }

@@ -432,16 +432,14 @@ static void trim_to_budget(struct dircache *keep)
 
 /* Snapshot under tree_lock of what a build needs. Returns false when the
  * node has no path (removed) or no lower branch. */
-static bool snapshot_locked(struct node *dir, char *path, uint16_t *dirbr, unsigned *nd)
+static bool snapshot_locked(struct node *dir, char **path, uint16_t *dirbr, unsigned *nd)
 {
-	if (lfs_node_path_locked(dir, path, PATH_MAX))
-		return false;
 	*nd = dir->ndirbr;
 	memcpy(dirbr, dir->dirbr, *nd * sizeof(*dirbr));
+	bool lower = false;
 	for (unsigned i = 0; i < *nd; i++)
-		if (!lfs_branch_is_rw(dirbr[i]))
-			return true;
-	return false;
+		lower |= !lfs_branch_is_rw(dirbr[i]);
+	return lower && lfs_node_path_locked(dir, path) == 0;
 }
 
 /* Publishes a new cache unless the node changed since the snapshot. */
@@ -485,10 +483,10 @@ struct dircache *lfs_dircache_get(struct node *dir)
 		lfs_tree_unlock();
 		return dc;
 	}
-	char path[PATH_MAX];
+	char *path = NULL;
 	uint16_t *dirbr = malloc(LFS_MAX_BRANCHES * sizeof(*dirbr));
 	unsigned nd = 0, gen = slot->gen;
-	bool want = dirbr && snapshot_locked(dir, path, dirbr, &nd);
+	bool want = dirbr && snapshot_locked(dir, &path, dirbr, &nd);
 	slot->building = want;
 	lfs_tree_unlock();
 	if (!want) {
@@ -497,6 +495,7 @@ struct dircache *lfs_dircache_get(struct node *dir)
 	}
 	dc = dc_build(path, dirbr, nd);
 	free(dirbr);
+	free(path);
 	lfs_tree_lock();
 	slot->building = false;
 	dc = publish_locked(dir, dc, gen);

@@ -134,9 +134,9 @@ static int merge_branch(struct merge_state *m, const char *path)
 int lfs_dir_merge(struct node *dir, struct dirlist *out, bool stop_at_first)
 {
 	uint16_t dirbr[LFS_MAX_BRANCHES];
-	char path[PATH_MAX];
+	char *path;
 	unsigned nd = lfs_node_dirbr(dir, dirbr);
-	int ret = lfs_node_path(dir, path, sizeof(path));
+	int ret = lfs_node_path(dir, &path);
 	if (ret)
 		return ret;
 	struct merge_state m = { .out = out, .names = LFS_UNION_LIST_INIT,
@@ -158,5 +158,6 @@ int lfs_dir_merge(struct node *dir, struct dirlist *out, bool stop_at_first)
 	}
 	lfs_union_list_free(&m.names);
 	lfs_dircache_put(dc);
+	free(path);
 	return ret;
 }

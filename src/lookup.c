@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -89,9 +90,9 @@ static int probe(const struct dircache *dc, unsigned *hint, int b, const char *d
 int lfs_resolve(struct node *dir, const char *name, int min_branch, struct resolved *r)
 {
 	uint16_t dirbr[LFS_MAX_BRANCHES];
-	char path[PATH_MAX];
+	char *path;
 	unsigned nd = lfs_node_dirbr(dir, dirbr);
-	int ret = lfs_node_path(dir, path, sizeof(path));
+	int ret = lfs_node_path(dir, &path);
 	if (ret)
 		return ret;
 	struct dircache *dc = lfs_dircache_get(dir);
@@ -125,6 +126,7 @@ int lfs_resolve(struct node *dir, const char *name, int min_branch, struct resol
 		}
 	}
 	lfs_dircache_put(dc);
+	free(path);
 	if (ret)
 		return ret;
 	return w.found ? 0 : -ENOENT;
@@ -133,9 +135,9 @@ int lfs_resolve(struct node *dir, const char *name, int min_branch, struct resol
 bool lfs_lower_has(struct node *dir, const char *name)
 {
 	uint16_t dirbr[LFS_MAX_BRANCHES];
-	char path[PATH_MAX];
+	char *path;
 	unsigned nd = lfs_node_dirbr(dir, dirbr);
-	if (lfs_node_path(dir, path, sizeof(path)))
+	if (lfs_node_path(dir, &path))
 		return false;
 	struct dircache *dc = lfs_dircache_get(dir);
 	unsigned hint = 0;
@@ -168,6 +170,7 @@ bool lfs_lower_has(struct node *dir, const char *name)
 	}
 out:
 	lfs_dircache_put(dc);
+	free(path);
 	return w.found;
 }
 

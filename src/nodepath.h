@@ -1,16 +1,15 @@
 /* A node's path relative to the branch roots (the same in every branch):
- * the names from the root down. */
+ * the names from the root down, of any length. */
 #ifndef LAYERFS_NODEPATH_H
 #define LAYERFS_NODEPATH_H
 
 #include "node.h"
 
-/* Relative path of n ("" for the root) into buf. -ENOENT when n (or a
- * parent) was removed, -ENAMETOOLONG. Caller holds tree_lock. */
-int lfs_node_path_locked(struct node *n, char *buf, size_t size);
-int lfs_node_path(struct node *n, char *buf, size_t size);
-/* The path of name in directory node dir. */
-int lfs_child_path(struct node *dir, const char *name, char *buf, size_t size);
+/* The relative path of n ("" for the root), malloc'ed, into *out. 0,
+ * -ENOENT when n (or a parent) was removed, -ENOMEM. Caller holds tree_lock
+ * for the _locked form. */
+int lfs_node_path_locked(struct node *n, char **out);
+int lfs_node_path(struct node *n, char **out);
 /* How many names lie between n and the root. Caller holds tree_lock. */
 unsigned lfs_node_depth_locked(struct node *n);
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -12,11 +13,12 @@
 
 int lfs_obj_locate_dir(struct node *dir, int b, struct objref *o)
 {
-	char path[PATH_MAX];
-	int ret = lfs_node_path(dir, path, sizeof(path));
+	char *path;
+	int ret = lfs_node_path(dir, &path);
 	if (ret)
 		return ret;
 	int fd = lfs_open_dir(b, path);
+	free(path);
 	if (fd < 0)
 		return fd;
 	o->dfd = fd;
@@ -28,7 +30,7 @@ int lfs_obj_locate_dir(struct node *dir, int b, struct objref *o)
 
 int lfs_obj_locate(struct node *n, struct objref *o)
 {
-	char path[PATH_MAX];
+	char *path;
 	lfs_tree_lock();
 	int b = n->branch;
 	int ret = 0;
@@ -57,11 +59,12 @@ int lfs_obj_locate(struct node *n, struct objref *o)
 	}
 	struct node *parent = n->names->parent;
 	snprintf(o->name, sizeof(o->name), "%s", n->names->name);
-	ret = lfs_node_path_locked(parent, path, sizeof(path));
+	ret = lfs_node_path_locked(parent, &path);
 	lfs_tree_unlock();
 	if (ret)
 		return ret;
 	int fd = lfs_open_dir(b, path);
+	free(path);
 	if (fd < 0)
 		return fd;
 	o->dfd = fd;

@@ -23,7 +23,9 @@ bool lfs_path_is_beneath(const char *base, const char *path);
 
 /* openat2() beneath dirfd: RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS, plus
  * RESOLVE_NO_SYMLINKS when no_symlinks is set. An empty relpath means ".".
- * Returns an fd or -errno. */
+ * A relpath of PATH_MAX bytes or more (the kernel's limit for one call) is
+ * opened a run of components at a time, each beneath the last. Returns an
+ * fd or -errno. */
 int lfs_openat_beneath(int dirfd, const char *relpath, int flags, mode_t mode,
 		       bool no_symlinks);
 

@@ -157,6 +157,48 @@ static int openat_beneath_walk(int dirfd, const char *relpath, int flags, mode_t
 	}
 }
 
+/* The kernel takes paths of PATH_MAX bytes at most. A longer one is opened
+ * piece by piece, each piece a run of whole components beneath the
+ * directory the previous piece opened: every piece stays beneath its
+ * start, so the whole path stays beneath dirfd. */
+#define PIECE_MAX (PATH_MAX - NAME_MAX - 2)
+
+static int openat_beneath_one(int dirfd, const char *relpath, int flags, mode_t mode,
+			      bool no_symlinks);
+
+static int openat_beneath_long(int dirfd, const char *relpath, int flags, mode_t mode,
+			       bool no_symlinks)
+{
+	char piece[PIECE_MAX + 1];
+	int cur = dirfd;
+	const char *p = relpath;
+	while (strlen(p) >= PATH_MAX) {
+		size_t len = PIECE_MAX;
+		while (len > 0 && p[len] != '/')
+			len--;
+		if (len == 0) {
+			if (cur != dirfd)
+				close(cur);
+			return -ENAMETOOLONG;     /* a component longer than a piece */
+		}
+		memcpy(piece, p, len);
+		piece[len] = '\0';
+		int next = openat_beneath_one(cur, piece, O_PATH | O_DIRECTORY, 0, no_symlinks);
+		if (cur != dirfd)
+			close(cur);
+		if (next < 0)
+			return next;
+		cur = next;
+		p += len;
+		while (*p == '/')
+			p++;
+	}
+	int fd = openat_beneath_one(cur, *p ? p : ".", flags, mode, no_symlinks);
+	if (cur != dirfd)
+		close(cur);
+	return fd;
+}
+
 int lfs_openat_beneath(int dirfd, const char *relpath, int flags, mode_t mode,
 		       bool no_symlinks)
 {
@@ -164,6 +206,14 @@ int lfs_openat_beneath(int dirfd, const char *relpath, int flags, mode_t mode,
 		return -EINVAL;
 	if (relpath[0] == '\0')
 		relpath = ".";
+	if (strnlen(relpath, PATH_MAX) >= PATH_MAX)
+		return openat_beneath_long(dirfd, relpath, flags, mode, no_symlinks);
+	return openat_beneath_one(dirfd, relpath, flags, mode, no_symlinks);
+}
+
+static int openat_beneath_one(int dirfd, const char *relpath, int flags, mode_t mode,
+			      bool no_symlinks)
+{
 
 	struct open_how how = {
 		.flags = (unsigned int)(flags | O_CLOEXEC),

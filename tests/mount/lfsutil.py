@@ -146,9 +146,9 @@ def _xattrs(p):
     return tuple(sorted((n, os.getxattr(p, n, follow_symlinks=False)) for n in names))
 
 
-def _hash_file(p):
+def _hash_file(dfd, name):
     h = hashlib.sha256()
-    fd = os.open(p, os.O_RDONLY | os.O_NOATIME | os.O_NOFOLLOW)
+    fd = os.open(name, os.O_RDONLY | os.O_NOATIME | os.O_NOFOLLOW, dir_fd=dfd)
     try:
         while True:
             b = os.read(fd, 1 << 20)
@@ -161,26 +161,35 @@ def _hash_file(p):
 
 
 def snapshot(root):
-    """Everything about a tree except atimes: {relpath: tuple}."""
+    """Everything about a tree except atimes: {relpath: tuple}. Walks with
+    directory fds, so trees deeper than PATH_MAX are fine."""
     out = {}
 
-    def rec(rel):
-        p = os.path.join(root, rel) if rel else root
-        st = os.lstat(p)
+    def entry(dfd, name, rel):
+        st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        p = "/proc/self/fd/%d/%s" % (dfd, name)
         extra = None
         if stat.S_ISREG(st.st_mode):
-            extra = _hash_file(p)
+            extra = _hash_file(dfd, name)
         elif stat.S_ISLNK(st.st_mode):
-            extra = os.readlink(p)
+            extra = os.readlink(name, dir_fd=dfd)
         out[rel or "."] = (stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_uid,
                            st.st_gid, st.st_size if not stat.S_ISDIR(st.st_mode) else None,
                            st.st_mtime_ns, st.st_ctime_ns, st.st_nlink, st.st_rdev,
                            st.st_ino, extra, _xattrs(p))
         if stat.S_ISDIR(st.st_mode):
-            for n in sorted(os.listdir(p)):
-                rec(os.path.join(rel, n) if rel else n)
+            sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dfd)
+            try:
+                for n in sorted(os.listdir(sub)):
+                    entry(sub, n, os.path.join(rel, n) if rel else n)
+            finally:
+                os.close(sub)
 
-    rec("")
+    parent = os.open(os.path.dirname(root.rstrip("/")) or "/", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        entry(parent, os.path.basename(root.rstrip("/")), "")
+    finally:
+        os.close(parent)
     return out
 
 

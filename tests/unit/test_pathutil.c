@@ -297,6 +297,51 @@ static void assert_refused(int rc, const char *what)
 		fail_msg("%s: got %d, want -EXDEV or -ELOOP", what, rc);
 }
 
+/* A path longer than PATH_MAX (20 levels of 250 bytes) opens, a run of
+ * components at a time; a symlink on the way is still refused. */
+static void test_openat_long_path(void **state)
+{
+	struct tree *t = *state;
+	enum { LEVELS = 20, COMP = 250 };
+	char comp[COMP + 1];
+	memset(comp, 'c', COMP);
+	comp[COMP] = '\0';
+	char *path = calloc(1, LEVELS * (COMP + 1) + 16);
+	assert_non_null(path);
+	int fds[LEVELS], cur = t->dirfd;
+	for (int i = 0; i < LEVELS; i++) {
+		assert_int_equal(mkdirat(cur, comp, 0755), 0);
+		fds[i] = openat(cur, comp, O_PATH | O_DIRECTORY);
+		assert_true(fds[i] >= 0);
+		cur = fds[i];
+		strcat(path, comp);
+		strcat(path, "/");
+	}
+	path[strlen(path) - 1] = '\0';
+	assert_true(strlen(path) > PATH_MAX);
+	int fd = lfs_openat_beneath(t->dirfd, path, O_PATH | O_DIRECTORY, 0, true);
+	assert_true(fd >= 0);
+	struct stat a, b;
+	assert_int_equal(fstat(fd, &a), 0);
+	assert_int_equal(fstat(fds[LEVELS - 1], &b), 0);
+	assert_int_equal(a.st_ino, b.st_ino);
+	close(fd);
+	/* a symlink deep down, and a ".." that would climb out: refused */
+	assert_int_equal(symlinkat("/", fds[LEVELS - 2], "link"), 0);
+	char *bad = malloc(strlen(path) + 16);
+	snprintf(bad, strlen(path) + 16, "%.*s/link/x", (int)(strlen(path) - COMP - 1), path);
+	fd = lfs_openat_beneath(t->dirfd, bad, O_PATH, 0, true);
+	assert_true(fd < 0);
+	assert_int_equal(unlinkat(fds[LEVELS - 2], "link", 0), 0);
+	free(bad);
+	/* away again, from the bottom up (nftw would need the long paths) */
+	for (int i = LEVELS - 1; i >= 0; i--) {
+		close(fds[i]);
+		assert_int_equal(unlinkat(i ? fds[i - 1] : t->dirfd, comp, AT_REMOVEDIR), 0);
+	}
+	free(path);
+}
+
 static void test_openat_plain_subdir(void **state)
 {
 	struct tree *t = *state;
@@ -451,6 +496,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_openat_errors_pass_through,
 						setup_tree, teardown_tree),
 		cmocka_unit_test(test_openat_refuses_magic_links),
+		cmocka_unit_test_setup_teardown(test_openat_long_path, setup_tree, teardown_tree),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
