@@ -201,6 +201,24 @@ class Union:
             build_tree(p, spec)
         return p
 
+    def loopfs(self, name, size_mb=8, inodes=None):
+        """A fresh ext4 of SIZE_MB MiB on a loop device, mounted on ROOT/NAME
+        (unmounted, and its loop device freed, at teardown). inodes: how
+        many the filesystem gets (mkfs -N), to run out of them."""
+        p = self.mkdir(name)
+        img = os.path.join(self.root, name + ".img")
+        with open(img, "wb") as f:
+            f.truncate(size_mb << 20)
+        cmd = ["mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal"]
+        if inodes:
+            cmd += ["-N", str(inodes)]
+        subprocess.run(cmd + [img], check=True, capture_output=True)
+        subprocess.run(["mount", "-o", "loop", img, p], check=True)
+        self.extra_mounts.append(p)
+        os.rmdir(os.path.join(p, "lost+found"))     # a branch starts empty
+        os.chmod(p, 0o755)
+        return p
+
     def tmpfs(self, name, size="64m"):
         p = self.mkdir(name)
         subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0755" % size,
