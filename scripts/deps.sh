@@ -62,9 +62,11 @@ PACKAGES=(
 	fuse-overlayfs
 	containernetworking-plugins
 	tar
-	# hardening: load, memory checking, fuzzing (libFuzzer comes with clang's runtime)
+	# hardening: load, memory checking, fault injection (strace kills the daemon
+	# at a chosen system call), fuzzing (libFuzzer comes with clang's runtime)
 	stress-ng
 	valgrind
+	strace
 	# the benchmark (tools/bench): random I/O
 	fio
 	clang

@@ -74,7 +74,10 @@ static int root_all_branches(void)
 static void collect_branch_names(struct node *dir, int b, struct lfs_inval *iv)
 {
 	char *path;
-	if (lfs_node_path(dir, &path))
+	lfs_tree_lock();
+	int ret = lfs_node_path_in_locked(dir, b, &path);
+	lfs_tree_unlock();
+	if (ret)
 		return;
 	int pfd = lfs_open_dir(b, path);
 	free(path);
@@ -126,6 +129,7 @@ static void reresolve(struct node *n, struct lfs_inval *iv)
 	if (same_type && S_ISDIR(n->type)) {
 		n->branch = r->branch;
 		lfs_node_set_dirbr_locked(n, r->dirbr, r->ndirbr);
+		lfs_node_set_redirect_locked(n, r->redirect);
 	} else if (same_type && (n->plink || r->ino == n->ino)) {
 		if (!n->plink)
 			n->branch = r->branch;
@@ -135,6 +139,8 @@ static void reresolve(struct node *n, struct lfs_inval *iv)
 			inval_entry_add(iv, lfs_node_id(parent), name);
 	}
 	lfs_tree_unlock();
+	if (ret == 0)
+		lfs_resolved_done(r);
 	free(r);
 	free(name);
 }

@@ -267,15 +267,16 @@ static int which(const char *relpath, FILE *out)
 			fprintf(out, "%s\t%d\t%s\n", b ? "merges" : "supplies", b, lfs->br[b].path);
 	} else if (ret == 0) {
 		uint16_t dirbr[LFS_MAX_BRANCHES];
-		char *path = NULL;
+		char *upper = NULL, *lower = NULL;
 		unsigned nd = lfs_node_dirbr(dir, dirbr);
-		ret = lfs_node_path(dir, &path);
+		ret = lfs_node_paths(dir, &upper, &lower);
 		struct lfs_union_walk w = LFS_UNION_WALK_INIT;
 		for (unsigned i = 0; ret == 0 && i < nd; i++)
-			which_branch(dirbr[i], path, last, &w, out);
+			which_branch(dirbr[i], lfs_path_in(dirbr[i], upper, lower), last, &w, out);
 		if (ret == 0 && !w.found && ftell(out) == 0)
 			ret = -ENOENT;
-		free(path);
+		free(upper);
+		free(lower);
 	}
 	while (nheld)
 		lfs_node_forget(held[--nheld], 1);

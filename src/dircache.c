@@ -309,7 +309,8 @@ static void dc_free(struct dircache *dc)
 }
 
 /* Reads every lower branch in dirbr; NULL when there is none or on ENOMEM. */
-static struct dircache *dc_build(const char *path, const uint16_t *dirbr, unsigned nd)
+static struct dircache *dc_build(const char *upper, const char *lower, const uint16_t *dirbr,
+				 unsigned nd)
 {
 	unsigned nlower = 0;
 	for (unsigned i = 0; i < nd; i++)
@@ -322,7 +323,8 @@ static struct dircache *dc_build(const char *path, const uint16_t *dirbr, unsign
 	int ret = dc && buf ? 0 : -ENOMEM;
 	for (unsigned i = 0; i < nd && ret == 0; i++)
 		if (!lfs_branch_is_rw(dirbr[i]))
-			ret = set_build(dc, dc->nsets++, &pb, dirbr[i], path, buf);
+			ret = set_build(dc, dc->nsets++, &pb, dirbr[i],
+					lfs_path_in(dirbr[i], upper, lower), buf);
 	free(buf);
 	if (ret == 0 && pb.len) {
 		char *p = realloc(pb.p, pb.len);   /* caches live long: no slack */
@@ -432,14 +434,21 @@ static void trim_to_budget(struct dircache *keep)
 
 /* Snapshot under tree_lock of what a build needs. Returns false when the
  * node has no path (removed) or no lower branch. */
-static bool snapshot_locked(struct node *dir, char **path, uint16_t *dirbr, unsigned *nd)
+static bool snapshot_locked(struct node *dir, char **upper, char **lower, uint16_t *dirbr,
+			    unsigned *nd)
 {
 	*nd = dir->ndirbr;
 	memcpy(dirbr, dir->dirbr, *nd * sizeof(*dirbr));
-	bool lower = false;
+	bool any = false;
 	for (unsigned i = 0; i < *nd; i++)
-		lower |= !lfs_branch_is_rw(dirbr[i]);
-	return lower && lfs_node_path_locked(dir, path) == 0;
+		any |= !lfs_branch_is_rw(dirbr[i]);
+	if (!any || lfs_node_path_locked(dir, upper))
+		return false;
+	if (lfs_node_path_in_locked(dir, 1, lower) == 0)
+		return true;
+	free(*upper);
+	*upper = NULL;
+	return false;
 }
 
 /* Publishes a new cache unless the node changed since the snapshot. */
@@ -483,19 +492,20 @@ struct dircache *lfs_dircache_get(struct node *dir)
 		lfs_tree_unlock();
 		return dc;
 	}
-	char *path = NULL;
+	char *upper = NULL, *lower = NULL;
 	uint16_t *dirbr = malloc(LFS_MAX_BRANCHES * sizeof(*dirbr));
 	unsigned nd = 0, gen = slot->gen;
-	bool want = dirbr && snapshot_locked(dir, &path, dirbr, &nd);
+	bool want = dirbr && snapshot_locked(dir, &upper, &lower, dirbr, &nd);
 	slot->building = want;
 	lfs_tree_unlock();
 	if (!want) {
 		free(dirbr);
 		return NULL;
 	}
-	dc = dc_build(path, dirbr, nd);
+	dc = dc_build(upper, lower, dirbr, nd);
 	free(dirbr);
-	free(path);
+	free(upper);
+	free(lower);
 	lfs_tree_lock();
 	slot->building = false;
 	dc = publish_locked(dir, dc, gen);

@@ -134,9 +134,9 @@ static int merge_branch(struct merge_state *m, const char *path)
 int lfs_dir_merge(struct node *dir, struct dirlist *out, bool stop_at_first)
 {
 	uint16_t dirbr[LFS_MAX_BRANCHES];
-	char *path;
+	char *upper, *lower;
 	unsigned nd = lfs_node_dirbr(dir, dirbr);
-	int ret = lfs_node_path(dir, &path);
+	int ret = lfs_node_paths(dir, &upper, &lower);
 	if (ret)
 		return ret;
 	struct merge_state m = { .out = out, .names = LFS_UNION_LIST_INIT,
@@ -149,7 +149,7 @@ int lfs_dir_merge(struct node *dir, struct dirlist *out, bool stop_at_first)
 		m.b = dirbr[i];
 		ret = lfs_branch_is_rw(m.b) ? -ENODATA : lfs_dircache_foreach(dc, m.b, visit_cached, &m);
 		if (ret == -ENODATA)
-			ret = merge_branch(&m, path);
+			ret = merge_branch(&m, lfs_path_in(m.b, upper, lower));
 		ret = ret > 0 ? 0 : ret;
 		if (ret == 0)
 			ret = lfs_union_list_end_branch(&m.names);
@@ -158,6 +158,7 @@ int lfs_dir_merge(struct node *dir, struct dirlist *out, bool stop_at_first)
 	}
 	lfs_union_list_free(&m.names);
 	lfs_dircache_put(dc);
-	free(path);
+	free(upper);
+	free(lower);
 	return ret;
 }

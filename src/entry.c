@@ -51,6 +51,8 @@ int lfs_make_entry(struct node *dir, const char *name, const struct resolved *r,
 		n->lower_nlink = marked_nlink;
 	if (r->branch != 0 || !lfs->has_rw)
 		n->lower_nlink = r->st.st_nlink;
+	if (S_ISDIR(n->type))
+		lfs_node_set_redirect_locked(n, r->redirect);
 	lfs_fix_stat(n, &e->attr);
 	lfs_tree_unlock();
 	e->ino = lfs_node_id(n);
@@ -71,7 +73,11 @@ int lfs_lookup_entry(struct node *dir, const char *name, struct fuse_entry_param
 {
 	struct resolved r;
 	int ret = lfs_resolve(dir, name, 0, &r);
-	return ret ? ret : lfs_make_entry(dir, name, &r, e);
+	if (ret)
+		return ret;
+	ret = lfs_make_entry(dir, name, &r, e);
+	lfs_resolved_done(&r);
+	return ret;
 }
 
 struct node *lfs_child_node(struct node *dir, const char *name)

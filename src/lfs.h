@@ -84,6 +84,7 @@ struct lfs {
 	double timeout;      /* kernel entry/attr cache timeout */
 	struct lfs_idmap ids;
 	bool debug;
+	bool redirect_dir;   /* a renamed merged directory is redirected, not copied */
 	unsigned max_read;   /* init() must repeat the mount option */
 	struct fuse_conn_info_opts *conn_opts;
 

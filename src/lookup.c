@@ -19,11 +19,18 @@
 #include "nodepath.h"
 #include "objref.h"
 
+/* What the rw branch adds to a probe: the number an object shows, and the
+ * redirect of a directory (where its lower parts are). */
+struct rw_probe {
+	uint64_t shown;
+	char *redirect;
+};
+
 /* Branch b's kind for name, read from the branch (st filled when the name
- * is present; *shown, when asked for, the number an rw object shows). A
- * directory path the branch lacks says nothing. */
+ * is present; rw, when asked for, filled for an object of the rw branch).
+ * A directory path the branch lacks says nothing. */
 static int probe_branch(int b, const char *dirpath, const char *name, struct stat *st,
-			enum lfs_union_kind *kind, uint64_t *shown)
+			enum lfs_union_kind *kind, struct rw_probe *rw)
 {
 	int dfd = lfs_open_dir(b, dirpath);
 	if (dfd < 0) {
@@ -31,8 +38,12 @@ static int probe_branch(int b, const char *dirpath, const char *name, struct sta
 		return (dfd == -ENOENT || dfd == -ENOTDIR || dfd == -ELOOP) ? 0 : dfd;
 	}
 	int ret = lfs_union_probe_at(dfd, name, lfs->br[b].wh, st, kind);
-	if (ret == 0 && shown && lfs_union_kind_present(*kind))
-		*shown = lfs_ino_for_rw(dfd, name, st);
+	if (ret == 0 && rw && lfs_union_kind_present(*kind))
+		rw->shown = lfs_ino_for_rw(dfd, name, st);
+	/* Redirects are followed in the rw branch (layerfs writes them there). */
+	if (ret == 0 && rw && *kind == LFS_UNION_OPAQUE_DIR &&
+	    lfs_union_redirect_at(dfd, name, &rw->redirect) < 0)
+		lfs_dbg("'%s': a redirect that cannot be read: taken as opaque", name);
 	close(dfd);
 	return ret;
 }
@@ -64,15 +75,15 @@ static int probe_cached(int b, const char *dirpath, const char *name, unsigned c
 	return probe_branch(b, dirpath, name, st, kind, NULL);
 }
 
-/* Branch b's kind for name, from the cache when it knows; *shown gets the
- * number an object of the rw branch shows (the cache never holds those). */
+/* Branch b's kind for name, from the cache when it knows; rw gets what the
+ * rw branch adds (the cache never holds that branch). */
 static int probe(const struct dircache *dc, unsigned *hint, int b, const char *dirpath,
 		 const char *name, bool need_stat, struct stat *st, enum lfs_union_kind *kind,
-		 uint64_t *shown)
+		 struct rw_probe *rw)
 {
 	unsigned char dtype = DT_UNKNOWN;
 	if (lfs_branch_is_rw(b))
-		return probe_branch(b, dirpath, name, st, kind, need_stat ? shown : NULL);
+		return probe_branch(b, dirpath, name, st, kind, need_stat ? rw : NULL);
 	switch (lfs_dircache_query(dc, b, name, hint, &dtype)) {
 	case LFS_DC_ABSENT:
 		*kind = LFS_UNION_ABSENT;
@@ -87,36 +98,69 @@ static int probe(const struct dircache *dc, unsigned *hint, int b, const char *d
 	}
 }
 
+/* The probe of the branches below the rw one, for a redirect's path. */
+static int lower_probe(void *ctx, unsigned i, const char *dirpath, const char *name,
+		       enum lfs_union_kind *kind)
+{
+	(void)ctx;
+	int b = (int)i + 1;
+	struct stat st;
+	return probe_branch(b, dirpath, name, &st, kind, NULL);
+}
+
+/* A directory of the rw branch redirected to path: its lower parts are the
+ * branches below the rw one where path is a merging directory. */
+static int redirect_parts(const char *path, struct resolved *r)
+{
+	unsigned n = (unsigned)lfs->nbr - 1, nout = 0, supplier;
+	unsigned *out = malloc((n ? n : 1) * sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	enum lfs_union_kind kind;
+	struct lfs_union_stack s = { n, lower_probe, NULL };
+	int ret = lfs_union_resolve_path(&s, path, out, &nout, &supplier, &kind);
+	if (ret == 0 && lfs_union_kind_is_dir(kind))
+		for (unsigned i = 0; i < nout && r->ndirbr < LFS_MAX_BRANCHES; i++)
+			r->dirbr[r->ndirbr++] = (uint16_t)(out[i] + 1);
+	free(out);
+	/* Nothing there (any more): the directory is just opaque. */
+	return ret == -ENOENT || ret == -ENOTDIR ? 0 : ret;
+}
+
 int lfs_resolve(struct node *dir, const char *name, int min_branch, struct resolved *r)
 {
 	uint16_t dirbr[LFS_MAX_BRANCHES];
-	char *path;
+	char *upper, *lower;
 	unsigned nd = lfs_node_dirbr(dir, dirbr);
-	int ret = lfs_node_path(dir, &path);
+	r->redirect = NULL;
+	r->ndirbr = 0;
+	int ret = lfs_node_paths(dir, &upper, &lower);
 	if (ret)
 		return ret;
 	struct dircache *dc = lfs_dircache_get(dir);
 	unsigned hint = 0;
 	struct lfs_union_walk w = LFS_UNION_WALK_INIT;
-	r->ndirbr = 0;
 	for (unsigned i = 0; i < nd && !w.ended && ret == 0; i++) {
 		int b = dirbr[i];
 		if (b < min_branch)
 			continue;
 		struct stat st;
 		enum lfs_union_kind kind;
-		uint64_t shown = 0;
+		struct rw_probe rw = { 0, NULL };
 		/* Only the supplier's attributes are shown. */
-		ret = probe(dc, &hint, b, path, name, !w.found, &st, &kind, &shown);
+		ret = probe(dc, &hint, b, lfs_path_in(b, upper, lower), name, !w.found, &st, &kind,
+			    &rw);
 		if (ret)
 			break;
 		switch (lfs_union_step(&w, kind)) {
 		case LFS_UNION_SUPPLIES:
 			r->st = st;
-			r->ino = shown ? shown : lfs_ino_for(&st);
+			r->ino = rw.shown ? rw.shown : lfs_ino_for(&st);
 			r->branch = b;
 			if (w.is_dir)
 				r->dirbr[r->ndirbr++] = (uint16_t)b;
+			r->redirect = rw.redirect;
+			rw.redirect = NULL;
 			break;
 		case LFS_UNION_MERGES:
 			r->dirbr[r->ndirbr++] = (uint16_t)b;
@@ -124,20 +168,32 @@ int lfs_resolve(struct node *dir, const char *name, int min_branch, struct resol
 		default:
 			break;
 		}
+		free(rw.redirect);
 	}
+	if (ret == 0 && r->redirect)
+		ret = redirect_parts(r->redirect, r);
 	lfs_dircache_put(dc);
-	free(path);
-	if (ret)
+	free(upper);
+	free(lower);
+	if (ret) {
+		lfs_resolved_done(r);
 		return ret;
+	}
 	return w.found ? 0 : -ENOENT;
+}
+
+void lfs_resolved_done(struct resolved *r)
+{
+	free(r->redirect);
+	r->redirect = NULL;
 }
 
 bool lfs_lower_has(struct node *dir, const char *name)
 {
 	uint16_t dirbr[LFS_MAX_BRANCHES];
-	char *path;
+	char *upper, *lower;
 	unsigned nd = lfs_node_dirbr(dir, dirbr);
-	if (lfs_node_path(dir, &path))
+	if (lfs_node_paths(dir, &upper, &lower))
 		return false;
 	struct dircache *dc = lfs_dircache_get(dir);
 	unsigned hint = 0;
@@ -162,7 +218,7 @@ bool lfs_lower_has(struct node *dir, const char *name)
 			break;
 		default: {
 			struct stat st;
-			if (probe_branch(b, path, name, &st, &kind, NULL))
+			if (probe_branch(b, lfs_path_in(b, upper, lower), name, &st, &kind, NULL))
 				goto out;    /* unreadable: say no */
 		}
 		}
@@ -170,7 +226,8 @@ bool lfs_lower_has(struct node *dir, const char *name)
 	}
 out:
 	lfs_dircache_put(dc);
-	free(path);
+	free(upper);
+	free(lower);
 	return w.found;
 }
 

@@ -12,11 +12,15 @@ struct resolved {
 	int branch;           /* topmost branch */
 	uint16_t dirbr[LFS_MAX_BRANCHES];  /* a directory's contributing branches */
 	unsigned ndirbr;
+	char *redirect;       /* a directory redirected in the rw branch: where its
+			       * lower parts are (malloc'ed), else NULL */
 };
 
 /* Resolves name in directory node dir using branches >= min_branch. 0, or
- * -ENOENT, or -errno when a branch cannot be read. */
+ * -ENOENT, or -errno when a branch cannot be read. Release r with
+ * lfs_resolved_done (also after a failure). */
 int lfs_resolve(struct node *dir, const char *name, int min_branch, struct resolved *r);
+void lfs_resolved_done(struct resolved *r);
 /* True when a branch below the rw branch would show name in dir. */
 bool lfs_lower_has(struct node *dir, const char *name);
 

@@ -40,6 +40,8 @@ static void usage(const char *prog)
 	       "    -o workdir=DIR         where layerfs keeps its work files (same fs as upperdir)\n"
 	       "    -o timeout=SECONDS     kernel cache timeout for names and attributes (3600)\n"
 	       "    -o passthrough=on|off  reads/writes of rw-branch files bypass the daemon (on)\n"
+	       "    -o redirect_dir=on|off a renamed lower directory is redirected, not copied\n"
+	       "                           (on with br=, off with upperdir=)\n"
 	       "    -V, --version          print the version\n"
 	       "\n", prog, prog);
 	fuse_cmdline_help();
@@ -146,7 +148,7 @@ static void free_modules(void)
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct cmdline c = { .timeout = 3600.0, .passthrough = LFS_PT_ON };
+	struct cmdline c = { .timeout = 3600.0, .passthrough = LFS_PT_ON, .redirect_dir = -1 };
 	struct fuse_cmdline_opts copts = { 0 };
 	struct lfs_branch_list list = { 0 };
 	static struct lfs fs;
@@ -181,6 +183,10 @@ int main(int argc, char *argv[])
 	fs.ids = c.ids;             /* moved: freed with fs */
 	c.ids = (struct lfs_idmap){ 0 };
 	fs.debug = copts.debug;
+	/* Tools that read an upperdir= themselves (podman, buildah) know no
+	 * redirects: with that syntax a renamed directory is copied unless
+	 * asked otherwise; with br= (layerctl reads redirects) it is redirected. */
+	fs.redirect_dir = c.redirect_dir >= 0 ? c.redirect_dir : !c.upperdir;
 	if (lfs_fs_init(&fs, &list, c.upperdir ? c.workdir : NULL, copts.mountpoint) ||
 	    init_modules())
 		goto out;

@@ -111,6 +111,7 @@ static void node_release_memory(struct node *n)
 	lfs_pt_node_gone(n);
 	free(n->dirbr);
 	free(n->plink);
+	free(n->lower_path);
 	pthread_mutex_destroy(&n->lock);
 	free(n);
 }
@@ -250,6 +251,14 @@ static bool node_below(struct node *n, struct node *dir)
 	return false;
 }
 
+static void drop_caches_below(struct node *dir)
+{
+	for (size_t b = 0; b < NODE_BUCKETS; b++)
+		for (struct node *n = lfs->nodes->hash[b]; n; n = n->hnext)
+			if (S_ISDIR(n->type) && node_below(n, dir))
+				lfs_dircache_drop_locked(n);
+}
+
 void lfs_node_trim_subtree(struct node *dir)
 {
 	for (size_t b = 0; b < NODE_BUCKETS; b++) {
@@ -261,6 +270,25 @@ void lfs_node_trim_subtree(struct node *dir)
 				n->ndirbr = 1;
 		}
 	}
+}
+
+void lfs_node_set_redirect_locked(struct node *n, const char *lower_path)
+{
+	if ((!n->lower_path && !lower_path) ||
+	    (n->lower_path && lower_path && strcmp(n->lower_path, lower_path) == 0))
+		return;
+	char *dup = lower_path ? strdup(lower_path) : NULL;
+	if (lower_path && !dup)
+		return;      /* keeps the old one: the next lookup tries again */
+	bool moved = n->lower_path != NULL;
+	free(n->lower_path);
+	n->lower_path = dup;
+	/* A first redirect (set by a rename, with n's path of before) leaves
+	 * every lower path the same; a changed one moves those of the whole
+	 * subtree, and their caches go. */
+	lfs_dircache_drop_locked(n);
+	if (moved)
+		drop_caches_below(n);
 }
 
 void lfs_node_forget(struct node *n, uint64_t count)

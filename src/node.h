@@ -24,6 +24,8 @@ struct node {
 	unsigned ndirbr;
 	nlink_t lower_nlink; /* link count the lower object had (hardlink index) */
 	char *plink;         /* data lives in the hardlink index under this name */
+	char *lower_path;    /* a directory redirected in the rw branch: where its
+			      * lower parts are (from the root), else NULL */
 	struct lname *names; /* NULL only for the root */
 	bool hashed;         /* reachable from the inode table */
 	unsigned gen;        /* bumped (atomically) when the object moves up */
@@ -79,6 +81,9 @@ struct node *lfs_node_parent(struct node *n);
 /* Sets the contributing branches of directory node n (its directory cache
  * follows). Caller holds tree_lock. */
 int lfs_node_set_dirbr_locked(struct node *n, const uint16_t *dirbr, unsigned ndirbr);
+/* Sets (or, with NULL, clears) where directory node n's lower parts are
+ * when it is redirected; its subdirectories' caches follow. tree_lock. */
+void lfs_node_set_redirect_locked(struct node *n, const char *lower_path);
 /* Copies dirbr of a directory node (under tree_lock); its count. */
 unsigned lfs_node_dirbr(struct node *n, uint16_t *out);
 /* Every live node (malloc'ed array; caller holds tree_lock). */

@@ -14,7 +14,9 @@
 int lfs_obj_locate_dir(struct node *dir, int b, struct objref *o)
 {
 	char *path;
-	int ret = lfs_node_path(dir, &path);
+	lfs_tree_lock();
+	int ret = lfs_node_path_in_locked(dir, b, &path);
+	lfs_tree_unlock();
 	if (ret)
 		return ret;
 	int fd = lfs_open_dir(b, path);
@@ -59,7 +61,7 @@ int lfs_obj_locate(struct node *n, struct objref *o)
 	}
 	struct node *parent = n->names->parent;
 	snprintf(o->name, sizeof(o->name), "%s", n->names->name);
-	ret = lfs_node_path_locked(parent, &path);
+	ret = lfs_node_path_in_locked(parent, b, &path);
 	lfs_tree_unlock();
 	if (ret)
 		return ret;

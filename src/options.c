@@ -35,7 +35,7 @@ static int set_string(char **dst, const char *value, const char *what)
 static const char *const ignored_items[] = {
 	"volatile", "noacl", "static_nlink", "userxattr", "fsync=", "fast_ino=",
 	"writeback=", "threaded=", "noxattrs=", "plugins=", "xattr_permissions=",
-	"redirect_dir=", "index=", "metacopy=", "xino=", "nfs_export=", NULL,
+	"index=", "metacopy=", "xino=", "nfs_export=", NULL,
 };
 
 static bool item_matches(const char *item, const char *pattern)
@@ -110,6 +110,20 @@ static int take_own_item(struct cmdline *c, const char *item)
 		c->timeout = strtod(item + 8, &end);
 		if (end == item + 8 || *end || c->timeout < 0) {
 			fprintf(stderr, "layerfs: bad timeout '%s'\n", item + 8);
+			return -1;
+		}
+		return 1;
+	}
+	/* overlayfs's name; "on" and "follow" both make and follow redirects,
+	 * "nofollow" and "off" make none (they are always followed). */
+	if (!strncmp(item, "redirect_dir=", 13)) {
+		const char *v = item + 13;
+		if (!strcmp(v, "on") || !strcmp(v, "follow"))
+			c->redirect_dir = 1;
+		else if (!strcmp(v, "off") || !strcmp(v, "nofollow"))
+			c->redirect_dir = 0;
+		else {
+			fprintf(stderr, "layerfs: bad redirect_dir '%s' (on or off)\n", v);
 			return -1;
 		}
 		return 1;

@@ -15,6 +15,7 @@ struct cmdline {
 	char *workdir;
 	double timeout;
 	enum lfs_pt_policy passthrough;
+	int redirect_dir;        /* 1 on, 0 off, -1 the default of the syntax */
 	int nbr_options;
 	char *nonopt[3];
 	int nnonopt;

@@ -69,6 +69,7 @@ static int removal_target(struct node *dir, const char *name, bool is_dir, struc
 	struct fuse_entry_param e;
 	if (ret == 0)
 		ret = lfs_make_entry(dir, name, r, &e);
+	lfs_resolved_done(r);
 	free(r);
 	if (ret == 0)
 		*out = lfs_node(e.ino);

@@ -13,6 +13,7 @@
 #include "dirmerge.h"
 #include "entry.h"
 #include "lookup.h"
+#include "nodepath.h"
 #include "remove.h"
 #include "whiteout_ops.h"
 #include "workdir.h"
@@ -44,6 +45,8 @@ static void side_release(struct rename_side *s)
 {
 	if (s->node)
 		lfs_node_forget(s->node, 1);
+	if (s->exists)
+		lfs_resolved_done(&s->r);
 }
 
 static int check_types(struct rename_side *src, struct rename_side *dst, unsigned flags)
@@ -120,14 +123,46 @@ static int copyup_tree(struct node *dir)
 	return ret;
 }
 
-/* Brings the source into the rw branch under its own name. */
-static int source_up(struct rename_side *src, bool *made_tree)
+/* How a directory moves: as it is (only in the rw branch), redirected (its
+ * rw copy moves and keeps pointing at its lower parts), or copied whole. */
+enum dir_move { MOVE_PLAIN, MOVE_REDIRECT, MOVE_TREE };
+
+/* A directory with lower parts, redirected: its own copy in the rw branch
+ * (metadata only) gets a redirect to where its lower parts are now, so
+ * that it can move without them. *target gets that path (malloc'ed). */
+static int redirect_up(struct rename_side *src, char **target)
 {
-	*made_tree = false;
+	int ret = lfs_copyup(src->node, true);
+	if (ret)
+		return ret;
+	lfs_tree_lock();
+	ret = lfs_node_path_in_locked(src->node, 1, target);
+	bool already = src->node->lower_path != NULL;
+	lfs_tree_unlock();
+	if (ret || already)
+		return ret;      /* redirected before: its marker holds the path already */
+	struct objref pd;
+	ret = lfs_upper_dir(src->dir, &pd);
+	if (ret == 0) {
+		ret = lfs_redirect_make(pd.dfd, src->name, *target);
+		lfs_obj_release(&pd);
+	}
+	return ret;
+}
+
+/* Brings the source into the rw branch under its own name. */
+static int source_up(struct rename_side *src, enum dir_move *how, char **target)
+{
+	*how = MOVE_PLAIN;
+	*target = NULL;
 	if (S_ISDIR(src->r.st.st_mode)) {
 		if (!has_lower_parts(src))
 			return 0;
-		*made_tree = true;
+		if (lfs->redirect_dir) {
+			*how = MOVE_REDIRECT;
+			return redirect_up(src, target);
+		}
+		*how = MOVE_TREE;
 		return copyup_tree(src->node);
 	}
 	return lfs_copyup_at(src->dir, src->name, src->node);
@@ -147,21 +182,29 @@ static int move_into_place(struct objref *opd, const char *oldname, struct objre
 
 static int rename_plain(struct rename_side *src, struct rename_side *dst)
 {
-	bool is_dir = S_ISDIR(src->r.st.st_mode), tree = false;
-	int ret = source_up(src, &tree);
+	bool is_dir = S_ISDIR(src->r.st.st_mode);
+	enum dir_move how;
+	char *target;
+	int ret = source_up(src, &how, &target);
 	struct objref opd, npd;
 	if (ret == 0)
 		ret = lfs_upper_dir(src->dir, &opd);
-	if (ret)
+	if (ret) {
+		free(target);
 		return ret;
+	}
 	ret = lfs_upper_dir(dst->dir, &npd);
 	if (ret) {
 		lfs_obj_release(&opd);
+		free(target);
 		return ret;
 	}
 	/* A moved directory must not merge with whatever lower branches hold at
-	 * its new path (nor lose its copied-up lower content's hiding rules). */
-	if (is_dir && (tree || lfs_lower_has(dst->dir, dst->name))) {
+	 * its new path (nor lose its copied-up lower content's hiding rules); a
+	 * redirected one is opaque already (its marker is the redirect), and
+	 * its whiteouts still hide what its lower parts hold. */
+	if (is_dir && how != MOVE_REDIRECT &&
+	    (how == MOVE_TREE || lfs_lower_has(dst->dir, dst->name))) {
 		ret = lfs_opaque_make(opd.dfd, src->name);
 		if (ret == 0)
 			ret = lfs_drop_whiteouts_below(opd.dfd, src->name);
@@ -185,13 +228,19 @@ static int rename_plain(struct rename_side *src, struct rename_side *dst)
 		ret = lfs_whiteout_remove(npd.dfd, dst->name);
 	lfs_obj_release(&opd);
 	lfs_obj_release(&npd);
-	if (ret)
+	if (ret) {
+		free(target);
 		return ret;
+	}
 	lfs_tree_lock();
+	/* A redirect first: it keeps every lower path as it is (nodepath.h). */
+	if (how == MOVE_REDIRECT)
+		lfs_node_set_redirect_locked(src->node, target);
 	lfs_node_rename(src->node, src->dir, src->name, dst->dir, dst->name);
-	if (is_dir)
+	if (how == MOVE_TREE)
 		lfs_node_trim_subtree(src->node);
 	lfs_tree_unlock();
+	free(target);
 	return 0;
 }
 

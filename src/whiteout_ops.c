@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "layerfs/fdio.h"
 #include "layerfs/longwh.h"
 #include "layerfs/whiteout.h"
 #include "workdir.h"
@@ -105,6 +106,28 @@ int lfs_opaque_make(int dfd, const char *dirname)
 		return -errno;
 	int ret = link_base(fd, LFS_WH_OPAQUE);
 	close(fd);
+	return ret;
+}
+
+int lfs_redirect_make(int dfd, const char *dirname, const char *target)
+{
+	int orph = lfs_work_orph();
+	if (orph < 0)
+		return orph;
+	int dir = openat(dfd, dirname, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dir < 0)
+		return -errno;
+	char tmp[64];
+	lfs_tmpname(tmp, sizeof(tmp), "redir");
+	int fd = openat(orph, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+	int ret = fd < 0 ? -errno : lfs_write_all(fd, target, strlen(target));
+	if (fd >= 0 && close(fd) < 0 && ret == 0)
+		ret = -errno;
+	if (ret == 0 && renameat(orph, tmp, dir, LFS_WH_OPAQUE) < 0)
+		ret = -errno;
+	if (ret && fd >= 0)
+		unlinkat(orph, tmp, 0);
+	close(dir);
 	return ret;
 }
 

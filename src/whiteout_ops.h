@@ -11,6 +11,10 @@ int lfs_whiteout_make(int dfd, const char *name);
 int lfs_whiteout_remove(int dfd, const char *name);
 /* Marks rw directory dirname (in dfd) opaque. */
 int lfs_opaque_make(int dfd, const char *dirname);
+/* Marks rw directory dirname (in dfd) as redirected to target (the path of
+ * its lower parts, layerfs/union.h): its opaque marker, holding target,
+ * put in place in one rename. */
+int lfs_redirect_make(int dfd, const char *dirname, const char *target);
 /* Under an opaque directory nothing below merges in: its whiteouts (at
  * every depth) say nothing any more and would only clutter a diff. */
 int lfs_drop_whiteouts_below(int dfd, const char *dirname);

@@ -17,6 +17,14 @@
  *     whiteouts): a directory below which nothing merges.
  * Branch roots always merge: a marker at a branch root hides nothing.
  *
+ * A redirect: an opaque marker that is not empty holds a path from the
+ * union root (components separated by '/', no "." or ".."): the directory
+ * whose lower parts merge into this one, in the branches below the one
+ * holding it, in place of the same-named directories there. It is how a
+ * rename of a merged directory moves only the directory itself (layerfs
+ * writes redirects in its rw branch only, and follows them there; readers
+ * that do not know them see an opaque directory).
+ *
  * Everything here is pure but the probes, which read a branch (never
  * through a symlink); nothing keeps global state. */
 #ifndef LAYERFS_UNION_H
@@ -88,6 +96,14 @@ int lfs_union_probe_at(int dfd, const char *name, bool honours_wh, struct stat *
 		       enum lfs_union_kind *kind);
 /* Whether directory dirname in dfd holds the opaque marker. */
 bool lfs_union_dir_opaque_at(int dfd, const char *dirname);
+/* The redirect of directory dirname in dfd (see above): 1 with the path in
+ * *target (malloc'ed), 0 when there is none (no marker, or an empty one),
+ * or -errno (-EINVAL for a marker that holds no valid path). */
+int lfs_union_redirect_at(int dfd, const char *dirname, char **target);
+/* Whether path can be a redirect's target: relative, components that are
+ * valid names and no markers. */
+bool lfs_union_redirect_valid(const char *path);
+
 /* Whether directory name, in directory dirpath below branch root rootfd,
  * holds the opaque marker, with one openat2 beneath the root: 1, 0, or
  * -errno when that cannot be told (the caller then probes it fully). */

@@ -64,6 +64,75 @@ bool lfs_union_dir_opaque_at(int dfd, const char *dirname)
 	return fstatat(dfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+/* A redirect longer than this is not ours (paths have no limit, but no
+ * directory is that deep). */
+#define REDIRECT_MAX (1u << 20)
+
+bool lfs_union_redirect_valid(const char *path)
+{
+	if (!*path || path[0] == '/')
+		return false;
+	for (const char *p = path; *p;) {
+		size_t len = strcspn(p, "/");
+		char comp[NAME_MAX + 1];
+		if (len == 0 || len > NAME_MAX)
+			return false;
+		memcpy(comp, p, len);
+		comp[len] = '\0';
+		if (!lfs_name_is_valid(comp) || lfs_is_marker_name(comp))
+			return false;
+		p += len;
+		if (*p == '/' && !*++p)
+			return false;      /* a trailing slash */
+	}
+	return true;
+}
+
+int lfs_union_redirect_at(int dfd, const char *dirname, char **target)
+{
+	*target = NULL;
+	char path[NAME_MAX + sizeof(LFS_WH_OPAQUE) + 2];
+	if (snprintf(path, sizeof(path), "%s/%s", dirname, LFS_WH_OPAQUE) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	int fd = openat(dfd, path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+	struct stat st;
+	int ret = fstat(fd, &st) < 0 ? -errno : 0;
+	if (ret == 0 && (!S_ISREG(st.st_mode) || st.st_size == 0)) {
+		close(fd);
+		return 0;              /* a plain opaque marker */
+	}
+	if (ret == 0 && (size_t)st.st_size > REDIRECT_MAX)
+		ret = -EINVAL;
+	char *buf = ret == 0 ? malloc((size_t)st.st_size + 1) : NULL;
+	if (ret == 0 && !buf)
+		ret = -ENOMEM;
+	ssize_t got = 0;
+	while (ret == 0 && got < st.st_size) {
+		ssize_t n = pread(fd, buf + got, (size_t)(st.st_size - got), got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = n < 0 ? -errno : -EIO;
+			break;
+		}
+		got += n;
+	}
+	close(fd);
+	if (ret == 0) {
+		buf[got] = '\0';
+		if (!lfs_union_redirect_valid(buf))
+			ret = -EINVAL;
+	}
+	if (ret) {
+		free(buf);
+		return ret;
+	}
+	*target = buf;
+	return 1;
+}
+
 int lfs_union_opaque_beneath(int rootfd, const char *dirpath, const char *name)
 {
 	char path[PATH_MAX];

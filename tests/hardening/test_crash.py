@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import signal
+import subprocess
 import time
 
 import pytest
@@ -175,8 +176,9 @@ def count_files(p):
 
 @pytest.mark.parametrize("fraction", [0.05, 0.5, 0.97])
 def test_kill9_during_tree_rename(union, fraction):
+    """redirect_dir=off: the lower directory is copied up whole."""
     lower = base_spec({"big": tree_spec(), "other": "x"})
-    m = union.std(lowers=[lower])
+    m = union.std(lowers=[lower], opts=["redirect_dir=off"])
     write_synced(m)
     old_view = tree(m.mnt)
 
@@ -206,6 +208,86 @@ def test_kill9_during_tree_rename(union, fraction):
     if got == old_view:
         os.rename(m.p("big"), m.p("moved"))
         assert tree(m.mnt) == new_view
+
+
+# -------------------------------------------------- redirected rename
+# The system calls by which a rename changes the branches; the daemon is
+# killed on entering each in turn (strace's fault injection), so the
+# crash falls before every step of the rename once.
+MUTATING = ("mkdirat", "renameat", "renameat2", "linkat", "unlinkat", "symlinkat",
+            "openat", "write", "pwrite64", "fchownat", "fchmodat", "utimensat",
+            "lsetxattr", "fsetxattr", "setxattr", "ftruncate")
+
+
+def mutating_calls(m, work):
+    """The mutating system calls the daemon makes while work() runs, in
+    order: [(name, occurrence of that name)]."""
+    log = os.path.join(m.union.root, "strace.log")
+    tracer = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=" + ",".join(MUTATING),
+                               "-o", log, "-p", str(m.proc.pid)],
+                              stderr=subprocess.DEVNULL)
+    time.sleep(0.5)                      # attached to every thread
+    work()
+    time.sleep(0.2)
+    tracer.terminate()
+    tracer.wait()
+    seen, calls = {}, []
+    for line in open(log):
+        name = line.split(None, 1)[1].split("(", 1)[0] if " " in line else ""
+        if name in MUTATING and "resumed>" not in line:
+            seen[name] = seen.get(name, 0) + 1
+            calls.append((name, seen[name]))
+    return calls
+
+
+def test_kill9_at_every_step_of_a_redirected_rename(union):
+    """A merged directory renamed with redirect_dir=on (the default): the
+    daemon killed before each system call of the rename in turn; after a
+    remount the merged view is the old or the new state, the rw branch holds
+    no debris, and the rename can be done (again)."""
+    lower = base_spec({"big": tree_spec(), "other": "x"})
+    probe_union = union
+    rw_spec = {"big": {"rwfile": "rw"}}
+    m = probe_union.std(rw=rw_spec, lowers=[lower])
+    old_view = tree(m.mnt)
+    new_view = {("moved" + k[3:] if k == "big" or k.startswith("big/") else k): v
+                for k, v in old_view.items()}
+
+    def rename():
+        os.rename(m.p("big"), m.p("moved"))
+    calls = mutating_calls(m, rename)
+    assert tree(m.mnt) == new_view
+    assert 2 <= len(calls) <= 40, calls    # a handful: no tree copy
+    m.stop()
+    states = []
+    for step, (name, nth) in enumerate(calls):
+        u_rw = probe_union.branch("rw%d" % step, rw_spec)
+        low = os.path.join(probe_union.root, "l1")
+        mk = probe_union.mount([(u_rw, "rw"), (low, "ro+wh")],
+                               mnt=probe_union.mkdir("m%d" % step))
+        assert tree(mk.mnt) == old_view
+        tracer = subprocess.Popen(
+            ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=" + name,
+             "-e", "inject=%s:signal=KILL:when=%d" % (name, nth), "-p", str(mk.proc.pid)],
+            stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        child = fork_child(lambda: os.rename(mk.p("big"), mk.p("moved")))
+        reap(child)
+        tracer.wait(timeout=30)
+        mk.proc.wait(timeout=30)
+        mk.killed = True
+        mk.remount()
+        got = tree(mk.mnt)
+        assert got in (old_view, new_view), (step, name, nth, sorted(
+            k for k in set(got) | set(old_view) if got.get(k) != old_view.get(k))[:10])
+        states.append("old" if got == old_view else "new")
+        check_rw_clean(mk)
+        if got == old_view:
+            os.rename(mk.p("big"), mk.p("moved"))
+        assert tree(mk.mnt) == new_view
+        mk.stop()
+    assert "old" in states, states
+    print("killed before each of %d calls: %s" % (len(calls), " ".join(states)))
 
 
 # ------------------------------------------------------- whiteout bursts

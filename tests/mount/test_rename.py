@@ -57,9 +57,14 @@ LOWER_TREE = {"d": D({"a": F("1", mode=0o600, uid=10), "sub": D({"b": "2", "c": 
                       "gone": "x"}, mode=0o750, uid=12)}
 
 
-def test_rename_lower_dir_with_content(union):
+@pytest.mark.parametrize("redirect", ["on", "off"])
+def test_rename_lower_dir_with_content(union, redirect):
+    """The merged view moves whole either way; with redirect_dir=on (the
+    default with br=) only the rw copy moves and points at its lower parts,
+    with off the tree is copied up and made opaque."""
     m = union.std(rw={"d": {"rwonly": "r", ".wh.gone": WHITEOUT}, "t": {}},
-                  lowers=[LOWER_TREE, {"d": {"bottom": "b"}}])
+                  lowers=[LOWER_TREE, {"d": {"bottom": "b"}}],
+                  opts=["redirect_dir=" + redirect])
     before = tree(m.p("d"))
     assert "gone" not in before and "bottom" in before
     os.rename(m.p("d"), m.p("t", "n"))   # no EXDEV
@@ -72,9 +77,15 @@ def test_rename_lower_dir_with_content(union):
     assert is_wh(m.rw, ".wh.d")
     rwn = os.path.join(m.rw, "t", "n")
     assert exists(os.path.join(rwn, WH_OPQ)), "renamed lower dir should be opaque"
-    # user data of the whole tree is in rw (leftover whiteouts inside an opaque dir are harmless)
-    assert {k: v for k, v in tree(rwn).items()
-            if not os.path.basename(k).startswith(".wh.")} == before
+    if redirect == "on":
+        # the rw copy of d alone, pointing at d's lower parts; its whiteout stays
+        assert read(os.path.join(rwn, WH_OPQ)) == b"d"
+        assert sorted(os.listdir(rwn)) == [".wh..wh..opq", ".wh.gone", "rwonly"]
+    else:
+        # user data of the whole tree is in rw (leftover whiteouts inside an
+        # opaque dir are harmless)
+        assert {k: v for k, v in tree(rwn).items()
+                if not os.path.basename(k).startswith(".wh.")} == before
     m.remount()
     assert tree(m.p("t", "n")) == before
     assert ls(m.mnt) == ["t"]
@@ -196,10 +207,12 @@ def test_rename_keeps_open_fd_content(union):
 
 
 def test_renamed_lower_dir_keeps_no_stale_whiteouts(union):
-    """A moved lower directory is copied up whole and made opaque; the
-    whiteouts its rw copy held (for the old path) are dropped at every depth,
-    so the rw branch says exactly what the merged view shows."""
-    m = union.std(lowers=[{"d": {"a": "1", "gone": "x", "sub": {"b": "2", "old": "y"}}}])
+    """With redirect_dir=off a moved lower directory is copied up whole and
+    made opaque; the whiteouts its rw copy held (for the old path) are
+    dropped at every depth, so the rw branch says exactly what the merged
+    view shows."""
+    m = union.std(lowers=[{"d": {"a": "1", "gone": "x", "sub": {"b": "2", "old": "y"}}}],
+                  opts=["redirect_dir=off"])
     os.unlink(m.p("d", "gone"))
     os.unlink(m.p("d", "sub", "old"))
     assert is_wh(m.rw, "d/.wh.gone") and is_wh(m.rw, "d/sub/.wh.old")
