@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctrview.h"
 #include "digest.h"
 #include "image.h"
 #include "unpack.h"
@@ -168,11 +169,12 @@ static void move_tag(struct store *s, const char *tag, const char *id_hex)
 	json_decref(u.changed);
 }
 
-static int write_blob(const char *rw, const char *blob, struct layer_blob *lb)
+static int write_blob(const char *rw, const struct mw_view *view, const char *blob,
+		      struct layer_blob *lb)
 {
 	int rwfd = open(rw, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int out = open(blob, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	int rc = rwfd < 0 || out < 0 ? -1 : layerwrite(rwfd, out, lb);
+	int rc = rwfd < 0 || out < 0 ? -1 : layerwrite(rwfd, view, out, lb);
 	if (rc == 0 && (fsync(out) < 0 || close(out) < 0))
 		rc = -1;
 	else if (out >= 0 && rc < 0)
@@ -204,7 +206,13 @@ static int commit_locked(struct store *s, const char *name, json_t *ctr, const c
 	if (store_tmpdir(s, "commit", tmp, sizeof(tmp)) < 0)
 		goto out;
 	snprintf(blob, sizeof(blob), "%s/blob.tar.gz", tmp);
-	if (write_blob(rw, blob, &lb) < 0)
+	/* The lower view: directories the container renamed are written whole. */
+	struct ctr_view view;
+	if (ctr_view_open(s, name, ctr, "commit", &view) < 0)
+		goto out;
+	int wrote = write_blob(rw, &view.view, blob, &lb);
+	ctr_view_close(&view);
+	if (wrote < 0)
 		goto out;
 	digest_chain_id(has_parent ? parent : NULL, lb.diff_id, chain);
 	if (!store_has_layer(s, chain) &&

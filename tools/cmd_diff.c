@@ -27,16 +27,19 @@
 #include <unistd.h>
 
 #include "layerctl.h"
+#include "ctrview.h"
+#include "dirnames.h"
 #include "layerwrite.h"
 #include "layerfs/pathutil.h"
 #include "layerfs/union.h"
 #include "layerfs/whiteout.h"
 #include "store.h"
 
-#define LOWER_MAX 512
+/* The lower view: init, then the layers top to bottom (ctrview.h). */
 struct lower {
-	int fd[LOWER_MAX]; /* O_PATH roots, top first: init, then layers top to bottom */
+	const int *fd;
 	size_t n;
+	const struct mw_view *view;
 };
 
 struct change {
@@ -80,11 +83,15 @@ static struct lfs_union_stack lower_stack(const struct lower *lw, struct lfs_uni
 /* The lower view has REL (any type). */
 static bool lower_exists(const struct lower *lw, const char *rel)
 {
-	unsigned out[LOWER_MAX], nout, supplier;
+	unsigned *out = malloc((lw->n ? lw->n : 1) * sizeof(*out)), nout, supplier;
+	if (!out)
+		abort();
 	enum lfs_union_kind kind;
 	struct lfs_union_fds fds;
 	struct lfs_union_stack s = lower_stack(lw, &fds);
-	return lfs_union_resolve_path(&s, rel, out, &nout, &supplier, &kind) == 0;
+	bool has = lfs_union_resolve_path(&s, rel, out, &nout, &supplier, &kind) == 0;
+	free(out);
+	return has;
 }
 
 /* For an opaque directory REL of rw/ (sorted names RWNAMES): D for every
@@ -92,13 +99,17 @@ static bool lower_exists(const struct lower *lw, const char *rel)
 static void opaque_deletions(const struct lower *lw, const char *rel, char **rwnames,
 			     size_t nrw, struct changes *out)
 {
-	unsigned idx[LOWER_MAX], n, supplier;
+	unsigned *idx = malloc((lw->n ? lw->n : 1) * sizeof(*idx)), n, supplier;
+	if (!idx)
+		abort();
 	enum lfs_union_kind kind;
 	struct lfs_union_fds fds;
 	struct lfs_union_stack s = lower_stack(lw, &fds);
 	if (lfs_union_resolve_path(&s, rel, idx, &n, &supplier, &kind) < 0 ||
-	    !lfs_union_kind_is_dir(kind))
+	    !lfs_union_kind_is_dir(kind)) {
+		free(idx);
 		return;
+	}
 	struct lfs_union_list shown = LFS_UNION_LIST_INIT;
 	for (unsigned i = 0; i < n; i++) {
 		int fd = lfs_openat_beneath(lw->fd[idx[i]], rel, O_PATH | O_DIRECTORY | O_CLOEXEC,
@@ -123,6 +134,7 @@ static void opaque_deletions(const struct lower *lw, const char *rel, char **rwn
 			abort();
 	}
 	lfs_union_list_free(&shown);
+	free(idx);
 }
 
 static bool skip_name(const char *name)
@@ -148,6 +160,74 @@ static int whiteout_change(void *arg, const char *target)
 		add_change(c->out, 'D', p);
 	free(p);
 	return 0;
+}
+
+/* ---- a directory the container renamed (a redirect) ---- */
+
+struct merged_ctx {
+	const struct lower *lw;
+	const char *rel;
+	struct changes *out;
+};
+
+/* Everything below a redirected directory comes from its rw copy and its
+ * lower parts elsewhere: at its new path each entry is new (A), or changed
+ * (C) where the lower view had that path too. */
+static int merged_change(void *arg, const char *name, int dfd, const struct stat *st,
+			 const struct mw_stack *sub)
+{
+	(void)dfd;
+	(void)st;
+	struct merged_ctx *c = arg;
+	char *p = join(c->rel, name);
+	add_change(c->out, lower_exists(c->lw, p) ? 'C' : 'A', p);
+	if (sub) {
+		struct merged_ctx below = { c->lw, p, c->out };
+		mw_list(c->lw->view, sub, merged_change, &below);
+	}
+	free(p);
+	return 0;
+}
+
+/* The merged names of a redirected directory (sorted), for the deletions
+ * its opaque marker makes at its new path. */
+struct names_ctx {
+	char **v;
+	size_t n;
+};
+
+static int collect_merged(void *arg, const char *name, int dfd, const struct stat *st,
+			  const struct mw_stack *sub)
+{
+	(void)dfd;
+	(void)st;
+	(void)sub;
+	struct names_ctx *c = arg;
+	char **v = realloc(c->v, (c->n + 1) * sizeof(*v));
+	if (!v || !(v[c->n] = strdup(name)))
+		abort();
+	c->v = v;
+	c->n++;
+	return 0;
+}
+
+static void walk_redirected(const struct lower *lw, int dirfd, const char *rel, bool is_new,
+			    struct changes *out)
+{
+	struct mw_stack stack;
+	if (mw_stack_rw(lw->view, dirfd, &stack) < 0) {
+		fprintf(stderr, "layerctl: diff: cannot read /%s\n", rel);
+		return;
+	}
+	struct merged_ctx c = { lw, rel, out };
+	mw_list(lw->view, &stack, merged_change, &c);
+	if (!is_new) {
+		struct names_ctx names = { NULL, 0 };
+		mw_list(lw->view, &stack, collect_merged, &names);
+		opaque_deletions(lw, rel, names.v, names.n, out);
+		lw_free_names(names.v, (ssize_t)names.n);
+	}
+	mw_stack_free(&stack);
 }
 
 /* Walks rw/ directory DIRFD (path REL); is_new: the lower view lacks it. */
@@ -184,10 +264,14 @@ static void walk(const struct lower *lw, int dirfd, const char *rel, bool is_new
 		add_change(out, existed ? 'C' : 'A', p);
 		if (S_ISDIR(st.st_mode)) {
 			int fd = openat(dirfd, names[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd >= 0) {
+			char *redirect = NULL;
+			if (fd >= 0 && lfs_union_redirect_at(fd, ".", &redirect) == 1)
+				walk_redirected(lw, fd, p, !existed, out);
+			else if (fd >= 0)
 				walk(lw, fd, p, !existed, out);
+			free(redirect);
+			if (fd >= 0)
 				close(fd);
-			}
 		}
 		free(p);
 	}
@@ -210,52 +294,16 @@ static int cmp_change(const void *a, const void *b)
 	return strcmp(((const struct change *)a)->path, ((const struct change *)b)->path);
 }
 
-static int open_branch(const char *path, struct lower *lw)
-{
-	if (lw->n == sizeof(lw->fd) / sizeof(lw->fd[0])) {
-		fprintf(stderr, "layerctl: diff: too many layers\n");
-		return -1;
-	}
-	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "layerctl: diff: %s: %s\n", path, strerror(errno));
-		return -1;
-	}
-	lw->fd[lw->n++] = fd;
-	return 0;
-}
-
-/* init/, then the layers top to bottom. */
-static int open_lower(const struct store *s, const char *cdir, json_t *ctr, struct lower *lw)
-{
-	char path[PATH_MAX + 16];
-	snprintf(path, sizeof(path), "%s/init", cdir);
-	if (open_branch(path, lw) < 0)
-		return -1;
-	json_t *layers = json_object_get(ctr, "layers");
-	for (size_t i = json_array_size(layers); i-- > 0;) {
-		char hex[65], dir[PATH_MAX];
-		const char *chain = json_string_value(json_array_get(layers, i));
-		if (!chain || !store_digest_hex(chain, hex) ||
-		    store_layer_path(s, hex, dir, sizeof(dir)) < 0) {
-			fprintf(stderr, "layerctl: diff: bad layer id in container.json\n");
-			return -1;
-		}
-		snprintf(path, sizeof(path), "%s/diff", dir);
-		if (open_branch(path, lw) < 0)
-			return -1;
-	}
-	return 0;
-}
-
 static int diff_container(const struct store *s, const char *name, json_t *ctr)
 {
 	char cdir[PATH_MAX], rw[PATH_MAX + 8];
-	struct lower lw = { .n = 0 };
+	struct ctr_view view;
 	struct changes out = { 0 };
+	if (store_container_path(s, name, cdir, sizeof(cdir)) < 0 ||
+	    ctr_view_open(s, name, ctr, "diff", &view) < 0)
+		return CTL_FAIL;
+	struct lower lw = { view.fd, view.n, &view.view };
 	int rc = CTL_FAIL;
-	if (store_container_path(s, name, cdir, sizeof(cdir)) < 0 || open_lower(s, cdir, ctr, &lw) < 0)
-		goto done;
 	snprintf(rw, sizeof(rw), "%s/rw", cdir);
 	int rwfd = open(rw, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (rwfd < 0) {
@@ -273,8 +321,7 @@ done:
 	for (size_t i = 0; i < out.n; i++)
 		free(out.v[i].path);
 	free(out.v);
-	for (size_t i = 0; i < lw.n; i++)
-		close(lw.fd[i]);
+	ctr_view_close(&view);
 	return rc;
 }
 

@@ -41,7 +41,7 @@ int layerblob_fresh(const char *ldir, const char *work, size_t i, struct layerbl
 	int dfd = open(diff, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int out = open(x->blob, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	struct layer_blob lb;
-	int rc = dfd < 0 || out < 0 ? -1 : layerwrite(dfd, out, &lb);
+	int rc = dfd < 0 || out < 0 ? -1 : layerwrite(dfd, NULL, out, &lb);
 	if (dfd >= 0)
 		close(dfd);
 	if (out >= 0 && close(out) < 0)

@@ -22,7 +22,9 @@
 #include "layerfs/longwh.h"
 #include "layerfs/union.h"
 #include "layerfs/whiteout.h"
+#include "dirnames.h"
 #include "layerwrite.h"
+#include "mergedwalk.h"
 
 struct lw {
 	int outfd;
@@ -33,6 +35,7 @@ struct lw {
 	struct archive *a;
 	void *links;        /* tsearch tree of struct link */
 	int failed;
+	const struct mw_view *view;  /* the lower view, for redirects (or NULL) */
 };
 
 struct link {
@@ -85,11 +88,6 @@ static int tar_close(struct archive *a, void *arg)
 	return ARCHIVE_OK;
 }
 
-int lw_cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static int cmp_link(const void *a, const void *b)
 {
 	const struct link *x = a, *y = b;
@@ -105,38 +103,6 @@ static void free_link(void *p)
 	free(l);
 }
 
-ssize_t lw_sorted_names(int dirfd, char ***out)
-{
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	char **v = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		if (n == cap && !(v = realloc(v, (cap = cap ? 2 * cap : 32) * sizeof(*v))))
-			abort();
-		v[n++] = strdup(e->d_name);
-	}
-	closedir(d);
-	if (n > 1)
-		qsort(v, n, sizeof(*v), lw_cmp_strp);
-	*out = v;
-	return (ssize_t)n;
-}
-
-void lw_free_names(char **v, ssize_t n)
-{
-	for (ssize_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
 
 /* Adds the xattrs of DIRFD/NAME (not following a symlink), sorted. */
 static void add_xattrs(struct archive_entry *e, int dirfd, const char *name)
@@ -215,35 +181,33 @@ static void fill_entry(struct archive_entry *e, const struct stat *st, const cha
 
 static int walk(struct lw *w, int dirfd, const char *prefix);
 
-/* One entry DIRFD/NAME, path REL in the tar. */
-static int write_one(struct lw *w, int dirfd, const char *name, const char *rel)
+/* The tar entry of DIRFD/NAME (stat st), path REL, with its data. */
+static int write_entry(struct lw *w, int dirfd, const char *name, const struct stat *st,
+		       const char *rel)
 {
-	struct stat st;
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : -1;
 	bool marker = lfs_is_marker_name(name);
-	if (S_ISSOCK(st.st_mode) || (marker && !S_ISREG(st.st_mode))) {
+	if (S_ISSOCK(st->st_mode) || (marker && !S_ISREG(st->st_mode))) {
 		fprintf(stderr, "layerctl: warning: %s: %s cannot go in a layer; left out\n", rel,
 			marker ? "a marker that is not a file" : "a socket");
 		return 0;
 	}
 	struct archive_entry *e = archive_entry_new();
-	fill_entry(e, &st, rel);
+	fill_entry(e, st, rel);
 	const char *link = NULL;
 	char target[PATH_MAX];
-	if (S_ISREG(st.st_mode) && !marker) {
-		link = st.st_nlink > 1 ? first_link(w, &st, rel) : NULL;
+	if (S_ISREG(st->st_mode) && !marker) {
+		link = st->st_nlink > 1 ? first_link(w, st, rel) : NULL;
 		if (link)
 			archive_entry_set_hardlink(e, link);
 		else
-			archive_entry_set_size(e, st.st_size);
-	} else if (S_ISLNK(st.st_mode)) {
+			archive_entry_set_size(e, st->st_size);
+	} else if (S_ISLNK(st->st_mode)) {
 		ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);
 		target[n < 0 ? 0 : n] = '\0';
 		archive_entry_set_symlink(e, target);
-	} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
-		archive_entry_set_rdevmajor(e, major(st.st_rdev));
-		archive_entry_set_rdevminor(e, minor(st.st_rdev));
+	} else if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+		archive_entry_set_rdevmajor(e, major(st->st_rdev));
+		archive_entry_set_rdevminor(e, minor(st->st_rdev));
 	}
 	if (!marker && !link)
 		add_xattrs(e, dirfd, name);
@@ -254,11 +218,90 @@ static int write_one(struct lw *w, int dirfd, const char *name, const char *rel)
 		return -1;
 	}
 	w->out->entries++;
-	if (S_ISREG(st.st_mode) && !marker && !link && st.st_size > 0)
+	if (S_ISREG(st->st_mode) && !marker && !link && st->st_size > 0)
 		rc = copy_data(w, dirfd, name, rel);
-	if (rc == 0 && S_ISDIR(st.st_mode)) {
+	return rc;
+}
+
+static char *join_rel(const char *prefix, const char *name)
+{
+	char *rel;
+	if (asprintf(&rel, "%s%s%s", prefix, *prefix ? "/" : "", name) < 0)
+		abort();
+	return rel;
+}
+
+/* ---- a directory the container renamed (a redirect): written whole ---- */
+
+struct merged_ctx {
+	struct lw *w;
+	const char *prefix;
+};
+
+static int write_merged(struct lw *w, const struct mw_stack *dir, const char *prefix);
+
+static int merged_entry(void *arg, const char *name, int dfd, const struct stat *st,
+			const struct mw_stack *sub)
+{
+	struct merged_ctx *c = arg;
+	char *rel = join_rel(c->prefix, name);
+	int rc = write_entry(c->w, dfd, name, st, rel);
+	if (rc == 0 && sub)
+		rc = write_merged(c->w, sub, rel);
+	free(rel);
+	return rc;
+}
+
+static int write_merged(struct lw *w, const struct mw_stack *dir, const char *prefix)
+{
+	struct merged_ctx c = { w, prefix };
+	int rc = mw_list(w->view, dir, merged_entry, &c);
+	if (rc < 0 && rc != -1)
+		fprintf(stderr, "layerctl: %s: %s\n", prefix, strerror(-rc));
+	return rc < 0 ? -1 : 0;
+}
+
+/* An rw directory redirected to its lower parts elsewhere: in the layer it
+ * is an opaque directory holding the whole merged tree, so that the layer
+ * never depends on the redirect. */
+static int write_redirected(struct lw *w, int dirfd, const char *rel)
+{
+	struct stat st;
+	if (fstatat(dirfd, LFS_WH_OPAQUE, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	char *opq = join_rel(rel, LFS_WH_OPAQUE);
+	struct archive_entry *e = archive_entry_new();
+	fill_entry(e, &st, opq);
+	int rc = archive_write_header(w->a, e) < ARCHIVE_WARN ? -1 : 0;
+	archive_entry_free(e);
+	free(opq);
+	if (rc == 0)
+		w->out->entries++;
+	struct mw_stack stack;
+	if (rc == 0 && (rc = mw_stack_rw(w->view, dirfd, &stack)) == 0) {
+		rc = write_merged(w, &stack, rel);
+		mw_stack_free(&stack);
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+/* One entry DIRFD/NAME, path REL in the tar (a directory with its tree). */
+static int write_one(struct lw *w, int dirfd, const char *name, const char *rel)
+{
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -1;
+	int rc = write_entry(w, dirfd, name, &st, rel);
+	if (rc == 0 && S_ISDIR(st.st_mode) && !lfs_is_marker_name(name)) {
 		int sub = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		rc = sub < 0 ? -1 : walk(w, sub, rel);
+		char *redirect = NULL;
+		if (sub < 0)
+			rc = -1;
+		else if (w->view && lfs_union_redirect_at(sub, ".", &redirect) == 1)
+			rc = write_redirected(w, sub, rel);
+		else
+			rc = walk(w, sub, rel);
+		free(redirect);
 		if (sub >= 0)
 			close(sub);
 	}
@@ -348,11 +391,12 @@ static int walk(struct lw *w, int dirfd, const char *prefix)
 	return rc;
 }
 
-int layerwrite(int rootfd, int outfd, struct layer_blob *out)
+int layerwrite(int rootfd, const struct mw_view *view, int outfd, struct layer_blob *out)
 {
 	struct lw *w = calloc(1, sizeof(*w));
 	if (!w)
 		return -1;
+	w->view = view;
 	memset(out, 0, sizeof(*out));
 	w->outfd = outfd;
 	w->out = out;

@@ -27,15 +27,12 @@ struct layer_blob {
 	uint64_t entries;                 /* tar entries written */
 };
 
-/* Writes the tree at directory fd ROOTFD to OUTFD as a gzip'd tar. Returns
- * 0, or -1 with a message on stderr. */
-int layerwrite(int rootfd, int outfd, struct layer_blob *out);
-
-/* The sorted entry names of directory fd DIRFD ("." and ".." left out):
- * their count, or -1. Free them with lw_free_names. */
-ssize_t lw_sorted_names(int dirfd, char ***out);
-void lw_free_names(char **v, ssize_t n);
-/* strcmp for qsort/bsearch over an array of char *. */
-int lw_cmp_strp(const void *a, const void *b);
+/* Writes the tree at directory fd ROOTFD to OUTFD as a gzip'd tar. With
+ * view (the lower view of a container's rw layer), a directory layerfs
+ * redirected (renamed without its lower parts, layerfs/union.h) is written
+ * whole: an opaque directory holding the merged tree the container saw.
+ * Returns 0, or -1 with a message on stderr. */
+struct mw_view;
+int layerwrite(int rootfd, const struct mw_view *view, int outfd, struct layer_blob *out);
 
 #endif

@@ -248,3 +248,57 @@ def test_export_unpack_round_trip(cstore):
             assert other.ctl("diff", "c").stdout == ""
         finally:
             other.cleanup()
+
+
+def test_renamed_directories_are_written_whole(cstore, tmp_path):
+    """A directory the container renamed (a redirect in its rw layer: only
+    the directory moved) is shown by diff with everything below it, and
+    written whole by commit: an opaque directory with the merged tree, so
+    that no image layer depends on the redirect; umoci reads it back."""
+    sample_image(cstore)
+    cstore.ctl("create", "test/sample:1", "c1")
+    mnt = cstore.ctl("mount", "c1").stdout.strip()
+    os.rename(os.path.join(mnt, "usr/share/doc"), os.path.join(mnt, "usr/share/docs"))
+    os.mkdir(os.path.join(mnt, "moved"))
+    os.rename(os.path.join(mnt, "var/cache"), os.path.join(mnt, "moved/cache"))
+    with open(os.path.join(mnt, "moved/cache/app.cache"), "a") as f:
+        f.write("more\n")                                     # a copy-up inside
+    rw = cstore.cdir("c1", "rw")
+    assert open(os.path.join(rw, "usr/share/docs/.wh..wh..opq")).read() == "usr/share/doc"
+    view = {}
+    for root in ("usr/share/docs", "moved/cache"):
+        for dirpath, dirs, files in os.walk(os.path.join(mnt, root)):
+            for n in dirs + files:
+                p = os.path.join(dirpath, n)
+                view[os.path.relpath(p, mnt)] = None if n in dirs else open(p, "rb").read()
+    diff = cstore.ctl("diff", "c1").stdout.splitlines()
+    assert "D /usr/share/doc" in diff and "A /usr/share/docs" in diff
+    assert "A /usr/share/docs/a.txt" in diff
+    assert "D /var/cache" in diff and "A /moved/cache/app.cache" in diff
+    cstore.ctl("umount", "c1")
+    out = cstore.ctl("commit", "c1", "test/renamed:1").stdout.strip()
+    img = cstore.image(out[7:])
+    blob, _ = layer_blob_of(cstore, img)
+    members = tar_members(blob)
+    assert "usr/share/docs/a.txt" in members and "usr/share/docs/.wh..wh..opq" in members
+    assert tar_read(blob, "usr/share/docs/.wh..wh..opq") == b""
+    assert tar_read(blob, "moved/cache/app.cache") == b"cache\nmore\n"
+    assert "usr/share/.wh.doc" in members
+    # the committed image shows the same tree, and so does umoci
+    cstore.ctl("create", "test/renamed:1", "c2")
+    mnt2 = cstore.ctl("mount", "c2").stdout.strip()
+    for rel, data in view.items():
+        p = os.path.join(mnt2, rel)
+        assert (open(p, "rb").read() if data is not None else os.path.isdir(p)) in (data, True), rel
+    assert not os.path.exists(os.path.join(mnt2, "usr/share/doc"))
+    assert not os.listdir(cstore.cdir("c2", "rw"))
+    cstore.ctl("umount", "c2")
+    layout = str(tmp_path / "oci")
+    cstore.ctl("export", "test/renamed:1", "--oci", layout)
+    bundle = str(tmp_path / "bundle")
+    subprocess.run(["umoci", "unpack", "--image", layout + ":1", bundle], check=True,
+                   capture_output=True)
+    rootfs = os.path.join(bundle, "rootfs")
+    assert open(os.path.join(rootfs, "usr/share/docs/a.txt")).read() == "a\n"
+    assert not os.path.exists(os.path.join(rootfs, "usr/share/doc"))
+    assert open(os.path.join(rootfs, "moved/cache/app.cache")).read() == "cache\nmore\n"
