@@ -31,7 +31,7 @@
 struct lfs_control {
 	char base_dir[PATH_MAX];   /* /run/layerfs or the user's */
 	char rundir[PATH_MAX];     /* BASE/si_<id> */
-	char fresh_dir[PATH_MAX];  /* BASE/.si_<id>, while it is made */
+	char fresh_dir[PATH_MAX];  /* BASE/.si_<id>.<pid>, while it is made */
 	int fd;                    /* the listening socket, -1 */
 	pthread_t thread;
 	bool started;
@@ -75,16 +75,25 @@ static void clean_stale(const char *base)
 		return;
 	struct dirent *de;
 	while ((de = readdir(d))) {
-		/* ".si_" ones are unfinished (a daemon killed while making it). */
-		if (strncmp(de->d_name, "si_", 3) != 0 && strncmp(de->d_name, ".si_", 4) != 0)
+		/* ".si_ID.PID" ones are being made (or a daemon was killed while
+		 * making one): the maker's pid is in the name, since another
+		 * daemon starting at the same time must not take one away before
+		 * its pid file is there. */
+		bool unfinished = strncmp(de->d_name, ".si_", 4) == 0;
+		if (strncmp(de->d_name, "si_", 3) != 0 && !unfinished)
 			continue;
 		char path[PATH_MAX + NAME_MAX + 8], pidbuf[32] = "";
-		snprintf(path, sizeof(path), "%s/%s/pid", base, de->d_name);
-		FILE *f = fopen(path, "re");
-		if (f) {
-			if (!fgets(pidbuf, sizeof(pidbuf), f))
-				pidbuf[0] = '\0';
-			fclose(f);
+		const char *dot = unfinished ? strrchr(de->d_name + 1, '.') : NULL;
+		if (dot) {
+			snprintf(pidbuf, sizeof(pidbuf), "%s", dot + 1);
+		} else {
+			snprintf(path, sizeof(path), "%s/%s/pid", base, de->d_name);
+			FILE *f = fopen(path, "re");
+			if (f) {
+				if (!fgets(pidbuf, sizeof(pidbuf), f))
+					pidbuf[0] = '\0';
+				fclose(f);
+			}
 		}
 		long pid = strtol(pidbuf, NULL, 10);
 		if (pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM))
@@ -511,8 +520,8 @@ int lfs_control_start(void)
 		return -errno;
 	if (snprintf(CTL->rundir, sizeof(CTL->rundir), "%s/si_%s", CTL->base_dir, lfs->si) >=
 		    (int)sizeof(CTL->rundir) ||
-	    snprintf(CTL->fresh_dir, sizeof(CTL->fresh_dir), "%s/.si_%s", CTL->base_dir, lfs->si) >=
-		    (int)sizeof(CTL->fresh_dir))
+	    snprintf(CTL->fresh_dir, sizeof(CTL->fresh_dir), "%s/.si_%s.%d", CTL->base_dir, lfs->si,
+		     (int)getpid()) >= (int)sizeof(CTL->fresh_dir))
 		return -ENAMETOOLONG;
 	ret = pthread_create(&CTL->thread, NULL, control_main, NULL) ? -EAGAIN : 0;
 	CTL->started = ret == 0;

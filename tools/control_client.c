@@ -131,9 +131,10 @@ int ctl_find_mount(const char *mnt, char *rundir, size_t size, char *mntout, siz
 	struct find_arg fa = { .want = real, .rundir = rundir, .size = size };
 	each_mount(match_mount, &fa);
 	/* A daemon makes its runtime directory just after its mount goes live:
-	 * on a FUSE mount that has none yet, wait for it a little. */
+	 * on a FUSE mount that has none yet, wait for it (up to 10 s: on a busy
+	 * machine with a slow /run that can take seconds). */
 	struct statfs sf;
-	for (int tries = 0; !fa.best && !fa.dead && tries < 300 &&
+	for (int tries = 0; !fa.best && !fa.dead && tries < 1000 &&
 	     statfs(real, &sf) == 0 && sf.f_type == FUSE_SUPER_MAGIC; tries++) {
 		usleep(10000);
 		each_mount(match_mount, &fa);
