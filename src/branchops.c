@@ -153,11 +153,14 @@ static void refresh_nodes(int at, int delta, int changed, struct lfs_inval *iv)
 	lfs_tree_lock();
 	struct node **v;
 	size_t cnt = lfs_node_list_locked(&v);
-	/* Cached sets are per branch index and honour the old flags. */
+	/* Cached sets are per branch index and honour the old flags; the rw
+	 * directories kept open may be another branch's now. */
 	lfs_dircache_drop_all_locked();
-	for (size_t i = 0; i < cnt; i++)
+	for (size_t i = 0; i < cnt; i++) {
+		lfs_node_drop_rwfd_locked(v[i]);
 		if (v[i] != lfs->root && delta)
 			remap_node(v[i], at, delta);
+	}
 	root_all_branches();
 	qsort(v, cnt, sizeof(*v), cmp_depth);
 	lfs_tree_unlock();

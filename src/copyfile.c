@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "layerfs/fdio.h"
+#include "layerfs/fsops.h"
 
 /* ---- data ---------------------------------------------------------- */
 
@@ -380,9 +381,11 @@ int lfs_copy_attrs(int dst_dirfd, const char *dst_name, const struct stat *st)
 	/* Symlinks have no mode of their own to set. AT_SYMLINK_NOFOLLOW
 	 * makes a symlink that st says is not one fail instead of chmod'ing
 	 * its target. */
-	if (!S_ISLNK(st->st_mode) &&
-	    fchmodat(dst_dirfd, dst_name, st->st_mode & ALLPERMS, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	if (!S_ISLNK(st->st_mode)) {
+		int ret = lfs_fchmodat_nofollow(dst_dirfd, dst_name, st->st_mode & ALLPERMS);
+		if (ret)
+			return ret;
+	}
 	if (utimensat(dst_dirfd, dst_name, times, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	return 0;

@@ -13,6 +13,7 @@
 #include "layerfs/whiteout.h"
 #include "whiteout_ops.h"
 #include "workdir.h"
+#include "layerfs/fsops.h"
 
 int lfs_check_new_name(const char *name)
 {
@@ -43,9 +44,8 @@ static int set_owner(const struct fuse_ctx *caller, int dfd, const char *name, i
 	if (fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	/* chown drops setuid/setgid of non-directories: put them back. */
-	if (!S_ISLNK(st.st_mode) && !S_ISDIR(st.st_mode) && (st.st_mode & (S_ISUID | S_ISGID)) &&
-	    fchmodat(dfd, name, st.st_mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	if (!S_ISLNK(st.st_mode) && !S_ISDIR(st.st_mode) && (st.st_mode & (S_ISUID | S_ISGID)))
+		return lfs_fchmodat_nofollow(dfd, name, st.st_mode & 07777);
 	return 0;
 }
 

@@ -90,6 +90,7 @@ struct lfs {
 
 	struct fuse_session *se;
 	struct node *root;
+	unsigned rwfds, rwfds_max;  /* rw directory fds kept open by nodes (objref.c) */
 	struct lfs_nodes *nodes;
 	struct lfs_inos *inos;
 	struct lfs_dircaches *dircaches;

@@ -29,10 +29,10 @@ struct rw_probe {
 /* Branch b's kind for name, read from the branch (st filled when the name
  * is present; rw, when asked for, filled for an object of the rw branch).
  * A directory path the branch lacks says nothing. */
-static int probe_branch(int b, const char *dirpath, const char *name, struct stat *st,
-			enum lfs_union_kind *kind, struct rw_probe *rw)
+static int probe_branch(struct node *dir, int b, const char *dirpath, const char *name,
+			struct stat *st, enum lfs_union_kind *kind, struct rw_probe *rw)
 {
-	int dfd = lfs_open_dir(b, dirpath);
+	int dfd = dir && lfs_branch_is_rw(b) ? lfs_obj_rw_dir_open(dir) : lfs_open_dir(b, dirpath);
 	if (dfd < 0) {
 		*kind = LFS_UNION_ABSENT;
 		return (dfd == -ENOENT || dfd == -ENOTDIR || dfd == -ELOOP) ? 0 : dfd;
@@ -60,7 +60,7 @@ static int probe_cached(int b, const char *dirpath, const char *name, unsigned c
 		return 0;
 	}
 	if (need_stat || dtype == DT_UNKNOWN)
-		return probe_branch(b, dirpath, name, st, kind, NULL);
+		return probe_branch(NULL, b, dirpath, name, st, kind, NULL);
 	st->st_mode = S_IFDIR;
 	if (!lfs->br[b].wh) {
 		*kind = LFS_UNION_DIR;
@@ -72,18 +72,18 @@ static int probe_cached(int b, const char *dirpath, const char *name, unsigned c
 		*kind = lfs_union_kind_of(true, S_IFDIR, false, opaque, true);
 		return 0;
 	}
-	return probe_branch(b, dirpath, name, st, kind, NULL);
+	return probe_branch(NULL, b, dirpath, name, st, kind, NULL);
 }
 
 /* Branch b's kind for name, from the cache when it knows; rw gets what the
  * rw branch adds (the cache never holds that branch). */
-static int probe(const struct dircache *dc, unsigned *hint, int b, const char *dirpath,
-		 const char *name, bool need_stat, struct stat *st, enum lfs_union_kind *kind,
-		 struct rw_probe *rw)
+static int probe(struct node *dir, const struct dircache *dc, unsigned *hint, int b,
+		 const char *dirpath, const char *name, bool need_stat, struct stat *st,
+		 enum lfs_union_kind *kind, struct rw_probe *rw)
 {
 	unsigned char dtype = DT_UNKNOWN;
 	if (lfs_branch_is_rw(b))
-		return probe_branch(b, dirpath, name, st, kind, need_stat ? rw : NULL);
+		return probe_branch(dir, b, dirpath, name, st, kind, need_stat ? rw : NULL);
 	switch (lfs_dircache_query(dc, b, name, hint, &dtype)) {
 	case LFS_DC_ABSENT:
 		*kind = LFS_UNION_ABSENT;
@@ -94,7 +94,7 @@ static int probe(const struct dircache *dc, unsigned *hint, int b, const char *d
 	case LFS_DC_PRESENT:
 		return probe_cached(b, dirpath, name, dtype, need_stat, st, kind);
 	default:
-		return probe_branch(b, dirpath, name, st, kind, NULL);
+		return probe_branch(NULL, b, dirpath, name, st, kind, NULL);
 	}
 }
 
@@ -105,7 +105,7 @@ static int lower_probe(void *ctx, unsigned i, const char *dirpath, const char *n
 	(void)ctx;
 	int b = (int)i + 1;
 	struct stat st;
-	return probe_branch(b, dirpath, name, &st, kind, NULL);
+	return probe_branch(NULL, b, dirpath, name, &st, kind, NULL);
 }
 
 /* A directory of the rw branch redirected to path: its lower parts are the
@@ -148,8 +148,8 @@ int lfs_resolve(struct node *dir, const char *name, int min_branch, struct resol
 		enum lfs_union_kind kind;
 		struct rw_probe rw = { 0, NULL };
 		/* Only the supplier's attributes are shown. */
-		ret = probe(dc, &hint, b, lfs_path_in(b, upper, lower), name, !w.found, &st, &kind,
-			    &rw);
+		ret = probe(dir, dc, &hint, b, lfs_path_in(b, upper, lower), name, !w.found, &st,
+			    &kind, &rw);
 		if (ret)
 			break;
 		switch (lfs_union_step(&w, kind)) {
@@ -218,7 +218,7 @@ bool lfs_lower_has(struct node *dir, const char *name)
 			break;
 		default: {
 			struct stat st;
-			if (probe_branch(b, lfs_path_in(b, upper, lower), name, &st, &kind, NULL))
+			if (probe_branch(dir, b, lfs_path_in(b, upper, lower), name, &st, &kind, NULL))
 				goto out;    /* unreadable: say no */
 		}
 		}

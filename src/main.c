@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "branch.h"
@@ -119,9 +120,23 @@ static int mount_and_serve(struct fuse_args *args, struct fuse_cmdline_opts *cop
 	return ret;
 }
 
+/* As many fds as we may have (podman does the same for its mount
+ * programs): a quarter of them for the rw directories nodes keep open. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	rlim_t n = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur / 4 : 256;
+	lfs->rwfds_max = n > 65536 ? 65536 : (unsigned)n;
+}
+
 /* Every module's share of the mount (lfs.h). */
 static int init_modules(void)
 {
+	raise_fd_limit();
 	int ret = lfs_nodes_init();
 	if (ret == 0)
 		ret = lfs_inos_init();

@@ -88,6 +88,7 @@ static struct node *node_alloc(uint64_t ino, mode_t type)
 		return NULL;
 	n->ino = ino;
 	n->type = type;
+	n->rwfd = -1;
 	pthread_mutex_init(&n->lock, NULL);
 	struct node *all = &lfs->nodes->all;
 	n->all_next = all;
@@ -109,6 +110,7 @@ static void node_release_memory(struct node *n)
 	}
 	lfs_dircache_node_gone_locked(n);
 	lfs_pt_node_gone(n);
+	lfs_node_drop_rwfd_locked(n);
 	free(n->dirbr);
 	free(n->plink);
 	free(n->lower_path);
@@ -296,8 +298,10 @@ void lfs_node_forget(struct node *n, uint64_t count)
 	lfs_tree_lock();
 	n->nlookup = count > n->nlookup ? 0 : n->nlookup - count;
 	/* Unknown to the kernel: no lookups will come in it for a while. */
-	if (n->nlookup == 0)
+	if (n->nlookup == 0) {
 		lfs_dircache_drop_locked(n);
+		lfs_node_drop_rwfd_locked(n);
+	}
 	node_maybe_free(n);
 	lfs_tree_unlock();
 }
@@ -327,7 +331,17 @@ void lfs_node_unname(struct node *n, struct node *parent, const char *name)
 	if (!n->names) {
 		node_hash_del(n);
 		lfs_dircache_drop_locked(n);
+		lfs_node_drop_rwfd_locked(n);
 	}
+}
+
+void lfs_node_drop_rwfd_locked(struct node *n)
+{
+	if (n->rwfd < 0)
+		return;
+	close(n->rwfd);
+	n->rwfd = -1;
+	__atomic_sub_fetch(&lfs->rwfds, 1, __ATOMIC_RELAXED);
 }
 
 int lfs_node_rename(struct node *n, struct node *oldparent, const char *oldname,

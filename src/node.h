@@ -26,6 +26,8 @@ struct node {
 	char *plink;         /* data lives in the hardlink index under this name */
 	char *lower_path;    /* a directory redirected in the rw branch: where its
 			      * lower parts are (from the root), else NULL */
+	int rwfd;            /* a directory's copy in the rw branch, kept open
+			      * (O_PATH: it follows renames), or -1 (objref.c) */
 	struct lname *names; /* NULL only for the root */
 	bool hashed;         /* reachable from the inode table */
 	unsigned gen;        /* bumped (atomically) when the object moves up */
@@ -81,6 +83,8 @@ struct node *lfs_node_parent(struct node *n);
 /* Sets the contributing branches of directory node n (its directory cache
  * follows). Caller holds tree_lock. */
 int lfs_node_set_dirbr_locked(struct node *n, const uint16_t *dirbr, unsigned ndirbr);
+/* Closes n's kept rw directory fd (tree_lock held). */
+void lfs_node_drop_rwfd_locked(struct node *n);
 /* Sets (or, with NULL, clears) where directory node n's lower parts are
  * when it is redirected; its subdirectories' caches follow. tree_lock. */
 void lfs_node_set_redirect_locked(struct node *n, const char *lower_path);

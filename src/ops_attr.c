@@ -11,6 +11,7 @@
 #include "handle.h"
 #include "lookup.h"
 #include "objref.h"
+#include "layerfs/fsops.h"
 
 /* An open file whose names are all gone is reached through its fd. */
 static int stat_unlinked(struct node *n, struct stat *st)
@@ -92,9 +93,11 @@ static int apply_setattr(const struct objref *o, struct node *n, struct stat *at
 		if (fchownat(o->dfd, o->name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
 	}
-	if ((to_set & FUSE_SET_ATTR_MODE) &&
-	    fchmodat(o->dfd, o->name, attr->st_mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		int ret = lfs_fchmodat_nofollow(o->dfd, o->name, attr->st_mode & 07777);
+		if (ret)
+			return ret;
+	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		int ret = truncate_obj(o, fi, n, attr->st_size);
 		if (ret)
