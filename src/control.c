@@ -203,6 +203,16 @@ static const char *role_name(enum lfs_union_role role)
 	}
 }
 
+/* Whether directory name in dfd of branch b is redirected: its opaque
+ * marker holds where its lower parts are (followed in a rw branch). */
+static bool is_redirect(int b, int dfd, const char *name)
+{
+	char *target = NULL;
+	bool yes = lfs_branch_is_rw(b) && lfs_union_redirect_at(dfd, name, &target) == 1;
+	free(target);
+	return yes;
+}
+
 /* Branch b's line(s) for name in directory dirpath: its role, and the
  * opaque marker that ends a merge. */
 static void which_branch(int b, const char *dirpath, const char *name,
@@ -224,10 +234,34 @@ static void which_branch(int b, const char *dirpath, const char *name,
 				name);
 		if (kind == LFS_UNION_OPAQUE_DIR &&
 		    (role == LFS_UNION_SUPPLIES || role == LFS_UNION_MERGES))
-			fprintf(out, "opaque\t%d\t%s/%s%s%s/%s\n", b, lfs->br[b].path, dirpath, sep,
-				name, LFS_WH_OPAQUE);
+			fprintf(out, "%s\t%d\t%s/%s%s%s/%s\n",
+				is_redirect(b, dfd, name) ? "redirect" : "opaque", b,
+				lfs->br[b].path, dirpath, sep, name, LFS_WH_OPAQUE);
 	}
 	close(dfd);
+}
+
+/* The lower directories merged into name in dir when it is a directory
+ * redirected in the rw branch (the walk above stops at its opaque marker). */
+static int which_redirected(struct node *dir, const char *name, FILE *out)
+{
+	struct fuse_entry_param e = { 0 };
+	int ret = lfs_lookup_entry(dir, name, &e);
+	if (ret != 0 || !e.ino)
+		return ret == -ENOENT ? 0 : ret;
+	struct node *n = lfs_node(e.ino);
+	uint16_t dirbr[LFS_MAX_BRANCHES];
+	unsigned nd = S_ISDIR(e.attr.st_mode) && n->lower_path ? lfs_node_dirbr(n, dirbr) : 0;
+	char *upper = NULL, *lower = NULL;
+	if (nd > 1)
+		ret = lfs_node_paths(n, &upper, &lower);
+	for (unsigned i = 1; ret == 0 && i < nd; i++)
+		fprintf(out, "merges\t%d\t%s/%s\n", dirbr[i], lfs->br[dirbr[i]].path,
+			lfs_path_in(dirbr[i], upper, lower));
+	free(upper);
+	free(lower);
+	lfs_node_forget(n, 1);
+	return ret;
 }
 
 /* Which branch supplies relpath, which lower copies it hides, or what hides
@@ -284,6 +318,8 @@ static int which(const char *relpath, FILE *out)
 			which_branch(dirbr[i], lfs_path_in(dirbr[i], upper, lower), last, &w, out);
 		if (ret == 0 && !w.found && ftell(out) == 0)
 			ret = -ENOENT;
+		if (ret == 0 && w.found)
+			ret = which_redirected(dir, last, out);
 		free(upper);
 		free(lower);
 	}

@@ -30,6 +30,7 @@ from lfsutil import (  # noqa: E402
 )
 
 LAYERFS_BIN = os.environ.get("LAYERFS_BIN") or os.path.join(REPO, "build", "layerfs")
+LAYERCTL_BIN = os.environ.get("LAYERCTL_BIN") or os.path.join(REPO, "build", "tools", "layerctl")
 SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
                      "UndefinedBehaviorSanitizer")
 MOUNT_TIMEOUT = 10.0

@@ -10,10 +10,9 @@ import time
 
 import pytest
 
-from conftest import REPO
+from conftest import LAYERCTL_BIN, REPO
 from lfsutil import as_user, ls, mountinfo_entry, read, write
 
-LAYERCTL_BIN = os.environ.get("LAYERCTL_BIN") or os.path.join(REPO, "build", "tools", "layerctl")
 RUNBASE = "/run/layerfs"
 LONG = "timeout=600"   # kernel caches would hide a missed invalidation
 

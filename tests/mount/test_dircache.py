@@ -14,10 +14,9 @@ import time
 
 import pytest
 
-from conftest import REPO
+from conftest import LAYERCTL_BIN, REPO
 from lfsutil import WHITEOUT, WH_OPQ, D, errno_of, exists, ls, read, snapshot, write
 
-LAYERCTL_BIN = os.environ.get("LAYERCTL_BIN") or os.path.join(REPO, "build", "tools", "layerctl")
 SHORT = "timeout=0.05"
 
 

@@ -10,6 +10,7 @@ import stat
 
 import pytest
 
+from test_branches import layerctl
 from lfsutil import HL, WH_OPQ, errno_of, exists, ls, read, tree, write
 
 LOWER = {"a": {"f": "file f", "sub": {"g": "file g", "deep": {"h": "h"}},
@@ -178,3 +179,22 @@ def test_bad_redirect_option(union):
     r = subprocess.run([LAYERFS_BIN, "-o", "br=%s,redirect_dir=maybe" % rw, union.mkdir("x")],
                        capture_output=True, text=True)
     assert r.returncode == 1 and "bad redirect_dir" in r.stderr
+
+
+def test_which_shows_the_lower_parts_of_a_redirected_directory(union):
+    """layerctl which on a renamed directory: the rw copy supplies it, its
+    marker is a redirect, and the lower directories merged into it are those
+    of the old path (before the fix the walk stopped at the marker)."""
+    m = union.std(lowers=[LOWER, {"a": {"more": "m"}}])
+    l1, l2 = m.lowers[0], m.lowers[1]
+    os.rename(m.p("a"), m.p("b"))
+    r = layerctl("which", m.p("b"))
+    lines = [line.split() for line in r.stdout.splitlines()[1:]]
+    assert lines == [["supplies", "branch", "0", os.path.join(m.rw, "b")],
+                     ["redirect", "branch", "0", os.path.join(m.rw, "b", WH_OPQ)],
+                     ["merges", "branch", "1", os.path.join(l1, "a")],
+                     ["merges", "branch", "2", os.path.join(l2, "a")]]
+    # inside it, the lower copies are found at the old path
+    r = layerctl("which", m.p("b", "sub", "g"))
+    assert r.stdout.splitlines()[1].split() == [
+        "supplies", "branch", "1", os.path.join(l1, "a", "sub", "g")]
