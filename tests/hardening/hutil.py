@@ -91,3 +91,39 @@ def wait_for(pred, timeout, step=0.005):
 def file_kind(p):
     st = os.lstat(p)
     return stat.S_IFMT(st.st_mode)
+
+
+def traced_calls(m, work, names, log):
+    """The calls among NAMES the daemon makes while work() runs, in order:
+    [(name, occurrence of that name, the strace line)]. Occurrences are
+    counted per thread by strace's fault injection (when=N), so a precise
+    replay needs a daemon that serves requests on one thread (-s)."""
+    tracer = subprocess.Popen(["strace", "-f", "-qq", "-y", "-e", "trace=" + ",".join(names),
+                               "-o", log, "-p", str(m.proc.pid)],
+                              stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(0.5)                      # attached to every thread
+        work()
+        time.sleep(0.2)
+    finally:
+        tracer.terminate()
+        tracer.wait()
+    seen, calls = {}, []
+    for line in open(log):
+        name = line.split(None, 1)[1].split("(", 1)[0] if " " in line else ""
+        if name in names and "resumed>" not in line:
+            seen[name] = seen.get(name, 0) + 1
+            calls.append((name, seen[name], line.strip()))
+    return calls
+
+
+def inject(m, name, nth, action):
+    """Attaches strace to the daemon, doing ACTION (strace's inject= syntax:
+    error=EDQUOT, signal=KILL) at the NTH call of NAME; the tracer, to
+    terminate (or wait for) when done."""
+    tracer = subprocess.Popen(
+        ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=" + name,
+         "-e", "inject=%s:%s:when=%d" % (name, action, nth), "-p", str(m.proc.pid)],
+        stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return tracer

@@ -19,7 +19,8 @@ import time
 import pytest
 
 from lfsutil import F, tree, read, exists, ls, WH_ORPH
-from hutil import rw_debris, work_dir_entries, wait_for, cleanup_mount
+from hutil import (rw_debris, work_dir_entries, wait_for, cleanup_mount, traced_calls,
+                   inject)
 
 SYNCED = b"fsynced before the kill\n" * 1000
 
@@ -223,21 +224,7 @@ def mutating_calls(m, work):
     """The mutating system calls the daemon makes while work() runs, in
     order: [(name, occurrence of that name)]."""
     log = os.path.join(m.union.root, "strace.log")
-    tracer = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=" + ",".join(MUTATING),
-                               "-o", log, "-p", str(m.proc.pid)],
-                              stderr=subprocess.DEVNULL)
-    time.sleep(0.5)                      # attached to every thread
-    work()
-    time.sleep(0.2)
-    tracer.terminate()
-    tracer.wait()
-    seen, calls = {}, []
-    for line in open(log):
-        name = line.split(None, 1)[1].split("(", 1)[0] if " " in line else ""
-        if name in MUTATING and "resumed>" not in line:
-            seen[name] = seen.get(name, 0) + 1
-            calls.append((name, seen[name]))
-    return calls
+    return [(name, nth) for name, nth, _ in traced_calls(m, work, MUTATING, log)]
 
 
 def test_kill9_at_every_step_of_a_redirected_rename(union):
@@ -248,7 +235,9 @@ def test_kill9_at_every_step_of_a_redirected_rename(union):
     lower = base_spec({"big": tree_spec(), "other": "x"})
     probe_union = union
     rw_spec = {"big": {"rwfile": "rw"}}
-    m = probe_union.std(rw=rw_spec, lowers=[lower])
+    # one request thread (-s): strace counts calls per thread
+    m = probe_union.mount([(probe_union.branch("rw", rw_spec), "rw"),
+                           (probe_union.branch("l1", lower), "ro+wh")], extra_args=["-s"])
     old_view = tree(m.mnt)
     new_view = {("moved" + k[3:] if k == "big" or k.startswith("big/") else k): v
                 for k, v in old_view.items()}
@@ -264,13 +253,9 @@ def test_kill9_at_every_step_of_a_redirected_rename(union):
         u_rw = probe_union.branch("rw%d" % step, rw_spec)
         low = os.path.join(probe_union.root, "l1")
         mk = probe_union.mount([(u_rw, "rw"), (low, "ro+wh")],
-                               mnt=probe_union.mkdir("m%d" % step))
+                               mnt=probe_union.mkdir("m%d" % step), extra_args=["-s"])
         assert tree(mk.mnt) == old_view
-        tracer = subprocess.Popen(
-            ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=" + name,
-             "-e", "inject=%s:signal=KILL:when=%d" % (name, nth), "-p", str(mk.proc.pid)],
-            stderr=subprocess.DEVNULL)
-        time.sleep(0.5)
+        tracer = inject(mk, name, nth, "signal=KILL")
         child = fork_child(lambda: os.rename(mk.p("big"), mk.p("moved")))
         reap(child)
         tracer.wait(timeout=30)

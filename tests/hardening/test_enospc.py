@@ -2,14 +2,16 @@
 whiteout creation: the caller gets the real errno, nothing partial becomes
 visible (in the merged view or the rw branch), no debris stays in the work
 directory, and the mount works again once space is freed. The rw branch is
-a small ext4 on a loop device that the test fills up."""
+a small ext4 on a loop device that the test fills up. EDQUOT (this kernel
+has no quota format for ext4, XFS or tmpfs) is injected by strace into each
+call that allocates, in turn."""
 import errno
 import os
 
 import pytest
 
-from hutil import rw_debris, work_dir_entries
-from lfsutil import errno_of, exists, ls, read, write
+from hutil import inject, rw_debris, traced_calls, work_dir_entries
+from lfsutil import errno_of, exists, ls, read, tree, write
 
 BIG = 3 << 20          # a lower file bigger than what is left on the rw branch
 
@@ -202,3 +204,77 @@ def test_enospc_at_every_step(union, op):
     # a little from run to run: ext4 keeps reservations of its own).
     assert outcomes[0] == "ENOSPC" and outcomes[-5:] == ["ok"] * 5, outcomes
     print(op, "".join("." if o == "ok" else "E" for o in outcomes))
+
+
+# ------------------------------------------------------ EDQUOT at every step
+# The calls by which the daemon allocates room in the rw branch: each may
+# fail with EDQUOT when the owner's quota is used up.
+ALLOCATING = ("mkdirat", "openat", "symlinkat", "linkat", "mknodat", "renameat2",
+              "write", "pwrite64", "copy_file_range", "fallocate", "fsetxattr",
+              "lsetxattr", "setxattr", "fchownat")
+QUOTA_LOWER = {"big": "b" * (1 << 20), "d": {"f": "in d", "g": "g"}, "keep": "k"}
+
+
+def _append(p):
+    with open(p, "ab") as f:
+        f.write(b"+")
+
+
+QUOTA_OPS = {
+    "copy-up": lambda m: _append(m.p("big")),
+    "create": lambda m: write(m.p("d", "new"), "n"),
+    "mkdir": lambda m: os.mkdir(m.p("d", "sub")),
+    "symlink": lambda m: os.symlink("target", m.p("d", "ln")),
+    "whiteout": lambda m: os.unlink(m.p("d", "f")),
+    "rename": lambda m: os.rename(m.p("keep"), m.p("d", "kept")),
+}
+
+
+def _allocates(line):
+    """Whether a traced call can take room on the rw branch: not the FUSE
+    device, not an open without O_CREAT."""
+    if "/dev/fuse" in line:
+        return False
+    return not line.split(None, 1)[1].startswith("openat(") or "O_CREAT" in line \
+        or "O_TMPFILE" in line
+
+
+@pytest.mark.parametrize("op", sorted(QUOTA_OPS))
+def test_edquot_at_every_step(union, op):
+    """The rw branch's quota used up at each allocating call of an operation
+    in turn: the caller gets EDQUOT (or success, where the daemon has a way
+    around the failed call), the merged view is the old state on EDQUOT and
+    the new one on success, no debris, and the operation works afterwards."""
+    low = union.branch("low", QUOTA_LOWER)
+
+    def mount(tag):
+        # one request thread (-s): strace counts calls per thread
+        return union.mount([(union.branch("rw" + tag, {}), "rw"), (low, "ro+wh")],
+                           mnt=union.mkdir("m" + tag), extra_args=["-s"])
+    m = mount("probe")
+    old_view = tree(m.mnt)
+    calls = [c for c in traced_calls(m, lambda: QUOTA_OPS[op](m), ALLOCATING,
+                                     os.path.join(union.root, "strace.log"))
+             if _allocates(c[2])]
+    new_view = tree(m.mnt)
+    assert calls, "no allocating call seen"
+    m.stop()
+    outcomes = []
+    for step, (name, nth, line) in enumerate(calls):
+        mk = mount(str(step))
+        tracer = inject(mk, name, nth, "error=EDQUOT")
+        try:
+            err = errno_of(QUOTA_OPS[op], mk)
+        finally:
+            tracer.terminate()
+            tracer.wait()
+        assert err in (0, errno.EDQUOT), (line, err)
+        assert tree(mk.mnt) == (old_view if err else new_view), line
+        clean(mk.rw)
+        if err:
+            QUOTA_OPS[op](mk)          # room again
+            assert tree(mk.mnt) == new_view
+        outcomes.append("EDQUOT" if err else "ok")
+        mk.stop()
+    print(op, [(c[0], o) for c, o in zip(calls, outcomes)])
+    assert "EDQUOT" in outcomes, list(zip(calls, outcomes))
