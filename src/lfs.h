@@ -60,6 +60,7 @@ struct lfs_dircaches;    /* dircache.c: the caches' LRU and byte budget */
 struct lfs_dirstreams;   /* dirstream.c: open directory streams */
 struct lfs_pt;           /* passthrough.c: the kernel's backing files */
 struct lfs_control;      /* control.c: runtime directory and socket */
+struct lfs_devio;        /* devio.c: the session's device I/O */
 
 struct lfs {
 	/* The branch set (branch.c; changed live by branchops.c). */
@@ -85,6 +86,8 @@ struct lfs {
 	struct lfs_idmap ids;
 	bool debug;
 	unsigned max_read;   /* init() must repeat the mount option */
+	bool noacl;          /* -o noacl: no POSIX ACLs from the kernel */
+	bool posix_acl;      /* the kernel enforces ACLs (FUSE_POSIX_ACL, init()) */
 	struct fuse_conn_info_opts *conn_opts;
 
 	struct fuse_session *se;
@@ -95,6 +98,7 @@ struct lfs {
 	struct lfs_dirstreams *dirstreams;
 	struct lfs_pt *pt;
 	struct lfs_control *control;
+	struct lfs_devio *devio;
 
 	pthread_rwlock_t branch_lock;
 	pthread_mutex_t tree_lock;
