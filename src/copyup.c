@@ -168,6 +168,11 @@ static int copyup_locked(struct node *n, struct node *parent, bool data)
 	if (ret == 0) {
 		lfs_node_set_upper(n);
 		lfs_handles_copied_up(n, dst.dfd, src.name);
+		/* A directory in two branches now counts as merged (st_nlink 1):
+		 * the kernel's cached attributes say otherwise. Attributes only:
+		 * no lock a request may hold is taken for that. */
+		if (S_ISDIR(st.st_mode) && lfs->se)
+			fuse_lowlevel_notify_inval_inode(lfs->se, lfs_node_id(n), -1, 0);
 	} else
 		lfs_log("copy-up of '%s' from branch %d failed: %s", src.name, src.branch,
 			strerror(-ret));

@@ -131,8 +131,9 @@ static bool request_kills(uint32_t opcode, const char *arg, size_t len)
 	}
 }
 
-static void note_request(const char *buf, ssize_t len)
+void lfs_devio_note_request(const void *request, ssize_t len)
 {
+	const char *buf = request;
 	req_kill = false;
 	if (len < (ssize_t)sizeof(struct fuse_in_header))
 		return;
@@ -192,7 +193,7 @@ static ssize_t dev_read(int fd, void *buf, size_t len, void *userdata)
 {
 	(void)userdata;
 	ssize_t n = read(fd, buf, len);
-	note_request(buf, n);
+	lfs_devio_note_request(buf, n);
 	return n;
 }
 
@@ -200,7 +201,7 @@ static ssize_t dev_splice_receive(int fdin, off_t *offin, int fdout, off_t *offo
 				  size_t len, unsigned int flags, void *userdata)
 {
 	(void)userdata;
-	/* A request received this way is not seen by note_request(). */
+	/* A request received this way is not seen by lfs_devio_note_request(). */
 	req_kill = false;
 	return splice(fdin, offin, fdout, offout, len, flags);
 }

@@ -46,6 +46,10 @@ uint64_t lfs_devio_granted(void);
  * (FOPEN_PASSTHROUGH); 0 clears the note. */
 void lfs_devio_note_open_reply(int id);
 
+/* Reads what libfuse drops from the request in buf (len bytes, as read
+ * from the device) that this thread is about to serve. Our read hook calls
+ * it; a transport of our own (another request loop) must too. */
+void lfs_devio_note_request(const void *buf, ssize_t len);
 /* Whether the request this thread serves carries the kernel's flag to drop
  * setuid/setgid (see killpriv.h for what it means). */
 bool lfs_devio_req_kill_suidgid(void);

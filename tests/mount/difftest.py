@@ -427,12 +427,12 @@ def snapshot(root):
 FIELDS = ("mode", "uid", "gid", "size", "nlink", "rdev", "mtime", "content", "xattrs")
 
 
-def tree_events(lt, ot, op=None, results=None, rw=None):
+def tree_events(lt, ot, op=None, results=None, pair=None):
     """The differences between two snapshots (taken after op, which gave
-    results; rw: layerfs's rw branch), as events."""
+    results, on pair), as events."""
     (lmap, lcls), (omap, ocls) = lt, ot
     ctx = {"lfs": lmap, "ovl": omap, "lfs_inodes": lcls, "op": op, "results": results,
-           "rw": rw}
+           "rw": pair.rw if pair else None, "upper": pair.upper if pair else None}
     evs = []
     for path in sorted(set(lmap) | set(omap)):
         a, b = lmap.get(path), omap.get(path)
@@ -481,8 +481,12 @@ class Difference:
 
 
 def _op_is(ev, name, **kw):
-    return ev.kind == "op" and ev.op[0] == name and all(
-        ev.op[i] == v for i, v in ((int(k[1:]), v) for k, v in kw.items()))
+    """ev is an operation name (also run as another user) with arguments
+    aN == v (N: the index in the operation's tuple)."""
+    if ev.kind != "op":
+        return False
+    op = ev.op[3] if ev.op[0] == "as" else ev.op
+    return op[0] == name and all(op[int(k[1:])] == v for k, v in kw.items())
 
 
 def _index_link_below(ev):
@@ -508,15 +512,59 @@ def _true_dir_nlink(ev):
     return ev.lfs == 2 + subdirs
 
 
+def _redirected_at_or_above(upper, path):
+    """Directory path or one above it was renamed in overlayfs's upper
+    directory upper (it carries trusted.overlay.redirect: a renamed lower
+    directory, which layerfs copied up whole instead)."""
+    parts = [] if path in (".", "") else path.split("/")
+    for i in range(len(parts), 0, -1):
+        try:
+            os.getxattr(os.path.join(upper, *parts[:i]), "trusted.overlay.redirect",
+                        follow_symlinks=False)
+            return True
+        except OSError:
+            pass
+    return False
+
+
 def _dir_stat_nlink_only(ev):
-    """A stat of a directory that differs only in st_nlink, overlayfs saying 1
-    (the tree comparison after the operation checks layerfs's count)."""
-    if ev.kind != "op" or ev.op[0] not in ("stat", "fstat") or ev.lfs[0] != "ok" or \
+    """For a stat (or fstat) of a directory whose results differ only in
+    st_nlink: (its path, or None for an fstat), else False."""
+    op = ev.op[3] if ev.kind == "op" and ev.op[0] == "as" else ev.op
+    if ev.kind != "op" or op[0] not in ("stat", "fstat") or ev.lfs[0] != "ok" or \
             ev.ovl[0] != "ok":
         return False
     a, b = ev.lfs[1], ev.ovl[1]
-    return (a[0].startswith("d") and b[4] == 1 and a[4] >= 2 and
-            a[:4] + a[5:] == b[:4] + b[5:])
+    if not (a[0].startswith("d") and a[:4] + a[5:] == b[:4] + b[5:]):
+        return False
+    return op[1] if op[0] == "stat" else None
+
+
+def _stat_in_renamed_tree(ev):
+    """A stat of a directory in a renamed tree, overlayfs saying st_nlink 1
+    (the tree comparison after the operation checks that layerfs's count is
+    ext4's). An fstat names no path: some directory must have been moved."""
+    path = _dir_stat_nlink_only(ev)
+    if path is False or ev.ovl[1][4] != 1 or ev.lfs[1][4] < 2:
+        return False
+    upper = ev.ctx["upper"]
+    if path is None:
+        return any(_redirected_at_or_above(upper, os.path.relpath(os.path.join(d, n), upper))
+                   for d, dirs, _ in os.walk(upper) for n in dirs)
+    return _redirected_at_or_above(upper, path)
+
+
+def _stat_above_index_link(ev):
+    """A stat of a directory holding a name linked to the hardlink index,
+    layerfs saying st_nlink 1."""
+    path = _dir_stat_nlink_only(ev)
+    if path is False or ev.lfs[1][4] != 1 or ev.ovl[1][4] == 1:
+        return False
+    if path is None:
+        return any(_index_link_below(Event("tree", path=os.path.relpath(d, ev.ctx["rw"]),
+                                           ctx=ev.ctx))
+                   for d, _, _ in os.walk(ev.ctx["rw"]))
+    return _index_link_below(Event("tree", path=path, ctx=ev.ctx))
 
 
 def _is_dir(ev):
@@ -541,15 +589,19 @@ DIFFERENCES = [
         "shows); their parent directories are copied up with them and, being in two "
         "branches now, report st_nlink 1 as merged directories do (overlayfs leaves them "
         "in the lower layer, with their real count).",
-        match=lambda ev: (ev.kind == "tree" and ev.field == "nlink" and ev.lfs == 1 and
-                          ev.ovl != 1 and _is_dir(ev) and _index_link_below(ev))),
+        match=lambda ev: ((ev.kind == "tree" and ev.field == "nlink" and ev.lfs == 1 and
+                           ev.ovl != 1 and _is_dir(ev) and _index_link_below(ev)) or
+                          _stat_above_index_link(ev))),
     Difference(
         "renamed-dir-nlink",
-        "A renamed lower directory is copied up whole and made opaque, so it lives in the rw "
-        "branch alone and reports its real link count (2 + subdirectories, as on ext4); "
-        "overlayfs redirects it and reports 1, as for every merged directory.",
+        "A renamed lower directory is copied up whole and made opaque, so it and the "
+        "directories in it live in the rw branch alone and report their real link count "
+        "(2 + subdirectories, as on ext4); overlayfs redirects it and reports 1, as for "
+        "every merged directory.",
         match=lambda ev: ((ev.kind == "tree" and ev.field == "nlink" and ev.ovl == 1 and
-                           _is_dir(ev) and _true_dir_nlink(ev)) or _dir_stat_nlink_only(ev))),
+                           _is_dir(ev) and _true_dir_nlink(ev) and
+                           _redirected_at_or_above(ev.ctx["upper"], ev.path)) or
+                          _stat_in_renamed_tree(ev))),
     Difference(
         "failed-rename-copies-up",
         "A rename that fails (ENOTEMPTY, EISDIR, ...) changes nothing in layerfs, as on "
@@ -619,7 +671,7 @@ def run_sequence(pair, ops, check_every=True, on_op=None):
                 res = (a, b)
                 out.results.append((a, b))
                 if a != b:
-                    ev = Event("op", op=op, lfs=a, ovl=b)
+                    ev = Event("op", op=op, lfs=a, ovl=b, ctx={"rw": pair.rw, "upper": pair.upper})
                     d = excused(ev)
                     if d and d.diverges:
                         out.ops_run = i + 1
@@ -627,7 +679,7 @@ def run_sequence(pair, ops, check_every=True, on_op=None):
                         return out
                     evs.append(ev)
             if check_every or op[0] in GLOBAL_OPS or i == len(ops) - 1:
-                evs += tree_events(snapshot(lfs.mnt), snapshot(ovl.mnt), op, res, pair.rw)
+                evs += tree_events(snapshot(lfs.mnt), snapshot(ovl.mnt), op, res, pair)
             out.ops_run = i + 1
             bad = []
             for ev in evs:
