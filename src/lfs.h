@@ -21,7 +21,8 @@
  *      other modules keep per node (open handles, passthrough state,
  *      directory caches). Short sections, no system call that waits on
  *      the kernel but one passthrough ioctl.
- *   6. leaf locks, each held alone: lfs->meta_lock (work area fds), the
+ *   6. leaf locks, each held alone: lfs->meta_lock (work area fds, the
+ *      writes of the hardlink index's counts), the
  *      inode map's (ino.c), the open streams list's (dirstream.c), the
  *      control endpoint's (control.c). */
 #ifndef LAYERFS_LFS_H

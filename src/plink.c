@@ -94,14 +94,20 @@ int lfs_plink_link(struct node *n, const char *key, int dstdfd, const char *name
 	lfs_tree_lock();
 	if (!n->plink)
 		n->plink = strdup(key);
-	if (linked && n->lower_gone != LFS_PLINK_GONE_UNKNOWN) {
-		n->lower_gone++;
-		/* Under the lock: two names linked at once write their counts
-		 * in the order they took them. */
-		struct lfs_plink_count count = { n->lower_nlink, n->lower_gone };
-		lfs_plink_mark(plink, key, key, &count);
-	}
+	bool counted = linked && n->lower_gone != LFS_PLINK_GONE_UNKNOWN;
+	nlink_t lower = n->lower_nlink;
+	if (counted)
+		__atomic_add_fetch(&n->lower_gone, 1, __ATOMIC_RELAXED);
 	lfs_tree_unlock();
+	if (counted) {
+		/* Writers of the mark take turns and each writes the count as
+		 * it is then: the last one written is the latest. */
+		lfs_mutex_lock(&lfs->meta_lock, LFS_RANK_LEAF);
+		struct lfs_plink_count count = {
+			lower, __atomic_load_n(&n->lower_gone, __ATOMIC_RELAXED) };
+		lfs_plink_mark(plink, key, key, &count);
+		lfs_mutex_unlock(&lfs->meta_lock, LFS_RANK_LEAF);
+	}
 	return 0;
 }
 
