@@ -1,6 +1,7 @@
 """Random operation sequences on layerfs and on the kernel's overlayfs over
 the same lower layers must give the same results and the same trees
-(difftest.py). The documented differences are difftest.DIFFERENCES.
+(difftest.py, difftest_gen.py). The documented differences are
+difftest.DIFFERENCES, and only those.
 
 Bounded in time for CI; longer on demand:
   LAYERFS_DIFFTEST_SECONDS=N   time for the random part (default 75); the
@@ -16,6 +17,7 @@ import time
 import pytest
 
 import difftest
+import difftest_gen
 
 SECONDS = float(os.environ.get("LAYERFS_DIFFTEST_SECONDS", "75"))
 NOPS = int(os.environ.get("LAYERFS_DIFFTEST_OPS", "120"))
@@ -49,7 +51,7 @@ def test_random_sequences_agree_with_overlayfs(union, capsys):
     while i < len(seeds) or (ONLY_SEED is None and time.monotonic() < deadline):
         seed = seeds[i] if i < len(seeds) else random.SystemRandom().randrange(1 << 30)
         i += 1
-        layers, ops, spelling, out, problems = difftest.generate_and_run(union, seed, NOPS)
+        layers, ops, spelling, out, problems = difftest_gen.generate_and_run(union, seed, NOPS)
         assert not problems, "seed %r: %s" % (seed, problems)
         if out.failure:
             _fail(union, seed, layers, ops, spelling, out)
