@@ -328,10 +328,8 @@ void lfs_node_keep_last_stat_locked(struct node *n, const struct stat *st)
 {
 	if (!n->last_st)
 		n->last_st = malloc(sizeof(*n->last_st));
-	if (n->last_st) {
+	if (n->last_st)
 		*n->last_st = *st;
-		n->last_st->st_nlink = 0;
-	}
 }
 
 bool lfs_node_last_stat(struct node *n, struct stat *st)

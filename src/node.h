@@ -73,7 +73,7 @@ int lfs_node_rename(struct node *n, struct node *oldparent, const char *oldname,
 		    struct node *newparent, const char *newname);
 
 /* Directory n was removed while the kernel may hold it open: its last
- * attributes (shown, link count 0) answer from now on. tree_lock held. */
+ * attributes (shown) answer from now on. tree_lock held. */
 void lfs_node_keep_last_stat_locked(struct node *n, const struct stat *st);
 /* Those attributes, if any. */
 bool lfs_node_last_stat(struct node *n, struct stat *st);

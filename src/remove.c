@@ -23,12 +23,20 @@ void lfs_detach(struct lfs_detached *d, struct node *dir, const char *name, stru
 		d->st = *st;
 	if (d->unmapped)
 		lfs_ino_forget(st);
-	lfs_tree_lock();
-	if (in_rw && S_ISDIR(st->st_mode)) {
-		struct stat shown = *st;
-		lfs_fix_stat(n, &shown);
-		lfs_node_keep_last_stat_locked(n, &shown);
+	/* What fstat of a directory still open shows once it is gone (as on
+	 * overlayfs): the rw directory, removed (no links), or the lower one,
+	 * which stays as it was. */
+	struct stat shown;
+	bool keep = S_ISDIR(n->type) && (in_rw || lfs_node_stat(n, &shown) == 0);
+	if (keep && in_rw) {
+		shown = *st;
+		shown.st_nlink = 0;
 	}
+	lfs_tree_lock();
+	if (keep && in_rw)
+		lfs_fix_stat(n, &shown);
+	if (keep)
+		lfs_node_keep_last_stat_locked(n, &shown);
 	lfs_node_unname(n, dir, name);
 	lfs_tree_unlock();
 }

@@ -300,6 +300,16 @@ def _utime(side, path, atime, mtime):
                                 mtime if mtime is not None else now), follow_symlinks=False)
 
 
+def acl_xattr(entries):
+    """The xattr form of an ACL: [(tag, perm, id)] (tags: 1 user::, 2 user:ID,
+    4 group::, 8 group:ID, 16 mask::, 32 other::)."""
+    out = (2).to_bytes(4, "little")
+    for tag, perm, ident in entries:
+        out += tag.to_bytes(2, "little") + perm.to_bytes(2, "little") + \
+            (ident & 0xFFFFFFFF).to_bytes(4, "little")
+    return out
+
+
 def _xattrs(p):
     names = sorted(n for n in os.listxattr(p, follow_symlinks=False) if not n.startswith("trusted."))
     return tuple((n, os.getxattr(p, n, follow_symlinks=False)) for n in names)
@@ -337,7 +347,8 @@ OPS = {
     "ftruncate": lambda s, slot, size: os.ftruncate(_fd(s, slot), size),
     "fstat": lambda s, slot: stat_view(os.fstat(_fd(s, slot))),
     "fchmod": lambda s, slot, mode: os.fchmod(_fd(s, slot), mode),
-    "fsetxattr": lambda s, slot, name, value: os.setxattr(_fd(s, slot), name, value.encode()),
+    "setacl": lambda s, path, kind, entries: os.setxattr(
+        s.p(path), "system.posix_acl_" + kind, acl_xattr(entries), follow_symlinks=False),
     "close": lambda s, slot: _close_slot(s, slot),
 }
 # Operations that are run once for both sides (they act on the machine or

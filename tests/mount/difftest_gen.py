@@ -136,6 +136,21 @@ class Generator:
 
     def __init__(self, rng):
         self.rng = rng
+        self.open_slots = set()    # slots the last operations left open
+
+    def observe(self, op, result):
+        """What op did on the reference mount (open files to pick from)."""
+        if op[0] == "remount":
+            self.open_slots.clear()
+        elif op[0] == "open" and result[0] == "ok":
+            self.open_slots.add(op[1])
+        elif op[0] in ("open", "close"):
+            self.open_slots.discard(op[1])
+
+    def _slot(self):
+        if self.open_slots and self.rng.random() < 0.85:
+            return self.rng.choice(sorted(self.open_slots))
+        return self.rng.randint(0, 3)
 
     def _path(self, view, kinds=None, fresh=0.25):
         rng = self.rng
@@ -191,8 +206,12 @@ class Generator:
         if r < 0.66:
             return ("setxattr", P(("file", "dir")), "user.k%d" % rng.randint(0, 2), _text(rng, 0, 8),
                     rng.choice([0, 0, os.XATTR_CREATE, os.XATTR_REPLACE]))
-        if r < 0.68:
+        if r < 0.67:
             return ("removexattr", P(("file", "dir")), "user.k%d" % rng.randint(0, 2))
+        if r < 0.685:
+            kind = rng.choice(["access", "access", "default"])
+            return ("setacl", P(("dir",) if kind == "default" else ("file", "dir")), kind,
+                    self._acl())
         if r < 0.70:
             return ("getxattr", P(), "user.k%d" % rng.randint(0, 2))
         if r < 0.72:
@@ -208,7 +227,7 @@ class Generator:
             how = rng.choice(list(FLAG_SETS))
             return ("open", slot, P(("dir",) if how == "dir" else files), how)
         if r < 0.93:
-            slot = rng.randint(0, 3)
+            slot = self._slot()
             k = rng.random()
             if k < 0.3:
                 return ("pread", slot, rng.choice([0, 0, 3]), rng.choice([16, 4096]))
@@ -230,6 +249,19 @@ class Generator:
         if r < 0.99:
             return ("umask", rng.choice([0o022, 0o022, 0o077, 0o002, 0]))
         return ("remount",)
+
+    def _acl(self):
+        """A valid ACL: the three base entries, and maybe named ones with a
+        mask (sorted by tag, then id, as the kernel wants them)."""
+        rng = self.rng
+        perm = lambda: rng.randint(0, 7)
+        ents = [(1, perm(), -1), (4, perm(), -1), (32, perm(), -1)]
+        if rng.random() < 0.7:
+            ents += [(2, perm(), rng.choice([1000, 65534]))]
+            if rng.random() < 0.5:
+                ents += [(8, perm(), rng.choice([100, 1000]))]
+            ents += [(16, perm(), -1)]
+        return sorted(ents, key=lambda e: (e[0], e[2] & 0xFFFFFFFF))
 
     def next_simple(self, view):
         """A path operation for another user (no open files, no globals)."""
@@ -255,6 +287,8 @@ def generate_and_run(union, seed, nops, spelling=None, deadline=None):
             op = gen.next(_walk_view(pair.mnt_o))
             ops.append(op)
             step = run_sequence_step(pair, op, len(ops) - 1, out)
+            if out.results:
+                gen.observe(op, out.results[-1][1])
             if not step:
                 break
     finally:

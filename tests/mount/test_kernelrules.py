@@ -73,12 +73,24 @@ def test_o_trunc_by_non_root_owner_drops_setgid_and_setuid(union, where, mode):
     assert res[-1] == ("ok", ("-rwxr-xr-x", 1000, 1000, 0, 1, 0, "new"))
 
 
-def test_fstat_of_open_removed_directory(union):
-    """3. A directory opened, then removed: fstat still answers, nlink 0."""
-    res, _ = agree(union, [[d("b")]], [
-        ("mkdir", "c", 0o755), ("rename", "c", "b", 0), ("open", 0, "b", "dir"),
-        ("rmdir", "b"), ("fstat", 0), ("close", 0)])
-    assert res[4] == ("ok", ("drwxr-xr-x", 0, 0, None, 0, 0, "new"))
+# where the removed directory was: (layers, operations before, its path)
+REMOVED_DIRS = {
+    "rw": ([[d("b")]], [("mkdir", "c", 0o755), ("rename", "c", "b", 0)], "b"),
+    "lower": ([[d("b"), d("b/y")]], [], "b/y"),
+    "merged": ([[d("b"), d("b/y")], [d("b"), d("b/y")]], [("chmod", "b/y", 0o750)], "b/y"),
+}
+
+
+@pytest.mark.parametrize("where", sorted(REMOVED_DIRS))
+def test_fstat_of_open_removed_directory(union, where):
+    """3. A directory opened, then removed: fstat still answers (nlink 0 for
+    one that was in the upper layer alone, as overlayfs says)."""
+    layers, prep, path = REMOVED_DIRS[where]
+    res, _ = agree(union, layers, prep + [
+        ("open", 0, path, "dir"), ("rmdir", path), ("fstat", 0), ("close", 0)])
+    assert res[-2][0] == "ok", res[-2]
+    if where == "rw":
+        assert res[-2] == ("ok", ("drwxr-xr-x", 0, 0, None, 0, 0, "new"))
 
 
 @pytest.mark.parametrize("where", ["lower", "rw"])
