@@ -1,8 +1,11 @@
 /* Dropping privileges of changed files: see killpriv.h. */
 #include "killpriv.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -82,6 +85,92 @@ int lfs_killpriv_after_chown_at(fuse_req_t req, int dfd, const char *name,
 		return -errno;
 	if ((st.st_mode & S_ISGID) &&
 	    fchmodat(dfd, name, st.st_mode & 07777 & ~(mode_t)S_ISGID, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+#define CAP_FOWNER_BIT 3
+#define CAP_FSETID_BIT 4
+
+/* Whether the caller of req has capability cap (its /proc status says;
+ * when that cannot be read, no: a kill too many is the safer mistake). */
+static bool caller_has_cap(fuse_req_t req, int cap)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)fuse_req_ctx(req)->pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	bool has = false;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long caps;
+		if (sscanf(line, "CapEff: %llx", &caps) == 1) {
+			has = caps & (1ULL << cap);
+			break;
+		}
+	}
+	fclose(f);
+	return has;
+}
+
+/* Whether the caller of req holds the file of inode number ino (as the
+ * kernel knows it) open for writing: its fdinfo says (no request to this
+ * mount for that). When that cannot be read, yes. */
+static bool caller_writes(fuse_req_t req, uint64_t ino)
+{
+	char path[64];
+	int pid = (int)fuse_req_ctx(req)->pid;
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo", pid);
+	DIR *d = opendir(path);
+	if (!d)
+		return true;
+	bool writes = false;
+	struct dirent *de;
+	while (!writes && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		char info[PATH_MAX], line[128];
+		snprintf(info, sizeof(info), "%s/%s", path, de->d_name);
+		FILE *f = fopen(info, "re");
+		if (!f)
+			continue;
+		unsigned long long flags = 0, fino = 0;
+		bool have_flags = false, have_ino = false;
+		while (fgets(line, sizeof(line), f)) {
+			if (sscanf(line, "flags: %llo", &flags) == 1)
+				have_flags = true;
+			else if (sscanf(line, "ino: %llu", &fino) == 1)
+				have_ino = true;
+		}
+		fclose(f);
+		writes = have_flags && have_ino && fino == ino && (flags & O_ACCMODE) != O_RDONLY;
+	}
+	closedir(d);
+	return writes;
+}
+
+int lfs_killpriv_on_request(fuse_req_t req, int dfd, const char *name, uint64_t ino)
+{
+	struct stat st;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || !(st.st_mode & (S_ISUID | S_ISGID)))
+		return 0;
+	bool capable = caller_has_cap(req, CAP_FSETID_BIT);
+	bool writing = caller_writes(req, ino);
+	if (writing && capable)
+		return 0;
+	bool in_group = capable || (st.st_mode & (S_ISGID | S_IXGRP)) != S_ISGID ||
+			caller_in_group(req, st.st_gid);
+	mode_t mode = lfs_killpriv_mode(st.st_mode, in_group);
+	if (mode == st.st_mode)
+		return 0;
+	/* chown turns the kill into a mode change, which only the owner may
+	 * make (setattr_prepare()). */
+	if (!writing && lfs_id_on_disk(&lfs->ids.uids, fuse_req_ctx(req)->uid) != st.st_uid &&
+	    !caller_has_cap(req, CAP_FOWNER_BIT))
+		return -EPERM;
+	if (fchmodat(dfd, name, mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	return 0;
 }

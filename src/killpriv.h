@@ -15,8 +15,10 @@
  *     removes it itself (a REMOVEXATTR request), and the branch filesystem
  *     does under the daemon's own write, truncate and chown.
  * Writes through FUSE passthrough never reach the daemon, so a file that
- * carries setuid, setgid or a capability is never passed through
- * (passthrough.c asks lfs_killpriv_privileged()). */
+ * carries setuid, setgid or a capability is not passed through
+ * (passthrough.c asks lfs_killpriv_privileged()); one that gains them
+ * while passthrough opens exist is covered by the kernel's kill request
+ * (an empty SETATTR before each such write: lfs_killpriv_on_request()). */
 #ifndef LAYERFS_KILLPRIV_H
 #define LAYERFS_KILLPRIV_H
 
@@ -38,6 +40,16 @@ int lfs_killpriv_after_change(fuse_req_t req, int fd, bool *changed);
 /* After chown by req of a non-directory whose mode and group were old. */
 int lfs_killpriv_after_chown_at(fuse_req_t req, int dfd, const char *name,
 				const struct stat *old);
+
+/* A SETATTR that asks for no change is the kernel's kill request (its
+ * VFS found privileges to drop, and says nothing more): before a write,
+ * also one through passthrough, whose data never reaches us, by a caller
+ * without CAP_FSETID; or from chown(f, -1, -1), by anyone. A caller that
+ * holds the file (inode number ino) open for writing is taken to write.
+ * Drops setuid/setgid of the object name in dfd by the rules of the one or
+ * the other (a chown by a caller neither owner nor CAP_FOWNER: -EPERM, as
+ * ext4 says). 0 or -errno. */
+int lfs_killpriv_on_request(fuse_req_t req, int dfd, const char *name, uint64_t ino);
 
 /* A regular file with setuid, setgid or security.capability. */
 bool lfs_killpriv_privileged(int fd);

@@ -89,12 +89,21 @@ static int truncate_obj(fuse_req_t req, const struct objref *o, struct fuse_file
 	return ret;
 }
 
+/* What a SETATTR may change; one that changes none of it is the kernel's
+ * request to drop privileges (killpriv.h). */
+#define ATTR_CHANGES (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID | \
+		      FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | \
+		      FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)
+
 /* Applies the requested changes to the (rw) object o. Owner before mode:
  * chown drops setuid/setgid. Times last: everything else touches them.
  * setuid/setgid go as the kernel's rules say (killpriv.h). */
 static int apply_setattr(fuse_req_t req, const struct objref *o, struct node *n,
 			 struct stat *attr, int to_set, struct fuse_file_info *fi)
 {
+	if (!(to_set & ATTR_CHANGES))
+		return lfs_killpriv_on() ? lfs_killpriv_on_request(req, o->dfd, o->name, n->ino)
+					 : 0;
 	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
 		struct stat old;
 		if (fstatat(o->dfd, o->name, &old, AT_SYMLINK_NOFOLLOW) < 0)

@@ -74,6 +74,10 @@ def do_chown_other(p):
     os.chown(p, 4000, 4000)
 
 
+def do_chown_none(p):
+    os.chown(p, -1, -1)
+
+
 def do_open_no_write(p):
     os.close(os.open(p, os.O_WRONLY))
 
@@ -81,7 +85,7 @@ def do_open_no_write(p):
 CHANGES = {
     "write": do_write, "pwrite": do_pwrite, "truncate": do_truncate,
     "ftruncate": do_ftruncate, "otrunc": do_otrunc, "open-only": do_open_no_write,
-    "chown-same": do_chown_same, "chown-other": do_chown_other,
+    "chown-same": do_chown_same, "chown-other": do_chown_other, "chown-none": do_chown_none,
 }
 # (mode, caller uid, caller gid): the owner, a stranger (the file lets
 # everyone write), root; setgid with and without group-exec.
@@ -129,7 +133,7 @@ def test_setuid_setgid_dropped_as_on_ext4(union, ref, where, change):
     for n in names:
         setup(os.path.join(r, n), n)
     for n, (mode, uid, gid) in zip(names, CASES):
-        if change.startswith("chown") and uid != 0:
+        if change in ("chown-same", "chown-other") and uid != 0:
             continue      # only root may give files away
         got = run_change(change, m.p(n), uid, gid)
         want = run_change(change, os.path.join(r, n), uid, gid)
@@ -137,7 +141,8 @@ def test_setuid_setgid_dropped_as_on_ext4(union, ref, where, change):
         assert state(m.p(n)) == state(os.path.join(r, n)), (change, oct(mode), uid)
 
 
-@pytest.mark.parametrize("change", ["write", "truncate", "otrunc", "chown-same", "open-only"])
+@pytest.mark.parametrize("change", ["write", "truncate", "otrunc", "chown-same", "chown-none",
+                                    "open-only"])
 def test_capability_dropped_as_on_ext4(union, ref, where, change):
     names = ["root-file", "user-file"]
 
@@ -152,7 +157,7 @@ def test_capability_dropped_as_on_ext4(union, ref, where, change):
         setup(os.path.join(r, n), n)
     assert has_cap(m.p("root-file"))
     for n, uid in (("root-file", 0), ("user-file", OTHER)):
-        if change.startswith("chown") and uid != 0:
+        if change == "chown-same" and uid != 0:
             continue
         assert run_change(change, m.p(n), uid, uid) == run_change(change, os.path.join(r, n),
                                                                  uid, uid)
@@ -210,3 +215,36 @@ def test_privileged_files_are_not_passed_through(union):
     assert as_user(OTHER, OTHER, do_write, m.p("capf"))[0] == "ok"
     assert requests(m, "WRITE") > w1
     assert not has_cap(m.p("capf")) and not has_cap(os.path.join(rw, "capf"))
+
+
+def test_privileges_gained_while_passed_through_are_dropped(union, ref):
+    """A file opened through passthrough (nothing to drop then) that gains
+    setgid/setuid while open: a write by another user, through that open
+    file or a new one (the kernel passes both through), still drops them
+    (the kernel's kill request before the write)."""
+    spec = {n: F("x\n", mode=0o777, uid=OWNER, gid=OWNER) for n in ("same", "new")}
+    rw = union.branch("rw", spec)
+    m = union.mount([(rw, "rw"), (union.branch("l1", {"x": "x"}), "ro+wh")],
+                    extra_args=("-d",))
+    r = ref("ext4", spec)
+    for root in (m.mnt, r):
+        for n in spec:
+            os.chown(os.path.join(root, n), OWNER, OWNER)
+        held = os.open(os.path.join(root, "new"), os.O_WRONLY)   # by root
+        os.chmod(os.path.join(root, "new"), 0o6777)
+
+        def through_same(p):
+            fd = os.open(p, os.O_WRONLY | os.O_APPEND)
+            try:
+                os.write(fd, b"a")
+                os.chmod(p, 0o2777)           # the owner, while it is open
+                os.write(fd, b"b")
+            finally:
+                os.close(fd)
+        assert as_user(OWNER, OWNER, through_same, os.path.join(root, "same"))[0] == "ok"
+        assert as_user(OTHER, OTHER, do_write, os.path.join(root, "new"))[0] == "ok"
+        os.close(held)
+    for n in spec:
+        assert state(m.p(n)) == state(os.path.join(r, n)), n
+        assert state(os.path.join(rw, n)) == state(os.path.join(r, n)), n
+    assert requests(m, "WRITE") == 0          # all of it passed through
