@@ -199,7 +199,7 @@ class Generator:
         if r < 0.56:
             return ("chmod", P(("file", "dir")), rng.choice(MODES_FILE + MODES_DIR))
         if r < 0.59:
-            uid, gid = rng.choice(USERS + [(-1, 1000), (1000, -1)])
+            uid, gid = rng.choice(USERS + [(-1, 1000), (1000, -1), (-1, -1)])
             return ("chown", P(), uid, gid)
         if r < 0.62:
             return ("utime", P(), rng.choice(UTIME_VALUES + [None]), rng.choice(UTIME_VALUES + [None]))
@@ -269,7 +269,7 @@ class Generator:
             op = self.next(view)
             if op[0] not in GLOBAL_OPS and op[0] not in ("as", "open", "pread", "pwrite",
                                                          "ftruncate", "fstat", "fchmod",
-                                                         "close", "chown"):
+                                                         "close"):
                 return op
 
 
