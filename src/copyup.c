@@ -228,6 +228,50 @@ int lfs_copyup(struct node *n, bool data)
 	return ret;
 }
 
+/* The copy of a lower file that only open files still reach (its names
+ * removed or replaced): built in the work directory from one of them, given
+ * to every one of them, and unlinked again (it lives on as theirs). */
+static int copy_orphan_locked(struct node *n)
+{
+	int sfd = lfs_node_dup_open_fd(n);
+	if (sfd < 0)
+		return sfd;
+	struct stat st;
+	int orph = lfs_work_orph();
+	int ret = orph < 0 ? orph : fstat(sfd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EROFS;
+	char tmp[64];
+	lfs_tmpname(tmp, sizeof(tmp), "orphan");
+	int dfd = ret ? ret : openat(orph, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+	if (ret == 0 && dfd < 0)
+		ret = -errno;
+	if (ret == 0)
+		ret = lfs_copy_data(sfd, dfd, st.st_size);
+	if (ret == 0)
+		ret = lfs_copy_attrs_fd(dfd, &st);
+	if (ret == 0)
+		ret = lfs_copy_xattrs_from_fd(sfd, orph, tmp, skip_internal_xattr);
+	if (dfd >= 0)
+		close(dfd);
+	close(sfd);
+	if (ret == 0) {
+		lfs_node_set_upper(n);
+		lfs_handles_copied_up(n, orph, tmp);
+	}
+	if (dfd >= 0)
+		unlinkat(orph, tmp, 0);
+	return ret;
+}
+
+int lfs_copyup_orphan(struct node *n)
+{
+	if (!lfs->has_rw)
+		return -EROFS;
+	lfs_mutex_lock(&n->lock, LFS_RANK_NODE);
+	int ret = lfs_node_is_upper(n) ? 0 : copy_orphan_locked(n);
+	lfs_mutex_unlock(&n->lock, LFS_RANK_NODE);
+	return ret;
+}
+
 int lfs_upper_dir(struct node *dir, struct objref *o)
 {
 	int ret = lfs_copyup(dir, true);

@@ -145,6 +145,12 @@ static int apply_setattr(fuse_req_t req, const struct objref *o, struct node *n,
  * O_PATH: everything goes through its /proc/self/fd link). */
 static int setattr_unlinked(fuse_req_t req, struct node *n, struct stat *attr, int to_set)
 {
+	if (!(to_set & ATTR_CHANGES))
+		return 0;      /* a kill request: an unlinked file runs nothing */
+	/* Never the lower file itself. */
+	int up = lfs_node_is_upper(n) ? 0 : lfs_copyup_orphan(n);
+	if (up)
+		return up;
 	int fd = lfs_node_dup_open_fd(n);
 	if (fd < 0)
 		return fd;

@@ -635,6 +635,14 @@ DIFFERENCES = [
                           ev.lfs != ev.ovl),
         diverges=True),
     Difference(
+        "orphan-fchmod",
+        "fchmod of an open lower file whose name was removed or replaced changes the open "
+        "file, as on ext4 (layerfs copies it up for its open files); overlayfs cannot copy "
+        "it up any more and says EEXIST.",
+        match=lambda ev: (_op_is(ev, "fchmod") and ev.lfs == ("ok", None) and
+                          ev.ovl == ("err", "EEXIST")),
+        diverges=True),
+    Difference(
         "marker-names",
         "Names beginning with .wh. are aufs's markers: layerfs never shows them and refuses "
         "to create them (EINVAL); overlayfs has no such names.", generated=False),
