@@ -234,13 +234,25 @@ static int at_path(int dirfd, const char *name, char *buf, size_t bufsz)
 	return 0;
 }
 
+/* The source of a copy is read without following a final symlink, except
+ * an open fd's /proc/self/fd link, which must be followed to the file. */
+static ssize_t src_list(const char *path, bool follow, char *buf, size_t size)
+{
+	return follow ? listxattr(path, buf, size) : llistxattr(path, buf, size);
+}
+
+static ssize_t src_get(const char *path, bool follow, const char *name, void *buf, size_t size)
+{
+	return follow ? getxattr(path, name, buf, size) : lgetxattr(path, name, buf, size);
+}
+
 /* Reads the xattr name list of path into a malloc'd *out (caller frees;
  * may be NULL). Returns the list length, 0 for none, or -errno. */
-static ssize_t read_name_list(const char *path, char **out)
+static ssize_t read_name_list(const char *path, bool follow, char **out)
 {
 	*out = NULL;
 	for (;;) {
-		ssize_t len = llistxattr(path, NULL, 0);
+		ssize_t len = src_list(path, follow, NULL, 0);
 		if (len < 0)
 			return (errno == EOPNOTSUPP || errno == ENOTSUP) ? 0 : -errno;
 		if (len == 0)
@@ -248,7 +260,7 @@ static ssize_t read_name_list(const char *path, char **out)
 		char *buf = malloc((size_t)len);
 		if (!buf)
 			return -ENOMEM;
-		ssize_t got = llistxattr(path, buf, (size_t)len);
+		ssize_t got = src_list(path, follow, buf, (size_t)len);
 		if (got >= 0) {
 			*out = buf;
 			return got;
@@ -276,15 +288,15 @@ static int xbuf_reserve(struct xbuf *b, size_t want)
 /* Reads the value of name on path into b, growing b as needed.
  * Returns the value length or -errno. b->cap must be non-zero: with a
  * zero size lgetxattr() reports the length instead of the value. */
-static ssize_t read_value(const char *path, const char *name, struct xbuf *b)
+static ssize_t read_value(const char *path, bool follow, const char *name, struct xbuf *b)
 {
 	for (;;) {
-		ssize_t len = lgetxattr(path, name, b->data, b->cap);
+		ssize_t len = src_get(path, follow, name, b->data, b->cap);
 		if (len >= 0)
 			return len;
 		if (errno != ERANGE)
 			return -errno;
-		len = lgetxattr(path, name, NULL, 0);
+		len = src_get(path, follow, name, NULL, 0);
 		if (len < 0)
 			return -errno;
 		int err = xbuf_reserve(b, (size_t)len);
@@ -309,10 +321,10 @@ static bool dst_refusal_ignorable(const char *name, int err)
 	return err == EOPNOTSUPP || err == ENOTSUP || err == EPERM;
 }
 
-static int copy_one_xattr(const char *src, const char *dst, const char *name,
+static int copy_one_xattr(const char *src, bool follow, const char *dst, const char *name,
 			  struct xbuf *b)
 {
-	ssize_t len = read_value(src, name, b);
+	ssize_t len = read_value(src, follow, name, b);
 	if (len == -ENODATA) /* removed since the listing */
 		return 0;
 	if (len < 0)
@@ -323,7 +335,7 @@ static int copy_one_xattr(const char *src, const char *dst, const char *name,
 	return dst_refusal_ignorable(name, err) ? 0 : -err;
 }
 
-static int copy_listed_xattrs(const char *src, const char *dst,
+static int copy_listed_xattrs(const char *src, bool follow, const char *dst,
 			      const char *names, size_t len,
 			      bool (*skip)(const char *xattr_name))
 {
@@ -338,7 +350,7 @@ static int copy_listed_xattrs(const char *src, const char *dst,
 		if (nlen == (size_t)(end - n)) /* unterminated tail: not a name */
 			break;
 		if (nlen > 0 && !(skip && skip(n))) {
-			err = copy_one_xattr(src, dst, n, &b);
+			err = copy_one_xattr(src, follow, dst, n, &b);
 			if (err)
 				break;
 		}
@@ -361,9 +373,27 @@ int lfs_copy_xattrs(int src_dirfd, const char *src_name,
 		return err;
 
 	char *names;
-	ssize_t len = read_name_list(src, &names);
+	ssize_t len = read_name_list(src, false, &names);
 	if (len > 0)
-		err = copy_listed_xattrs(src, dst, names, (size_t)len, skip);
+		err = copy_listed_xattrs(src, false, dst, names, (size_t)len, skip);
+	else
+		err = (int)len;
+	free(names);
+	return err;
+}
+
+int lfs_copy_xattrs_from_fd(int src_fd, int dst_dirfd, const char *dst_name,
+			    bool (*skip)(const char *xattr_name))
+{
+	char src[64], dst[PATH_MAX];
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", src_fd);
+	int err = at_path(dst_dirfd, dst_name, dst, sizeof(dst));
+	if (err)
+		return err;
+	char *names;
+	ssize_t len = read_name_list(src, true, &names);
+	if (len > 0)
+		err = copy_listed_xattrs(src, true, dst, names, (size_t)len, skip);
 	else
 		err = (int)len;
 	free(names);

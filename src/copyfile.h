@@ -44,6 +44,11 @@ int lfs_copy_xattrs(int src_dirfd, const char *src_name,
                     int dst_dirfd, const char *dst_name,
                     bool (*skip)(const char *xattr_name));
 
+/* The same from the object open as src_fd (which may have no name left:
+ * an unlinked file still open). */
+int lfs_copy_xattrs_from_fd(int src_fd, int dst_dirfd, const char *dst_name,
+			    bool (*skip)(const char *xattr_name));
+
 /* Gives dst_name (in dst_dirfd, final symlink never followed) the owner,
  * permission bits (including setuid/setgid/sticky) and atime/mtime (with
  * nanoseconds) of st. Order matters: chown first (it clears setuid/setgid),

@@ -10,6 +10,7 @@
 #include <sys/xattr.h>
 
 #include "copyfile.h"
+#include "handle.h"
 #include "ino.h"
 #include "plink.h"
 #include "workdir.h"
@@ -82,8 +83,10 @@ static int copy_regular(struct node *n, const struct objref *src, const struct s
 	int ret = fill_regular(src, st, orph, tmp, data || st->st_nlink > 1);
 	if (ret == 0)
 		record_number(n, orph, tmp);
+	/* The name published below is the first lower name gone up. */
+	struct lfs_plink_count count = { st->st_nlink, 1 };
 	if (ret == 0 && plink >= 0)
-		lfs_plink_mark(orph, tmp, key, st->st_nlink);
+		lfs_plink_mark(orph, tmp, key, &count);
 	if (ret == 0 && plink >= 0 && linkat(orph, tmp, plink, key, 0) < 0 && errno != EEXIST)
 		ret = -errno;
 	if (ret) {
@@ -95,7 +98,8 @@ static int copy_regular(struct node *n, const struct objref *src, const struct s
 		lfs_tree_lock();
 		if (!n->plink)
 			n->plink = strdup(key);
-		n->lower_nlink = st->st_nlink;
+		n->lower_nlink = count.lower;
+		n->lower_gone = count.gone;
 		lfs_tree_unlock();
 	}
 	return ret;
@@ -142,19 +146,6 @@ static int copy_other(struct node *n, const struct objref *src, const struct sta
 
 /* Putting a copy into an rw directory is not a change users made: the
  * directory keeps the times it had (as on overlayfs). */
-static bool save_times(int dfd, struct stat *st)
-{
-	return fstatat(dfd, "", st, AT_EMPTY_PATH) == 0;
-}
-
-static void restore_times(int dfd, const struct stat *st)
-{
-	char path[64];
-	struct timespec ts[2] = { st->st_atim, st->st_mtim };
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", dfd);
-	if (utimensat(AT_FDCWD, path, ts, 0) < 0)
-		lfs_dbg("cannot restore directory times: %s", strerror(errno));
-}
 
 static int copyup_locked(struct node *n, struct node *parent, bool data)
 {
@@ -173,20 +164,26 @@ static int copyup_locked(struct node *n, struct node *parent, bool data)
 		lfs_obj_release(&src);
 		return ret;
 	}
-	struct stat pst;
-	bool keep_times = save_times(dst.dfd, &pst);
+	struct lfs_dir_times pt;
+	lfs_dir_times_save(dst.dfd, &pt);
 	if (S_ISREG(st.st_mode))
 		ret = copy_regular(n, &src, &st, dst.dfd, data);
 	else
 		ret = copy_other(n, &src, &st, dst.dfd);
-	if (ret == 0 && keep_times)
-		restore_times(dst.dfd, &pst);
+	if (ret == 0)
+		lfs_dir_times_restore(dst.dfd, &pt);
 	struct stat ust;
 	if (ret == 0 && fstatat(dst.dfd, src.name, &ust, AT_SYMLINK_NOFOLLOW) == 0)
 		ret = lfs_ino_remember(&ust, n->ino);
-	if (ret == 0)
+	if (ret == 0) {
 		lfs_node_set_upper(n);
-	else
+		lfs_handles_copied_up(n, dst.dfd, src.name);
+		/* A directory in two branches now counts as merged (st_nlink 1):
+		 * the kernel's cached attributes say otherwise. Attributes only:
+		 * no lock a request may hold is taken for that. */
+		if (S_ISDIR(st.st_mode) && lfs->se)
+			fuse_lowlevel_notify_inval_inode(lfs->se, lfs_node_id(n), -1, 0);
+	} else
 		lfs_log("copy-up of '%s' from branch %d failed: %s", src.name, src.branch,
 			strerror(-ret));
 	lfs_obj_release(&src);
@@ -241,6 +238,50 @@ int lfs_copyup(struct node *n, bool data)
 	return ret;
 }
 
+/* The copy of a lower file that only open files still reach (its names
+ * removed or replaced): built in the work directory from one of them, given
+ * to every one of them, and unlinked again (it lives on as theirs). */
+static int copy_orphan_locked(struct node *n)
+{
+	int sfd = lfs_node_dup_open_fd(n);
+	if (sfd < 0)
+		return sfd;
+	struct stat st;
+	int orph = lfs_work_orph();
+	int ret = orph < 0 ? orph : fstat(sfd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EROFS;
+	char tmp[64];
+	lfs_tmpname(tmp, sizeof(tmp), "orphan");
+	int dfd = ret ? ret : openat(orph, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+	if (ret == 0 && dfd < 0)
+		ret = -errno;
+	if (ret == 0)
+		ret = lfs_copy_data(sfd, dfd, st.st_size);
+	if (ret == 0)
+		ret = lfs_copy_attrs_fd(dfd, &st);
+	if (ret == 0)
+		ret = lfs_copy_xattrs_from_fd(sfd, orph, tmp, lfs_is_internal_xattr);
+	if (dfd >= 0)
+		close(dfd);
+	close(sfd);
+	if (ret == 0) {
+		lfs_node_set_upper(n);
+		lfs_handles_copied_up(n, orph, tmp);
+	}
+	if (dfd >= 0)
+		unlinkat(orph, tmp, 0);
+	return ret;
+}
+
+int lfs_copyup_orphan(struct node *n)
+{
+	if (!lfs->has_rw)
+		return -EROFS;
+	lfs_mutex_lock(&n->lock, LFS_RANK_NODE);
+	int ret = lfs_node_is_upper(n) ? 0 : copy_orphan_locked(n);
+	lfs_mutex_unlock(&n->lock, LFS_RANK_NODE);
+	return ret;
+}
+
 int lfs_upper_dir(struct node *dir, struct objref *o)
 {
 	int ret = lfs_copyup(dir, true);
@@ -261,9 +302,9 @@ int lfs_copyup_at(struct node *dir, const char *name, struct node *n)
 	int ret = lfs_upper_dir(dir, &pd);
 	if (ret)
 		return ret;
-	struct stat pst;
 	if (!entry_in_rw(pd.dfd, name)) {
-		bool keep_times = save_times(pd.dfd, &pst);
+		struct lfs_dir_times pt;
+		lfs_dir_times_save(pd.dfd, &pt);
 		ret = lfs_copyup(n, true);
 		char key[LFS_PLINK_KEY_MAX] = "";
 		lfs_tree_lock();
@@ -273,8 +314,8 @@ int lfs_copyup_at(struct node *dir, const char *name, struct node *n)
 		/* Another name of n went up: this one links to the same copy. */
 		if (ret == 0 && key[0] && !entry_in_rw(pd.dfd, name))
 			ret = lfs_plink_link(n, key, pd.dfd, name);
-		if (ret == 0 && keep_times)
-			restore_times(pd.dfd, &pst);
+		if (ret == 0)
+			lfs_dir_times_restore(pd.dfd, &pt);
 	}
 	lfs_obj_release(&pd);
 	return ret;

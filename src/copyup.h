@@ -13,6 +13,10 @@ int lfs_copyup(struct node *n, bool data);
 /* Makes sure the entry name of dir (naming node n) exists in the rw branch:
  * linked from the hardlink index when n's data lives there. */
 int lfs_copyup_at(struct node *dir, const char *name, struct node *n);
+/* A lower file node n that has no name left but is still open gets a copy
+ * of its own for its open files (a change through them must not reach the
+ * lower branch). */
+int lfs_copyup_orphan(struct node *n);
 /* Makes sure directory node dir exists in the rw branch; opens it. */
 int lfs_upper_dir(struct node *dir, struct objref *o);
 

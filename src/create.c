@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "copyup.h"
 #include "layerfs/pathutil.h"
 #include "layerfs/union.h"
@@ -58,26 +59,42 @@ static int begin_create(struct node *dir, const char *name, struct objref *pd)
 	return lfs_upper_dir(dir, pd);
 }
 
-/* Moves a new object, built as tmp in the work directory orph, to name in
- * the rw directory pd once it has the caller as owner. A whiteout of the
- * same name is dropped after (the entry wins in its branch). On failure
- * tmp is removed; -EEXIST when name appeared meanwhile. */
-static int publish_new(const struct fuse_ctx *caller, int orph, const char *tmp,
-		       struct objref *pd, const char *name)
+/* What the kernel does for objects made in place under a setgid
+ * directory: a new directory inherits the setgid bit (and, in set_owner,
+ * the group). */
+static int inherit_setgid(struct objref *pd, int orph, const char *tmp)
 {
-	lfs_mark_dirty();   /* the whiteout of name goes only after it is placed */
-	/* What the kernel does for objects made in place under a setgid
-	 * directory: a new directory inherits the setgid bit (and, below, the
-	 * group through set_owner). */
 	struct stat parent, st;
 	if (fstatat(pd->dfd, "", &parent, AT_EMPTY_PATH) == 0 && (parent.st_mode & S_ISGID) &&
 	    fstatat(orph, tmp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
-	    fchmodat(orph, tmp, (st.st_mode & 07777) | S_ISGID, 0) < 0) {
-		int err = errno;
-		lfs_remove_tree_at(orph, tmp);
-		return -err;
-	}
-	int ret = set_owner(caller, orph, tmp, pd->dfd);
+	    fchmodat(orph, tmp, (st.st_mode & 07777) | S_ISGID, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Gives the new object tmp (in the work directory orph) what the kernel
+ * gives an object made in pd: setgid and group of a setgid parent, the
+ * parent's default ACL (a, from lfs_acl_for_new()), the caller as owner. */
+static int finish_new(const struct fuse_ctx *caller, int orph, const char *tmp,
+		      struct objref *pd, const struct lfs_acl_new *a)
+{
+	int ret = inherit_setgid(pd, orph, tmp);
+	if (ret == 0)
+		ret = lfs_acl_apply(orph, tmp, a);
+	if (ret == 0)
+		ret = set_owner(caller, orph, tmp, pd->dfd);
+	return ret;
+}
+
+/* Moves a new object, built as tmp in the work directory orph, to name in
+ * the rw directory pd once it is finished. A whiteout of the same name is
+ * dropped after (the entry wins in its branch). On failure tmp is removed;
+ * -EEXIST when name appeared meanwhile. */
+static int publish_new(const struct fuse_ctx *caller, int orph, const char *tmp,
+		       struct objref *pd, const char *name, const struct lfs_acl_new *a)
+{
+	lfs_mark_dirty();   /* the whiteout of name goes only after it is placed */
+	int ret = finish_new(caller, orph, tmp, pd, a);
 	if (ret == 0 && renameat2(orph, tmp, pd->dfd, name, RENAME_NOREPLACE) < 0)
 		ret = -errno;
 	if (ret) {
@@ -97,18 +114,23 @@ int lfs_create_object(const struct fuse_ctx *caller, struct node *dir, const cha
 	int ret = begin_create(dir, name, &pd);
 	if (ret)
 		return ret;
+	struct lfs_acl_new a;
 	int orph = lfs_work_orph();
-	if (orph < 0) {
+	ret = orph < 0 ? orph
+		       : lfs_acl_for_new(pd.dfd, link_target ? S_IFLNK : mode & S_IFMT, mode,
+					 caller->umask, &a);
+	if (ret) {
 		lfs_obj_release(&pd);
-		return orph;
+		return ret;
 	}
 	char tmp[64];
 	lfs_tmpname(tmp, sizeof(tmp), "new");
 	if (link_target)
 		ret = symlinkat(link_target, orph, tmp);
 	else
-		ret = mknodat(orph, tmp, mode, rdev);
-	ret = ret < 0 ? -errno : publish_new(caller, orph, tmp, &pd, name);
+		ret = mknodat(orph, tmp, (mode & S_IFMT) | (a.mode & 07777), rdev);
+	ret = ret < 0 ? -errno : publish_new(caller, orph, tmp, &pd, name, &a);
+	lfs_acl_new_free(&a);
 	lfs_obj_release(&pd);
 	return ret;
 }
@@ -116,18 +138,11 @@ int lfs_create_object(const struct fuse_ctx *caller, struct node *dir, const cha
 /* mkdir where a whiteout stands: build the directory, opaque, in the work
  * directory and rename it into place, then drop the whiteout. */
 static int mkdir_opaque(const struct fuse_ctx *caller, struct objref *pd, const char *name,
-			mode_t mode)
+			int orph, const char *tmp, const struct lfs_acl_new *a)
 {
-	int orph = lfs_work_orph();
-	if (orph < 0)
-		return orph;
-	char tmp[64];
-	lfs_tmpname(tmp, sizeof(tmp), "mkdir");
-	if (mkdirat(orph, tmp, mode) < 0)
-		return -errno;
 	int ret = lfs_opaque_make(orph, tmp);
 	if (ret == 0)
-		ret = set_owner(caller, orph, tmp, pd->dfd);
+		ret = finish_new(caller, orph, tmp, pd, a);
 	if (ret == 0 && renameat2(orph, tmp, pd->dfd, name, RENAME_NOREPLACE) < 0)
 		ret = -errno;
 	if (ret) {
@@ -144,40 +159,50 @@ int lfs_create_dir(const struct fuse_ctx *caller, struct node *dir, const char *
 	int ret = begin_create(dir, name, &pd);
 	if (ret)
 		return ret;
-	if (lfs_union_whiteout_at(pd.dfd, name)) {
-		ret = mkdir_opaque(caller, &pd, name, mode);
-	} else {
-		int orph = lfs_work_orph();
-		char tmp[64];
-		lfs_tmpname(tmp, sizeof(tmp), "mkdir");
-		if (orph < 0)
-			ret = orph;
-		else if (mkdirat(orph, tmp, mode) < 0)
-			ret = -errno;
-		else
-			ret = publish_new(caller, orph, tmp, &pd, name);
+	struct lfs_acl_new a;
+	int orph = lfs_work_orph();
+	ret = orph < 0 ? orph : lfs_acl_for_new(pd.dfd, S_IFDIR, mode, caller->umask, &a);
+	if (ret) {
+		lfs_obj_release(&pd);
+		return ret;
 	}
+	char tmp[64];
+	lfs_tmpname(tmp, sizeof(tmp), "mkdir");
+	if (mkdirat(orph, tmp, a.mode & 07777) < 0)
+		ret = -errno;
+	else if (lfs_union_whiteout_at(pd.dfd, name))
+		ret = mkdir_opaque(caller, &pd, name, orph, tmp, &a);
+	else
+		ret = publish_new(caller, orph, tmp, &pd, name, &a);
+	lfs_acl_new_free(&a);
 	lfs_obj_release(&pd);
 	return ret;
 }
 
 int lfs_create_file(const struct fuse_ctx *caller, struct node *dir, const char *name,
-		    mode_t mode, int flags)
+		    mode_t mode, int flags, bool *existed)
 {
+	*existed = false;
 	struct objref pd;
 	int ret = lfs_check_new_name(name);
 	if (ret == 0)
 		ret = lfs_upper_dir(dir, &pd);
 	if (ret)
 		return ret;
+	struct lfs_acl_new a;
 	int orph = lfs_work_orph();
+	ret = orph < 0 ? orph : lfs_acl_for_new(pd.dfd, S_IFREG, mode, caller->umask, &a);
+	if (ret) {
+		lfs_obj_release(&pd);
+		return ret;
+	}
 	char tmp[64];
 	lfs_tmpname(tmp, sizeof(tmp), "new");
-	int fd = orph < 0 ? orph : openat(orph, tmp, flags | O_CREAT | O_EXCL, mode);
-	if (orph >= 0 && fd < 0)
+	int fd = openat(orph, tmp, flags | O_CREAT | O_EXCL, a.mode & 07777);
+	if (fd < 0)
 		fd = -errno;
 	if (fd >= 0) {
-		ret = publish_new(caller, orph, tmp, &pd, name);
+		ret = publish_new(caller, orph, tmp, &pd, name, &a);
 		if (ret) {
 			close(fd);
 			fd = ret;
@@ -187,8 +212,10 @@ int lfs_create_file(const struct fuse_ctx *caller, struct node *dir, const char 
 			fd = openat(pd.dfd, name, flags);
 			if (fd < 0)
 				fd = -errno;
+			*existed = true;
 		}
 	}
+	lfs_acl_new_free(&a);
 	lfs_obj_release(&pd);
 	return fd;
 }

@@ -16,9 +16,9 @@ int lfs_create_object(const struct fuse_ctx *caller, struct node *dir, const cha
 int lfs_create_dir(const struct fuse_ctx *caller, struct node *dir, const char *name,
 		   mode_t mode);
 /* Opens name in dir with flags, creating it (O_EXCL honoured); an existing
- * file is opened as it is. The fd, or -errno. */
+ * file is opened as it is (*existed). The fd, or -errno. */
 int lfs_create_file(const struct fuse_ctx *caller, struct node *dir, const char *name,
-		    mode_t mode, int flags);
+		    mode_t mode, int flags, bool *existed);
 /* A new name newname in dir for node n (copied up first). */
 int lfs_create_link(struct node *n, struct node *dir, const char *newname);
 

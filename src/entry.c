@@ -12,14 +12,14 @@
 
 /* An rw file with several links may be a copy in the hardlink index. */
 static bool indexed_rw_name(struct node *dir, const char *name, const struct resolved *r,
-			    char *key, size_t keysize, nlink_t *lower_nlink)
+			    char *key, size_t keysize, struct lfs_plink_count *count)
 {
 	if (!lfs->has_rw || r->branch != 0 || !S_ISREG(r->st.st_mode) || r->st.st_nlink < 2)
 		return false;
 	struct objref o;
 	if (lfs_obj_locate_dir(dir, 0, &o))
 		return false;
-	bool marked = lfs_plink_marked(o.dfd, name, key, keysize, lower_nlink);
+	bool marked = lfs_plink_marked(o.dfd, name, key, keysize, count);
 	lfs_obj_release(&o);
 	return marked;
 }
@@ -29,12 +29,11 @@ int lfs_make_entry(struct node *dir, const char *name, const struct resolved *r,
 {
 	char key[LFS_PLINK_KEY_MAX];
 	struct stat pst;
+	struct lfs_plink_count count;
 	/* A multiply-linked lower file copied up through another name lives in
 	 * the index: this name shows that copy. */
-	bool in_index = r->branch != 0 && lfs_plink_find(&r->st, key, sizeof(key), &pst);
-	nlink_t marked_nlink = 0;
-	bool marked = !in_index &&
-		      indexed_rw_name(dir, name, r, key, sizeof(key), &marked_nlink);
+	bool in_index = r->branch != 0 && lfs_plink_find(&r->st, key, sizeof(key), &pst, &count);
+	bool marked = !in_index && indexed_rw_name(dir, name, r, key, sizeof(key), &count);
 	uint64_t ino = in_index ? lfs_ino_for_rw(lfs_work_plink_if_exists(), key, &pst) : r->ino;
 	memset(e, 0, sizeof(*e));
 	e->attr = in_index ? pst : r->st;
@@ -45,12 +44,15 @@ int lfs_make_entry(struct node *dir, const char *name, const struct resolved *r,
 		lfs_tree_unlock();
 		return -ENOMEM;
 	}
-	if ((in_index || marked) && !n->plink)
+	/* The node's counts are kept from its first meeting with the index on;
+	 * what the disk says is read then. */
+	if ((in_index || marked) && !n->plink) {
 		n->plink = strdup(key);
-	if (marked)
-		n->lower_nlink = marked_nlink;
-	if (r->branch != 0 || !lfs->has_rw)
+		n->lower_nlink = count.lower;
+		n->lower_gone = count.gone;
+	} else if (!in_index && !marked && (r->branch != 0 || !lfs->has_rw)) {
 		n->lower_nlink = r->st.st_nlink;
+	}
 	if (S_ISDIR(n->type))
 		lfs_node_set_redirect_locked(n, r->redirect);
 	lfs_fix_stat(n, &e->attr);

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -26,6 +27,8 @@ int lfs_handle_open_object(struct node *n, int flags, int *branch)
 static void handle_destroy(struct fhandle *h)
 {
 	close(h->fd);
+	if (h->upfd >= 0)
+		close(h->upfd);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 }
@@ -39,6 +42,7 @@ struct fhandle *lfs_handle_new(struct node *n, int fd, int flags, int branch,
 		return NULL;
 	}
 	h->fd = fd;
+	h->upfd = -1;
 	h->flags = flags;
 	h->branch = branch;
 	h->node = n;
@@ -72,6 +76,26 @@ void lfs_handle_free(struct fhandle *h)
 	handle_destroy(h);
 }
 
+/* Opens n's object for h again: through the copy noted at copy-up when
+ * there is one (no name may lead there now), else by its name. */
+static int reopen(struct fhandle *h, struct node *n, int *branch)
+{
+	int flags = h->flags & ~(O_TRUNC | O_NOFOLLOW);
+	lfs_tree_lock();
+	int up = h->upfd;
+	h->upfd = -1;
+	lfs_tree_unlock();
+	if (up < 0)
+		return lfs_handle_open_object(n, h->flags & ~O_TRUNC, branch);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", up);
+	int fd = open(path, flags);
+	int ret = fd < 0 ? -errno : fd;
+	close(up);
+	*branch = 0;
+	return ret;
+}
+
 int lfs_handle_fd(struct fhandle *h, struct node *n)
 {
 	unsigned gen = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE);
@@ -80,7 +104,7 @@ int lfs_handle_fd(struct fhandle *h, struct node *n)
 	lfs_mutex_lock(&h->lock, LFS_RANK_HANDLE);
 	if (h->gen != gen) {
 		int branch = -1;
-		int fd = lfs_handle_open_object(n, h->flags & ~O_TRUNC, &branch);
+		int fd = reopen(h, n, &branch);
 		if (fd >= 0) {
 			h->branch = branch;
 			/* The old fd may be in use by a concurrent read: keep it
@@ -96,10 +120,39 @@ int lfs_handle_fd(struct fhandle *h, struct node *n)
 
 int lfs_node_dup_open_fd(struct node *n)
 {
+	unsigned gen = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE);
 	lfs_tree_lock();
-	int fd = n->handles ? fcntl(n->handles->fd, F_DUPFD_CLOEXEC, 0) : -1;
+	int src = -1;
+	for (struct fhandle *h = n->handles; h && src < 0; h = h->next)
+		if (h->gen == gen)
+			src = h->fd;
+	for (struct fhandle *h = n->handles; h && src < 0; h = h->next)
+		if (h->upfd >= 0)
+			src = h->upfd;
+	if (src < 0 && n->handles)
+		src = n->handles->fd;
+	int fd = src >= 0 ? fcntl(src, F_DUPFD_CLOEXEC, 0) : -1;
 	lfs_tree_unlock();
 	return fd < 0 ? -ENOENT : fd;
+}
+
+void lfs_handles_copied_up(struct node *n, int dfd, const char *name)
+{
+	lfs_tree_lock();
+	bool any = n->handles != NULL;
+	lfs_tree_unlock();
+	if (!any)
+		return;
+	int up = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (up < 0)
+		return;     /* the name is still there to reopen by */
+	unsigned gen = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE);
+	lfs_tree_lock();
+	for (struct fhandle *h = n->handles; h; h = h->next)
+		if (h->upfd < 0 && h->gen != gen)
+			h->upfd = fcntl(up, F_DUPFD_CLOEXEC, 0);
+	lfs_tree_unlock();
+	close(up);
 }
 
 void lfs_handles_remap_locked(struct node *n, int at, int delta)

@@ -12,6 +12,7 @@ struct fhandle {
 	int flags;            /* open flags the daemon used */
 	unsigned gen;         /* node's copy-up generation when fd was opened */
 	int branch;           /* the branch fd is open on (-1: a removed one) */
+	int upfd;             /* O_PATH of the copy made while open, or -1 (tree_lock) */
 	bool passthrough;     /* the kernel uses the branch file directly */
 	pthread_mutex_t lock; /* lock order 4 */
 	struct node *node;
@@ -35,8 +36,13 @@ void lfs_handle_free(struct fhandle *h);
 /* The handle's fd, reopened first if the file moved up since. */
 int lfs_handle_fd(struct fhandle *h, struct node *n);
 /* A duplicate of an fd open on n (for an unlinked file that has no name
- * left to reach it by), or -ENOENT. */
+ * left to reach it by: the copy when it was copied up), or -ENOENT. It may
+ * be an O_PATH fd: use it through /proc/self/fd. */
 int lfs_node_dup_open_fd(struct node *n);
+/* Node n was just copied up to name in rw directory dfd: its handles
+ * opened before keep a way to the copy, which their next use reopens
+ * (even once no name leads there: renamed, unlinked). */
+void lfs_handles_copied_up(struct node *n, int dfd, const char *name);
 
 /* For live branch changes (tree_lock held). */
 void lfs_handles_remap_locked(struct node *n, int at, int delta);

@@ -21,7 +21,8 @@
  *      other modules keep per node (open handles, passthrough state,
  *      directory caches). Short sections, no system call that waits on
  *      the kernel but one passthrough ioctl.
- *   6. leaf locks, each held alone: lfs->meta_lock (work area fds), the
+ *   6. leaf locks, each held alone: lfs->meta_lock (work area fds, the
+ *      writes of the hardlink index's counts), the
  *      inode map's (ino.c), the open streams list's (dirstream.c), the
  *      control endpoint's (control.c). */
 #ifndef LAYERFS_LFS_H
@@ -60,6 +61,7 @@ struct lfs_dircaches;    /* dircache.c: the caches' LRU and byte budget */
 struct lfs_dirstreams;   /* dirstream.c: open directory streams */
 struct lfs_pt;           /* passthrough.c: the kernel's backing files */
 struct lfs_control;      /* control.c: runtime directory and socket */
+struct lfs_devio;        /* devio.c: the session's device I/O */
 
 struct lfs {
 	/* The branch set (branch.c; changed live by branchops.c). */
@@ -86,6 +88,8 @@ struct lfs {
 	bool debug;
 	bool redirect_dir;   /* a renamed merged directory is redirected, not copied */
 	unsigned max_read;   /* init() must repeat the mount option */
+	bool noacl;          /* -o noacl: no POSIX ACLs from the kernel */
+	bool posix_acl;      /* the kernel enforces ACLs (FUSE_POSIX_ACL, init()) */
 	struct fuse_conn_info_opts *conn_opts;
 
 	struct fuse_session *se;
@@ -97,6 +101,7 @@ struct lfs {
 	struct lfs_dirstreams *dirstreams;
 	struct lfs_pt *pt;
 	struct lfs_control *control;
+	struct lfs_devio *devio;
 
 	pthread_rwlock_t branch_lock;
 	pthread_mutex_t tree_lock;

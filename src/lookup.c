@@ -18,6 +18,7 @@
 #include "layerfs/union.h"
 #include "nodepath.h"
 #include "objref.h"
+#include "plink.h"
 
 /* What the rw branch adds to a probe: the number an object shows, and the
  * redirect of a directory (where its lower parts are). */
@@ -235,11 +236,8 @@ void lfs_fix_stat(struct node *n, struct stat *st)
 {
 	st->st_ino = n->ino;
 	lfs_idmap_show(&lfs->ids, st);
-	if (n->plink && S_ISREG(st->st_mode)) {
-		/* The index holds one link of its own. */
-		nlink_t up = st->st_nlink > 1 ? st->st_nlink - 1 : 1;
-		st->st_nlink = up > n->lower_nlink ? up : n->lower_nlink;
-	}
+	if (n->plink && S_ISREG(st->st_mode))
+		st->st_nlink = lfs_plink_nlink(n, st->st_nlink);
 	if (S_ISDIR(st->st_mode) && n->ndirbr > 1)
 		st->st_nlink = 1;   /* merged: the real count is unknown, as on overlayfs */
 }

@@ -13,6 +13,7 @@
 
 #include "branch.h"
 #include "control.h"
+#include "devio.h"
 #include "dircache.h"
 #include "dirstream.h"
 #include "handle.h"
@@ -104,7 +105,8 @@ static int mount_and_serve(struct fuse_args *args, struct fuse_cmdline_opts *cop
 	int ret = 1;
 	if (fuse_set_signal_handlers(se) == 0) {
 		if (fuse_session_mount(se, copts->mountpoint) == 0) {
-			lfs_pt_attach(se, passthrough);
+			lfs_pt_set_policy(passthrough);
+			lfs_devio_attach(se);
 			fuse_daemonize(copts->foreground);
 			lfs->se = se;
 			lfs_control_start();   /* inspection is a service, not a must */
@@ -146,6 +148,8 @@ static int init_modules(void)
 		ret = lfs_dirstreams_init();
 	if (ret == 0)
 		ret = lfs_pt_init();
+	if (ret == 0)
+		ret = lfs_devio_init();
 	return ret;
 }
 
@@ -158,6 +162,7 @@ static void free_modules(void)
 	lfs_dircaches_free();
 	lfs_inos_free();
 	lfs_pt_free();
+	lfs_devio_free();
 }
 
 int main(int argc, char *argv[])
@@ -213,6 +218,7 @@ int main(int argc, char *argv[])
 	if (!fs.root || add_mount_options(&args, &c, !fs.has_rw))
 		goto out;
 	fs.max_read = c.max_read;
+	fs.noacl = c.noacl;
 	fs.conn_opts = fuse_parse_conn_info_opts(&args);
 	if (!fs.conn_opts)
 		goto out;

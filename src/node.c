@@ -114,6 +114,7 @@ static void node_release_memory(struct node *n)
 	free(n->dirbr);
 	free(n->plink);
 	free(n->lower_path);
+	free(n->last_st);
 	pthread_mutex_destroy(&n->lock);
 	free(n);
 }
@@ -363,6 +364,24 @@ int lfs_node_rename(struct node *n, struct node *oldparent, const char *oldname,
 		l->parent = newparent;
 	}
 	return 0;
+}
+
+void lfs_node_keep_last_stat_locked(struct node *n, const struct stat *st)
+{
+	if (!n->last_st)
+		n->last_st = malloc(sizeof(*n->last_st));
+	if (n->last_st)
+		*n->last_st = *st;
+}
+
+bool lfs_node_last_stat(struct node *n, struct stat *st)
+{
+	lfs_tree_lock();
+	bool kept = n->last_st && !n->names;
+	if (kept)
+		*st = *n->last_st;
+	lfs_tree_unlock();
+	return kept;
 }
 
 void lfs_node_set_upper(struct node *n)

@@ -23,6 +23,7 @@ struct node {
 	uint16_t *dirbr;     /* directories: branches that contribute, top-down */
 	unsigned ndirbr;
 	nlink_t lower_nlink; /* link count the lower object had (hardlink index) */
+	nlink_t lower_gone;  /* its names no longer only lower (plink.h) */
 	char *plink;         /* data lives in the hardlink index under this name */
 	char *lower_path;    /* a directory redirected in the rw branch: where its
 			      * lower parts are (from the root), else NULL */
@@ -32,6 +33,7 @@ struct node {
 	bool hashed;         /* reachable from the inode table */
 	unsigned gen;        /* bumped (atomically) when the object moves up */
 	bool no_xattrs;      /* known to carry no xattrs (ls -l asks for every file) */
+	struct stat *last_st; /* a removed directory: what fstat of an open one shows */
 	pthread_mutex_t lock; /* serialises copy-up of this node (lock order 3) */
 	struct node *hnext;
 	struct node *all_prev, *all_next; /* every live node, for teardown */
@@ -73,6 +75,12 @@ void lfs_node_unname(struct node *n, struct node *parent, const char *name);
 /* Moves name (oldparent, oldname) of n to (newparent, newname). tree_lock. */
 int lfs_node_rename(struct node *n, struct node *oldparent, const char *oldname,
 		    struct node *newparent, const char *newname);
+
+/* Directory n was removed while the kernel may hold it open: its last
+ * attributes (shown) answer from now on. tree_lock held. */
+void lfs_node_keep_last_stat_locked(struct node *n, const struct stat *st);
+/* Those attributes, if any. */
+bool lfs_node_last_stat(struct node *n, struct stat *st);
 
 /* After copy-up or creation in the rw branch. */
 void lfs_node_set_upper(struct node *n);

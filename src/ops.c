@@ -1,7 +1,23 @@
 /* The operation table, and the session's start (INIT). */
 #include "ops.h"
 
+#include "devio.h"
 #include "passthrough.h"
+
+/* What libfuse cannot ask for: devio.c adds it to the INIT reply. */
+static void want_extra(struct fuse_conn_info *conn)
+{
+	uint32_t depth = 0;
+	uint64_t extra = lfs_pt_init_flags(&depth);
+	/* We drop setuid/setgid ourselves (killpriv.c): the kernel stops
+	 * asking for security.capability before every write. Its requests'
+	 * kill flags are read as they come, which spliced requests are not. */
+	if (lfs_devio_offered() & LFS_INIT_KILLPRIV_V2) {
+		extra |= LFS_INIT_KILLPRIV_V2;
+		conn->want &= ~(unsigned)FUSE_CAP_SPLICE_READ;
+	}
+	lfs_devio_note_init_reply(extra, depth);
+}
 
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -16,11 +32,18 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_SPLICE_READ;
 	if (conn->capable & FUSE_CAP_SPLICE_WRITE)
 		conn->want |= FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE;
+	/* ACLs by the kernel, as on overlayfs: it caches and enforces them;
+	 * we keep them, inherit default ACLs and apply the umask (acl.c). */
+	if (!lfs->noacl && (conn->capable & FUSE_CAP_POSIX_ACL) &&
+	    (conn->capable & FUSE_CAP_DONT_MASK)) {
+		conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+		lfs->posix_acl = true;
+	}
 	conn->want &= ~(unsigned)FUSE_CAP_WRITEBACK_CACHE;
 	/* Big requests: fewer round trips for sequential I/O. */
 	conn->max_write = 1U << 20;
 	/* Passthrough cannot be combined with the writeback cache (off above). */
-	lfs_pt_note_init_reply();
+	want_extra(conn);
 }
 
 /* No flush: nothing to do on close(2) (POSIX locks are the kernel's, data

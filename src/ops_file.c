@@ -12,6 +12,7 @@
 #include "create.h"
 #include "entry.h"
 #include "handle.h"
+#include "killpriv.h"
 #include "passthrough.h"
 
 /* Flags for the branch file: the kernel created it already or will not
@@ -24,6 +25,20 @@ static int branch_open_flags(int flags)
 static bool opens_for_change(int flags)
 {
 	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+}
+
+/* After a write, truncate or O_TRUNC open of node n through fd: setuid
+ * and setgid go when the kernel says so (killpriv.h). */
+static void kill_after_change(fuse_req_t req, struct node *n, int fd)
+{
+	bool changed;
+	int ret = lfs_killpriv_after_change(req, fd, &changed);
+	if (ret)
+		lfs_log("cannot drop setuid/setgid: %s", strerror(-ret));
+	/* The kernel keeps the mode it had: tell it (attributes only; no
+	 * lock the writer holds is taken for that). */
+	if (changed)
+		fuse_lowlevel_notify_inval_inode(lfs->se, lfs_node_id(n), -1, 0);
 }
 
 /* Replies to an OPEN or CREATE (with e) with a new handle of fd. */
@@ -53,6 +68,8 @@ void lfs_op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	int flags = branch_open_flags(fi->flags);
 	int branch = 0;
 	int fd = ret ? ret : lfs_handle_open_object(n, flags, &branch);
+	if (fd >= 0 && (flags & O_TRUNC))
+		kill_after_change(req, n, fd);
 	if (fd < 0)
 		fuse_reply_err(req, -fd);
 	else
@@ -64,7 +81,8 @@ void lfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 {
 	struct node *dir = lfs_node(parent);
 	int flags = branch_open_flags(fi->flags);
-	int fd = lfs_create_file(fuse_req_ctx(req), dir, name, mode, flags);
+	bool existed;
+	int fd = lfs_create_file(fuse_req_ctx(req), dir, name, mode, flags, &existed);
 	struct fuse_entry_param e;
 	int ret = fd < 0 ? fd : lfs_lookup_entry(dir, name, &e);
 	if (ret < 0) {
@@ -73,6 +91,10 @@ void lfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t m
 		fuse_reply_err(req, -ret);
 		return;
 	}
+	/* O_TRUNC truncates only a file that was there (the kernel's flag says
+	 * nothing of that). */
+	if (existed && (flags & O_TRUNC))
+		kill_after_change(req, lfs_node(e.ino), fd);
 	reply_open(req, fi, fd, flags, 0, lfs_node(e.ino), &e);
 }
 
@@ -94,6 +116,8 @@ void lfs_op_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in, of
 	out.buf[0].fd = lfs_handle_fd(lfs_handle(fi), lfs_node(ino));
 	out.buf[0].pos = off;
 	ssize_t res = fuse_buf_copy(&out, in, 0);
+	if (res > 0)
+		kill_after_change(req, lfs_node(ino), out.buf[0].fd);
 	if (res < 0)
 		fuse_reply_err(req, (int)-res);
 	else

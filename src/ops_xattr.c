@@ -7,9 +7,17 @@
 #include <string.h>
 #include <sys/xattr.h>
 
+#include "acl.h"
 #include "copyup.h"
+#include "node.h"
 #include "objref.h"
 #include "layerfs/whiteout.h"
+
+/* uidmapping=/gidmapping=: ACL entries name ids that need mapping too. */
+static bool has_idmap(void)
+{
+	return lfs->ids.uids.n || lfs->ids.gids.n;
+}
 
 static int locate_path(struct node *n, struct objref *o, char *path, size_t size)
 {
@@ -47,6 +55,7 @@ static void set_known_bare(struct node *n, bool bare)
 void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct node *n = lfs_node(ino);
+	lfs_dbg("getxattr %s", name);   /* which ones the kernel asks (tests count them) */
 	if (lfs_is_internal_xattr(name) || known_bare(n)) {
 		fuse_reply_err(req, ENODATA);
 		return;
@@ -66,6 +75,14 @@ void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t si
 	if (len < 0 && err == ENODATA && llistxattr(path, NULL, 0) == 0)
 		set_known_bare(n, true);
 	lfs_obj_release(&o);
+	if (lfs_acl_is_xattr(name)) {
+		/* A branch without ACLs has none: the kernel, which asks for
+		 * them before permission checks, must not see an error. */
+		if (len < 0 && (err == EOPNOTSUPP || err == ENOTSUP))
+			err = ENODATA;
+		if (len > 0 && buf && has_idmap() && lfs_acl_map_ids(buf, (size_t)len, false))
+			len = -1, err = EIO;
+	}
 	reply_value(req, len, buf, size, err);
 	free(buf);
 }
@@ -124,16 +141,41 @@ static int change_xattr(struct node *n, const char *name, const char *value, siz
 {
 	if (lfs_is_internal_xattr(name))
 		return -EPERM;
-	int ret = lfs->has_rw ? lfs_copyup(n, true) : -EROFS;
 	struct objref o;
 	char path[PATH_MAX + 64];
+	/* Removing what a lower object lacks changes nothing: no copy-up
+	 * (as on overlayfs). */
+	if (remove && lfs->has_rw && !lfs_node_is_upper(n) &&
+	    locate_path(n, &o, path, sizeof(path)) == 0) {
+		int missing = lgetxattr(path, name, NULL, 0) < 0 ? -errno : 0;
+		lfs_obj_release(&o);
+		if (missing)
+			return missing;
+	}
+	int ret = lfs->has_rw ? lfs_copyup(n, true) : -EROFS;
 	if (ret == 0)
 		ret = locate_path(n, &o, path, sizeof(path));
 	if (ret)
 		return ret;
 	set_known_bare(n, false);
+	char *mapped = NULL;
+	if (!remove && lfs_acl_is_xattr(name) && has_idmap()) {
+		mapped = malloc(size ? size : 1);
+		if (!mapped) {
+			lfs_obj_release(&o);
+			return -ENOMEM;
+		}
+		memcpy(mapped, value, size);
+		if (lfs_acl_map_ids(mapped, size, true)) {
+			free(mapped);
+			lfs_obj_release(&o);
+			return -EINVAL;
+		}
+		value = mapped;
+	}
 	int rc = remove ? lremovexattr(path, name) : lsetxattr(path, name, value, size, flags);
 	ret = rc < 0 ? -errno : 0;
+	free(mapped);
 	lfs_obj_release(&o);
 	return ret;
 }

@@ -33,7 +33,7 @@ static int set_string(char **dst, const char *value, const char *what)
 /* fuse-overlayfs items that podman, buildah and docker may pass. Those that
  * change nothing for layerfs are taken silently (see layerfs(8)). */
 static const char *const ignored_items[] = {
-	"volatile", "noacl", "static_nlink", "userxattr", "fsync=", "fast_ino=",
+	"volatile", "static_nlink", "userxattr", "fsync=", "fast_ino=",
 	"writeback=", "threaded=", "noxattrs=", "plugins=", "xattr_permissions=",
 	"index=", "metacopy=", "xino=", "nfs_export=", NULL,
 };
@@ -64,6 +64,10 @@ static int take_compat_item(struct cmdline *c, const char *item)
 		if (item_matches(item, *p))
 			return 1;
 	struct lfs_idmap *ids = &c->ids;
+	if (!strcmp(item, "noacl")) {
+		c->noacl = true;
+		return 1;
+	}
 	if (!strcmp(item, "squash_to_root")) {
 		ids->squash_uid = ids->squash_gid = 0;
 		ids->squash = true;

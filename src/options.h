@@ -21,6 +21,7 @@ struct cmdline {
 	int nnonopt;
 	bool has_fsname;
 	unsigned max_read;       /* init() must repeat the mount option */
+	bool noacl;              /* fuse-overlayfs's noacl: no POSIX ACLs */
 	struct lfs_idmap ids;    /* squash_to_*, uidmapping=, gidmapping= */
 };
 

@@ -2,19 +2,11 @@
  *
  * The kernel (>= 6.9) lets a daemon hand it a "backing file" for an open
  * FUSE file: reads, writes, splice and mmap then go straight to that file.
- * Three things are needed, none of which libfuse 3.14 can say:
- *   1. the INIT reply must carry FUSE_PASSTHROUGH (a flags2 bit) and a
- *      max_stack_depth (a field libfuse still calls unused[0]);
- *   2. the backing file is registered with the FUSE_DEV_IOC_BACKING_OPEN
- *      ioctl on the device fd, which returns a backing id;
- *   3. the OPEN/CREATE reply carries FOPEN_PASSTHROUGH and that id (in what
- *      libfuse still calls padding).
- * libfuse lets a session do its device I/O through our functions
- * (fuse_session_custom_io), so (1) and (3) are done by patching the reply
- * in our writev just before it goes to the kernel. Which reply to patch is
- * told by a thread-local note: libfuse sends a reply from the thread that
- * made it, synchronously, so the note set right before fuse_reply_*() is
- * read by the writev of that very reply.
+ * Three things are needed, none of which libfuse 3.14 can say: the INIT
+ * reply must carry FUSE_PASSTHROUGH (a flags2 bit) and a max_stack_depth;
+ * the backing file is registered with the FUSE_DEV_IOC_BACKING_OPEN ioctl
+ * on the device fd, which returns a backing id; the OPEN/CREATE reply
+ * carries FOPEN_PASSTHROUGH and that id. devio.c patches the replies.
  *
  * The kernel's rules for an inode (fs/fuse/iomode.c): all its open files
  * are either passthrough with one and the same backing file, or cached
@@ -29,18 +21,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/uio.h>
-#include <linux/fuse.h>
 
+#include "devio.h"
 #include "handle.h"
+#include "killpriv.h"
 
-/* Kernel ABI newer than the headers on this system (protocol 7.40). */
-#define PT_FLAGS2_PASSTHROUGH (1U << (37 - 32)) /* FUSE_PASSTHROUGH in flags2 */
-#define PT_FOPEN_PASSTHROUGH (1U << 7)
 /* Backing files may not themselves be on a stacked filesystem (overlayfs,
  * another passthrough FUSE mount): those opens fall back (ELOOP). Our own
  * stack depth becomes 1, so overlayfs can still be mounted on top of us. */
 #define PT_MAX_STACK_DEPTH 1
+/* Kernel ABI newer than the headers on this system (protocol 7.40). */
 struct pt_backing_map {
 	int32_t fd;
 	uint32_t flags;
@@ -49,22 +39,8 @@ struct pt_backing_map {
 #define PT_IOC_BACKING_OPEN _IOW(229, 1, struct pt_backing_map)
 #define PT_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
 
-/* Where the new fields sit in the old structures. */
-#define PT_INIT_STACK_DEPTH_OFF offsetof(struct fuse_init_out, unused)
-#define PT_OPEN_BACKING_ID_OFF offsetof(struct fuse_open_out, padding)
-_Static_assert(offsetof(struct fuse_init_out, flags2) == 32, "fuse_init_out layout");
-_Static_assert(PT_INIT_STACK_DEPTH_OFF == 36, "fuse_init_out layout");
-_Static_assert(PT_OPEN_BACKING_ID_OFF == 12 && sizeof(struct fuse_open_out) == 16,
-	       "fuse_open_out layout");
-
-enum pt_note { NOTE_NONE, NOTE_INIT, NOTE_OPEN };
-static __thread enum pt_note next_reply;
-static __thread int next_backing_id;
-
 struct lfs_pt {
 	enum lfs_pt_policy policy;
-	int devfd;
-	bool announced;      /* the INIT reply asked for passthrough */
 	int refused;         /* errno of a refusal that holds for every file */
 };
 
@@ -84,7 +60,6 @@ int lfs_pt_init(void)
 	if (!lfs->pt)
 		return -ENOMEM;
 	lfs->pt->policy = LFS_PT_OFF;
-	lfs->pt->devfd = -1;
 	return 0;
 }
 
@@ -111,98 +86,28 @@ int lfs_pt_parse_policy(const char *s, enum lfs_pt_policy *out)
 	return 0;
 }
 
-/* ---- the device I/O hooks ---- */
-
-static void patch_init(struct iovec *arg)
-{
-	if (arg->iov_len < PT_INIT_STACK_DEPTH_OFF + sizeof(uint32_t))
-		return;        /* an old kernel's short INIT reply */
-	struct fuse_init_out *out = arg->iov_base;
-	uint32_t depth = PT_MAX_STACK_DEPTH;
-	out->flags |= FUSE_INIT_EXT;
-	out->flags2 |= PT_FLAGS2_PASSTHROUGH;
-	memcpy((char *)out + PT_INIT_STACK_DEPTH_OFF, &depth, sizeof(depth));
-	__atomic_store_n(&PT->announced, true, __ATOMIC_RELEASE);
-}
-
-/* OPEN replies are one fuse_open_out; CREATE replies end with one. */
-static void patch_open(struct iovec *arg, int id)
-{
-	if (arg->iov_len < sizeof(struct fuse_open_out))
-		return;
-	struct fuse_open_out *out =
-		(void *)((char *)arg->iov_base + arg->iov_len - sizeof(struct fuse_open_out));
-	out->open_flags |= PT_FOPEN_PASSTHROUGH;
-	memcpy((char *)out + PT_OPEN_BACKING_ID_OFF, &id, sizeof(id));
-}
-
-static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *userdata)
-{
-	(void)userdata;
-	enum pt_note note = next_reply;
-	next_reply = NOTE_NONE;
-	if (note != NOTE_NONE && count == 2 && iov[0].iov_len == sizeof(struct fuse_out_header)) {
-		const struct fuse_out_header *h = iov[0].iov_base;
-		if (h->error == 0 && note == NOTE_INIT)
-			patch_init(&iov[1]);
-		else if (h->error == 0 && note == NOTE_OPEN)
-			patch_open(&iov[1], next_backing_id);
-	}
-	return writev(fd, iov, count);
-}
-
-static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
-{
-	(void)userdata;
-	return read(fd, buf, len);
-}
-
-static ssize_t pt_splice(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
-			 unsigned int flags, void *userdata)
-{
-	(void)userdata;
-	return splice(fdin, offin, fdout, offout, len, flags);
-}
-
-int lfs_pt_attach(struct fuse_session *se, enum lfs_pt_policy policy)
+void lfs_pt_set_policy(enum lfs_pt_policy policy)
 {
 	PT->policy = policy;
-	if (policy == LFS_PT_OFF)
-		return 0;
-	static const struct fuse_custom_io io = {
-		.writev = pt_writev,
-		.read = pt_read,
-		.splice_receive = pt_splice,
-		.splice_send = pt_splice,
-	};
-	int fd = fuse_session_fd(se);
-	int ret = fuse_session_custom_io(se, &io, fd);
-	if (ret) {
-		lfs_log("passthrough: cannot hook the device I/O (%s); serving all I/O",
-			strerror(ret < 0 ? -ret : EINVAL));
-		PT->policy = LFS_PT_OFF;
-		return ret;
-	}
-	PT->devfd = fd;
-	return 0;
 }
 
-void lfs_pt_note_init_reply(void)
+uint64_t lfs_pt_init_flags(uint32_t *depth)
 {
-	if (PT->policy != LFS_PT_OFF)
-		next_reply = NOTE_INIT;
+	if (PT->policy == LFS_PT_OFF || lfs_devio_fd() < 0)
+		return 0;
+	*depth = PT_MAX_STACK_DEPTH;
+	return LFS_INIT_PASSTHROUGH;
 }
 
 void lfs_pt_note_open_reply(int id)
 {
-	next_reply = id > 0 ? NOTE_OPEN : NOTE_NONE;
-	next_backing_id = id;
+	lfs_devio_note_open_reply(id);
 }
 
 /* Whether passthrough may still be tried (false after the kernel refused). */
 static bool pt_usable(void)
 {
-	return PT->policy != LFS_PT_OFF && __atomic_load_n(&PT->announced, __ATOMIC_ACQUIRE) &&
+	return PT->policy != LFS_PT_OFF && (lfs_devio_granted() & LFS_INIT_PASSTHROUGH) &&
 	       !__atomic_load_n(&PT->refused, __ATOMIC_RELAXED);
 }
 
@@ -218,7 +123,7 @@ static bool refusal_is_final(int err)
 static int backing_open(int fd)
 {
 	struct pt_backing_map map = { .fd = fd };
-	int id = ioctl(PT->devfd, PT_IOC_BACKING_OPEN, &map);
+	int id = ioctl(lfs_devio_fd(), PT_IOC_BACKING_OPEN, &map);
 	if (id > 0)
 		return id;
 	int err = id < 0 ? errno : EIO;
@@ -233,7 +138,7 @@ static int backing_open(int fd)
 void lfs_pt_backing_close(int id)
 {
 	uint32_t bid = (uint32_t)id;
-	if (id > 0 && ioctl(PT->devfd, PT_IOC_BACKING_CLOSE, &bid) < 0)
+	if (id > 0 && ioctl(lfs_devio_fd(), PT_IOC_BACKING_CLOSE, &bid) < 0)
 		lfs_log("passthrough: closing backing id %d: %s", id, strerror(errno));
 }
 
@@ -246,6 +151,9 @@ int lfs_pt_choose(struct node *n, struct fhandle *h, struct fuse_file_info *fi)
 	 * (it is never copied up again), so its opens can share one backing
 	 * id for as long as any of them is open. */
 	bool want = pt_usable() && S_ISREG(n->type) && h->branch == 0 && lfs->has_rw;
+	/* Writes to it would never reach us, nor drop its privileges. */
+	if (want && lfs_killpriv_on() && lfs_killpriv_privileged(h->fd))
+		want = false;
 	lfs_tree_lock();
 	struct lfs_pt_node *p = n->pt ? n->pt : (n->pt = calloc(1, sizeof(*n->pt)));
 	if (!p) {

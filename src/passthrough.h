@@ -25,12 +25,11 @@ void lfs_pt_free(void);
 /* Node n goes: what passthrough kept for it goes too (tree_lock held). */
 void lfs_pt_node_gone(struct node *n);
 
-/* After the mount, before the first request: routes the session's device
- * I/O through our hooks (which announce passthrough in the INIT reply and
- * mark OPEN/CREATE replies). Does nothing when the policy is off. */
-int lfs_pt_attach(struct fuse_session *se, enum lfs_pt_policy policy);
-/* Called from init(): the reply this thread sends next is the INIT reply. */
-void lfs_pt_note_init_reply(void);
+/* Before the mount: the policy of the command line. */
+void lfs_pt_set_policy(enum lfs_pt_policy policy);
+/* From init(): the INIT flags passthrough needs (and its max_stack_depth
+ * in *depth), or 0 when the policy is off or devio.c is not attached. */
+uint64_t lfs_pt_init_flags(uint32_t *depth);
 /* Releases a backing id lfs_pt_handle_gone_locked() handed back. */
 void lfs_pt_backing_close(int id);
 /* The OPEN or CREATE reply this thread sends next carries backing id. */

@@ -10,6 +10,7 @@
 #include "dirmerge.h"
 #include "entry.h"
 #include "ino.h"
+#include "plink.h"
 #include "whiteout_ops.h"
 #include "workdir.h"
 
@@ -22,7 +23,20 @@ void lfs_detach(struct lfs_detached *d, struct node *dir, const char *name, stru
 		d->st = *st;
 	if (d->unmapped)
 		lfs_ino_forget(st);
+	/* What fstat of a directory still open shows once it is gone (as on
+	 * overlayfs): the rw directory, removed (no links), or the lower one,
+	 * which stays as it was. */
+	struct stat shown;
+	bool keep = S_ISDIR(n->type) && (in_rw || lfs_node_stat(n, &shown) == 0);
+	if (keep && in_rw) {
+		shown = *st;
+		shown.st_nlink = 0;
+	}
 	lfs_tree_lock();
+	if (keep && in_rw)
+		lfs_fix_stat(n, &shown);
+	if (keep)
+		lfs_node_keep_last_stat_locked(n, &shown);
 	lfs_node_unname(n, dir, name);
 	lfs_tree_unlock();
 }
@@ -85,8 +99,13 @@ int lfs_remove_entry(struct node *dir, const char *name, bool is_dir)
 	if (ret)
 		return ret;
 	bool need_wh = lfs_lower_has(dir, name);
+	/* A name of a multiply-linked lower file goes up to the index first:
+	 * the other names then count one less (plink.h). */
+	if (!is_dir && lfs_plink_wanted(n))
+		ret = lfs_copyup_at(dir, name, n);
 	struct objref pd;
-	ret = lfs_upper_dir(dir, &pd);
+	if (ret == 0)
+		ret = lfs_upper_dir(dir, &pd);
 	if (ret) {
 		lfs_node_forget(n, 1);
 		return ret;

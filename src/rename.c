@@ -14,6 +14,7 @@
 #include "entry.h"
 #include "lookup.h"
 #include "nodepath.h"
+#include "plink.h"
 #include "remove.h"
 #include "whiteout_ops.h"
 #include "workdir.h"
@@ -186,6 +187,10 @@ static int rename_plain(struct rename_side *src, struct rename_side *dst)
 	enum dir_move how;
 	char *target;
 	int ret = source_up(src, &how, &target);
+	/* A replaced name of a multiply-linked lower file goes up to the index
+	 * first: the other names then count one less (plink.h). */
+	if (ret == 0 && dst->exists && dst->node != src->node && lfs_plink_wanted(dst->node))
+		ret = lfs_copyup_at(dst->dir, dst->name, dst->node);
 	struct objref opd, npd;
 	if (ret == 0)
 		ret = lfs_upper_dir(src->dir, &opd);

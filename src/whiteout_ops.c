@@ -43,12 +43,13 @@ static int link_base(int dfd, const char *linkname)
 			return 0;
 		int err = errno;
 		int ret;
-		if (err == ENOENT)
-			ret = make_empty_file(lfs->workfd, LFS_WH_BASE, false);
-		else if (err == EMLINK)
-			ret = make_empty_file(lfs->workfd, LFS_WH_BASE, true);
-		else
+		struct lfs_dir_times t;
+		if (err != ENOENT && err != EMLINK)
 			break;
+		/* The base lives in the rw root without workdir=. */
+		lfs_dir_times_save(lfs->workfd, &t);
+		ret = make_empty_file(lfs->workfd, LFS_WH_BASE, err == EMLINK);
+		lfs_dir_times_restore(lfs->workfd, &t);
 		if (ret)
 			return ret;
 	}
@@ -104,7 +105,12 @@ int lfs_opaque_make(int dfd, const char *dirname)
 	int fd = openat(dfd, dirname, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	/* The marker is ours: the directory keeps its times. */
+	struct lfs_dir_times t;
+	lfs_dir_times_save(fd, &t);
 	int ret = link_base(fd, LFS_WH_OPAQUE);
+	if (ret == 0)
+		lfs_dir_times_restore(fd, &t);
 	close(fd);
 	return ret;
 }
@@ -143,14 +149,21 @@ int lfs_drop_whiteouts_below(int dfd, const char *dirname)
 	}
 	int ret = 0;
 	struct dirent *de;
+	struct lfs_dir_times t;
+	lfs_dir_times_save(fd, &t);
+	bool dropped = false;
 	while (ret == 0 && (de = readdir(d))) {
 		if (lfs_whiteout_target(de->d_name) || !strcmp(de->d_name, LFS_WH_LONG)) {
 			if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT)
 				ret = -errno;
+			dropped = true;
 		} else if (de->d_type == DT_DIR && strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
 			ret = lfs_drop_whiteouts_below(fd, de->d_name);
 		}
 	}
+	/* Markers going is no change users made. */
+	if (dropped)
+		lfs_dir_times_restore(fd, &t);
 	closedir(d);
 	return ret;
 }

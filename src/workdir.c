@@ -17,7 +17,28 @@ void lfs_tmpname(char *buf, size_t size, const char *tag)
 		 __atomic_fetch_add(&lfs->tmp_counter, 1, __ATOMIC_RELAXED));
 }
 
-/* Opens (and with create, makes) a metadata directory of the work area. */
+void lfs_dir_times_save(int dfd, struct lfs_dir_times *t)
+{
+	struct stat st;
+	t->valid = fstatat(dfd, "", &st, AT_EMPTY_PATH) == 0;
+	if (t->valid) {
+		t->ts[0] = st.st_atim;
+		t->ts[1] = st.st_mtim;
+	}
+}
+
+void lfs_dir_times_restore(int dfd, const struct lfs_dir_times *t)
+{
+	if (!t->valid)
+		return;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", dfd);
+	if (utimensat(AT_FDCWD, path, t->ts, 0) < 0)
+		lfs_dbg("cannot restore directory times: %s", strerror(errno));
+}
+
+/* Opens (and with create, makes) a metadata directory of the work area
+ * (in the rw root without workdir=, whose times stay the users'). */
 static int work_subdir(int *cache, const char *name, bool create)
 {
 	if (!lfs->has_rw)
@@ -25,7 +46,13 @@ static int work_subdir(int *cache, const char *name, bool create)
 	lfs_mutex_lock(&lfs->meta_lock, LFS_RANK_LEAF);
 	int fd = *cache;
 	if (fd < 0) {
-		if (create && mkdirat(lfs->workfd, name, 0700) < 0 && errno != EEXIST) {
+		struct lfs_dir_times t = { .valid = false };
+		if (create)
+			lfs_dir_times_save(lfs->workfd, &t);
+		int made = create ? mkdirat(lfs->workfd, name, 0700) : -1;
+		if (made == 0)
+			lfs_dir_times_restore(lfs->workfd, &t);
+		if (create && made < 0 && errno != EEXIST) {
 			fd = -errno;
 			lfs_log("cannot create %s/%s: %s", lfs->workdir, name, strerror(errno));
 		} else {

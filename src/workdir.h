@@ -14,6 +14,16 @@ int lfs_work_plink_if_exists(void);
 /* A name for something new in the work directory, unique in the mount. */
 void lfs_tmpname(char *buf, size_t size, const char *tag);
 
+/* A directory's times, kept across a change that is layerfs's own (work
+ * entries in the rw root, a copy put in place, markers): users see the
+ * times their own changes made, on this mount and the next. */
+struct lfs_dir_times {
+	struct timespec ts[2];   /* atime, mtime */
+	bool valid;
+};
+void lfs_dir_times_save(int dfd, struct lfs_dir_times *t);
+void lfs_dir_times_restore(int dfd, const struct lfs_dir_times *t);
+
 /* The first half of a two-step change is about to happen. */
 void lfs_mark_dirty(void);
 /* At a clean unmount. */
