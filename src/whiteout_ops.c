@@ -129,8 +129,14 @@ int lfs_redirect_make(int dfd, const char *dirname, const char *target)
 	int ret = fd < 0 ? -errno : lfs_write_all(fd, target, strlen(target));
 	if (fd >= 0 && close(fd) < 0 && ret == 0)
 		ret = -errno;
+	/* The marker is not a change users made: the directory keeps its
+	 * times (a renamed directory's mtime stays, as on ext4). */
+	struct lfs_dir_times t;
+	lfs_dir_times_save(dir, &t);
 	if (ret == 0 && renameat(orph, tmp, dir, LFS_WH_OPAQUE) < 0)
 		ret = -errno;
+	if (ret == 0)
+		lfs_dir_times_restore(dir, &t);
 	if (ret && fd >= 0)
 		unlinkat(orph, tmp, 0);
 	close(dir);

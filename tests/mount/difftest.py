@@ -604,7 +604,8 @@ DIFFERENCES = [
                           _stat_above_index_link(ev))),
     Difference(
         "renamed-dir-nlink",
-        "A renamed lower directory is copied up whole and made opaque, so it and the "
+        "With redirect_dir=off (the default with upperdir=, the podman spelling) a "
+        "renamed lower directory is copied up whole and made opaque, so it and the "
         "directories in it live in the rw branch alone and report their real link count "
         "(2 + subdirectories, as on ext4); overlayfs redirects it and reports 1, as for "
         "every merged directory.",
