@@ -11,7 +11,7 @@ import stat
 import pytest
 
 from test_branches import layerctl
-from lfsutil import HL, WH_OPQ, errno_of, exists, ls, read, tree, write
+from lfsutil import D, HL, WH_OPQ, errno_of, exists, ls, read, tree, write
 
 LOWER = {"a": {"f": "file f", "sub": {"g": "file g", "deep": {"h": "h"}},
                "gone": "x", "link": HL("a/f")},
@@ -198,3 +198,19 @@ def test_which_shows_the_lower_parts_of_a_redirected_directory(union):
     r = layerctl("which", m.p("b", "sub", "g"))
     assert r.stdout.splitlines()[1].split() == [
         "supplies", "branch", "1", os.path.join(l1, "a", "sub", "g")]
+
+
+def test_renamed_directory_keeps_its_times(union):
+    """A redirected directory's mtime and atime are the lower directory's,
+    as on ext4 and overlayfs: writing the marker is not a change users made
+    (found by the differential test: the marker set the mtime to now)."""
+    lower = dict(LOWER)
+    lower["a"] = D(LOWER["a"], mtime_ns=10**18 + 5000, atime_ns=10**18)
+    m = union.std(lowers=[lower])
+    before = os.stat(m.p("a"))
+    os.mkdir(m.p("into"))
+    os.rename(m.p("a"), m.p("into", "b"))
+    after = os.stat(m.p("into", "b"))
+    assert (after.st_mtime_ns, after.st_atime_ns) == (before.st_mtime_ns, before.st_atime_ns)
+    m.remount()
+    assert os.stat(m.p("into", "b")).st_mtime_ns == before.st_mtime_ns
