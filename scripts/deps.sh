@@ -13,8 +13,9 @@ PACKAGES=(
 	pkg-config
 	meson
 	ninja-build
-	# libraries: the daemon (fuse3) and layerctl (archive, json, digests, gzip)
+	# libraries: the daemon (fuse3, io_uring) and layerctl (archive, json, digests, gzip)
 	libfuse3-dev
+	liburing-dev
 	libarchive-dev
 	libjansson-dev
 	nettle-dev

@@ -12,6 +12,7 @@
 
 #include "branch.h"
 #include "control.h"
+#include "devio.h"
 #include "dircache.h"
 #include "dirstream.h"
 #include "handle.h"
@@ -40,6 +41,8 @@ static void usage(const char *prog)
 	       "    -o workdir=DIR         where layerfs keeps its work files (same fs as upperdir)\n"
 	       "    -o timeout=SECONDS     kernel cache timeout for names and attributes (3600)\n"
 	       "    -o passthrough=on|off  reads/writes of rw-branch files bypass the daemon (on)\n"
+	       "    -o io_uring            requests over FUSE io_uring rings when the kernel\n"
+	       "                           offers them (else through /dev/fuse as usual)\n"
 	       "    -V, --version          print the version\n"
 	       "\n", prog, prog);
 	fuse_cmdline_help();
@@ -64,12 +67,23 @@ static struct fuse_session *make_session(struct fuse_args *args)
 	return fuse_session_new(args, &lfs_ops, sizeof(lfs_ops), lfs);
 }
 
-static int run_session(struct fuse_session *se, struct fuse_cmdline_opts *copts)
+/* libfuse's thread options, read our way (loop.c): max_idle_threads is
+ * how many threads wait for requests (2 unless given). */
+static int run_session(struct fuse_session *se, struct fuse_cmdline_opts *copts, bool io_uring)
 {
-	unsigned threads = copts->singlethread ? 1 : copts->max_threads;
-	if (threads == 0 || threads > 256)
-		threads = 16;
-	return lfs_session_loop(se, threads);
+	struct lfs_loop_opts o = {
+		.max_threads = copts->singlethread ? 1 : copts->max_threads,
+		.max_idle = copts->max_idle_threads,
+		.clone_fd = copts->clone_fd,
+		.io_uring = io_uring,
+	};
+	if (o.max_threads == 0 || o.max_threads > 256)
+		o.max_threads = 16;
+	if (o.max_idle == 0 || o.max_idle == UINT_MAX)
+		o.max_idle = 2;
+	if (copts->singlethread)
+		o.max_idle = 1;
+	return lfs_session_loop(se, &o);
 }
 
 static int add_mount_options(struct fuse_args *args, const struct cmdline *c,
@@ -93,7 +107,7 @@ static int add_mount_options(struct fuse_args *args, const struct cmdline *c,
 }
 
 static int mount_and_serve(struct fuse_args *args, struct fuse_cmdline_opts *copts,
-			   enum lfs_pt_policy passthrough)
+			   const struct cmdline *c)
 {
 	struct fuse_session *se = make_session(args);
 	if (!se)
@@ -101,12 +115,16 @@ static int mount_and_serve(struct fuse_args *args, struct fuse_cmdline_opts *cop
 	int ret = 1;
 	if (fuse_set_signal_handlers(se) == 0) {
 		if (fuse_session_mount(se, copts->mountpoint) == 0) {
-			lfs_pt_attach(se, passthrough);
-			fuse_daemonize(copts->foreground);
 			lfs->se = se;
-			lfs_control_start();   /* inspection is a service, not a must */
-			ret = run_session(se, copts) ? 1 : 0;
-			lfs_control_stop();
+			if (lfs_devio_attach(se) == 0) {
+				lfs_pt_attach(se, c->passthrough);
+				fuse_daemonize(copts->foreground);
+				lfs_control_start();   /* inspection is a service, not a must */
+				ret = run_session(se, copts, c->io_uring) ? 1 : 0;
+				lfs_control_stop();
+			} else {
+				fuse_session_unmount(se);
+			}
 			lfs_mark_clean();
 		} else {
 			fprintf(stderr, "layerfs: cannot mount on '%s'\n", copts->mountpoint);
@@ -195,7 +213,7 @@ int main(int argc, char *argv[])
 	fs.conn_opts = fuse_parse_conn_info_opts(&args);
 	if (!fs.conn_opts)
 		goto out;
-	ret = mount_and_serve(&args, &copts, c.passthrough);
+	ret = mount_and_serve(&args, &copts, &c);
 out:
 	if (lfs) {
 		free_modules();

@@ -15,6 +15,7 @@ struct cmdline {
 	char *workdir;
 	double timeout;
 	enum lfs_pt_policy passthrough;
+	bool io_uring;           /* -o io_uring: requests over io_uring */
 	int nbr_options;
 	char *nonopt[3];
 	int nnonopt;

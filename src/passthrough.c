@@ -10,8 +10,8 @@
  *   3. the OPEN/CREATE reply carries FOPEN_PASSTHROUGH and that id (in what
  *      libfuse still calls padding).
  * libfuse lets a session do its device I/O through our functions
- * (fuse_session_custom_io), so (1) and (3) are done by patching the reply
- * in our writev just before it goes to the kernel. Which reply to patch is
+ * (fuse_session_custom_io, installed by devio.c), so (1) and (3) are done by
+ * patching the reply there just before it goes to the kernel. Which reply to patch is
  * told by a thread-local note: libfuse sends a reply from the thread that
  * made it, synchronously, so the note set right before fuse_reply_*() is
  * read by the writev of that very reply.
@@ -136,9 +136,8 @@ static void patch_open(struct iovec *arg, int id)
 	memcpy((char *)out + PT_OPEN_BACKING_ID_OFF, &id, sizeof(id));
 }
 
-static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *userdata)
+void lfs_pt_patch_reply(struct iovec *iov, int count)
 {
-	(void)userdata;
 	enum pt_note note = next_reply;
 	next_reply = NOTE_NONE;
 	if (note != NOTE_NONE && count == 2 && iov[0].iov_len == sizeof(struct fuse_out_header)) {
@@ -148,20 +147,6 @@ static ssize_t pt_writev(int fd, struct iovec *iov, int count, void *userdata)
 		else if (h->error == 0 && note == NOTE_OPEN)
 			patch_open(&iov[1], next_backing_id);
 	}
-	return writev(fd, iov, count);
-}
-
-static ssize_t pt_read(int fd, void *buf, size_t len, void *userdata)
-{
-	(void)userdata;
-	return read(fd, buf, len);
-}
-
-static ssize_t pt_splice(int fdin, off_t *offin, int fdout, off_t *offout, size_t len,
-			 unsigned int flags, void *userdata)
-{
-	(void)userdata;
-	return splice(fdin, offin, fdout, offout, len, flags);
 }
 
 int lfs_pt_attach(struct fuse_session *se, enum lfs_pt_policy policy)
@@ -169,21 +154,7 @@ int lfs_pt_attach(struct fuse_session *se, enum lfs_pt_policy policy)
 	PT->policy = policy;
 	if (policy == LFS_PT_OFF)
 		return 0;
-	static const struct fuse_custom_io io = {
-		.writev = pt_writev,
-		.read = pt_read,
-		.splice_receive = pt_splice,
-		.splice_send = pt_splice,
-	};
-	int fd = fuse_session_fd(se);
-	int ret = fuse_session_custom_io(se, &io, fd);
-	if (ret) {
-		lfs_log("passthrough: cannot hook the device I/O (%s); serving all I/O",
-			strerror(ret < 0 ? -ret : EINVAL));
-		PT->policy = LFS_PT_OFF;
-		return ret;
-	}
-	PT->devfd = fd;
+	PT->devfd = fuse_session_fd(se);
 	return 0;
 }
 

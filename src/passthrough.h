@@ -1,9 +1,11 @@
 /* FUSE passthrough (kernel >= 6.9): reads and writes of an open file go
  * straight from the kernel to the branch file, with no request to the
- * daemon. libfuse 3.14 has no API for it; passthrough.c adds it through the
- * session's custom I/O hooks. */
+ * daemon. libfuse 3.14 has no API for it; passthrough.c adds it by patching
+ * replies in the session's custom I/O hooks (devio.c). */
 #ifndef LAYERFS_PASSTHROUGH_H
 #define LAYERFS_PASSTHROUGH_H
+
+#include <sys/uio.h>
 
 #include "node.h"
 
@@ -25,10 +27,13 @@ void lfs_pt_free(void);
 /* Node n goes: what passthrough kept for it goes too (tree_lock held). */
 void lfs_pt_node_gone(struct node *n);
 
-/* After the mount, before the first request: routes the session's device
- * I/O through our hooks (which announce passthrough in the INIT reply and
- * mark OPEN/CREATE replies). Does nothing when the policy is off. */
+/* After the mount, before the first request: the policy, and the device
+ * fd backing files are registered on. */
 int lfs_pt_attach(struct fuse_session *se, enum lfs_pt_policy policy);
+/* devio.c, on every reply right before the kernel sees it: announces
+ * passthrough in the INIT reply and marks OPEN/CREATE replies, as the
+ * notes below asked. */
+void lfs_pt_patch_reply(struct iovec *iov, int count);
 /* Called from init(): the reply this thread sends next is the INIT reply. */
 void lfs_pt_note_init_reply(void);
 /* Releases a backing id lfs_pt_handle_gone_locked() handed back. */
