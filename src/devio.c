@@ -52,8 +52,8 @@ static ssize_t to_sink(struct lfs_devio_sink *sink, const struct iovec *iov, int
 	size_t len = 0;
 	for (int i = 1; i < count; i++)
 		len += iov[i].iov_len;
-	char *room = sink->room(sink, len);
-	if (!room) {
+	char *room = len ? sink->room(sink, len) : NULL;
+	if (len && !room) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -110,12 +110,12 @@ static ssize_t pipe_to_sink(int pipefd, size_t len)
 		return -1;
 	struct lfs_devio_sink *sink = sink_for(out.unique);
 	size_t dlen = len - sizeof(out);
-	char *room = sink ? sink->room(sink, dlen) : NULL;
-	if (!room) {
+	char *room = sink && dlen ? sink->room(sink, dlen) : NULL;
+	if (!sink || (dlen && !room)) {
 		errno = EINVAL;
 		return -1;
 	}
-	int ret = read_pipe(pipefd, room, dlen);
+	int ret = dlen ? read_pipe(pipefd, room, dlen) : 0;
 	if (ret < 0) {
 		errno = -ret;
 		return -1;

@@ -23,8 +23,8 @@
 /* Where the reply to one request goes instead of a device fd. */
 struct lfs_devio_sink {
 	uint64_t unique;      /* the request whose reply it takes */
-	/* Room for len bytes of reply payload (what follows the header), or
-	 * NULL when the reply cannot be that long. */
+	/* Room for len (> 0) bytes of reply payload (what follows the
+	 * header), or NULL when the reply cannot be that long. */
 	char *(*room)(struct lfs_devio_sink *sink, size_t len);
 	/* The reply is complete: its header, and len bytes written to room. */
 	void (*replied)(struct lfs_devio_sink *sink, const struct fuse_out_header *out,

@@ -215,8 +215,8 @@ static void entry_free(struct ring_entry *e, size_t payload_size)
 static char *reply_room(struct lfs_devio_sink *sink, size_t len)
 {
 	struct ring_entry *e = (void *)((char *)sink - offsetof(struct ring_entry, sink));
-	if (len > e->t->u->payload_size)
-		return NULL;
+	if (len == 0 || len > e->t->u->payload_size)
+		return len ? NULL : e->payload;
 	/* The request's own payload (a name, data to write) lives where the
 	 * reply goes, and the handler may still read it: stage the reply. */
 	if (!e->has_payload)
@@ -280,8 +280,12 @@ static void serve(struct ring_entry *e)
 	fuse_session_process_buf(u->se, &buf);
 	lfs_branches_unlock();
 	lfs_devio_set_sink(NULL);
-	if (!e->replied)
-		reply_error(e, in.unique, -EIO);   /* never left without an answer */
+	if (!e->replied) {
+		/* never left without an answer */
+		lfs_log("io_uring: no reply to request %llu (opcode %u)",
+			(unsigned long long)in.unique, in.opcode);
+		reply_error(e, in.unique, -EIO);
+	}
 	else if (e->has_payload && e->reply_len)
 		memcpy(e->payload, e->stage, e->reply_len);
 	e->hdr->ent.payload_sz = (uint32_t)e->reply_len;

@@ -280,3 +280,26 @@ def test_io_uring_sigterm_ends_cleanly(union, enable_uring):
     write(m.p("f"), b"x")
     m.proc.send_signal(15)
     assert m.proc.wait(15) == 0, m.stderr()
+
+
+def test_io_uring_empty_reply_to_a_request_with_payload(union, enable_uring):
+    """The first request a ring entry serves is a GETXATTR (its name is
+    payload, so the reply is staged) answered by an error without payload:
+    that must reach the caller as the error (it was EIO once)."""
+    enable_uring("Y")
+    m, rw = mount_uring(union)
+    for cpu in sorted(os.sched_getaffinity(0)):
+        out = subprocess.run(
+            ["/usr/bin/python3", "-c",
+             "import os, errno, sys\n"
+             "os.sched_setaffinity(0, {%d})\n"
+             "for i in range(4):\n"
+             "    try:\n"
+             "        os.getxattr(sys.argv[1], 'user.none')\n"
+             "    except OSError as e:\n"
+             "        print(errno.errorcode[e.errno])\n" % cpu, m.mnt],
+            capture_output=True, text=True, timeout=30)
+        assert out.stdout.split() == ["ENODATA"] * 4, (cpu, out.stdout, out.stderr)
+    problems = m.stop()
+    assert not problems, problems
+    assert "no reply to request" not in m.stderr()

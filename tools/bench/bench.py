@@ -61,14 +61,18 @@ FULL = dict(files=45000, dirs=1750, rm_files=5000, rm_dirs=250,
             big=2 * GiB, tar_files=20000, tar_dirs=1200,
             fio_secs=10, churn=5000, seqwrite=1 * GiB, randwrite_size=256 * MiB,
             img_ext4=12 * GiB, img_xfs=8 * GiB, reps=3,
-            scale=[10000, 100000, 1000000], bigdir=100000)
+            scale=[10000, 100000, 1000000], bigdir=100000,
+            # the 1M-file walks take minutes per system (fuse-overlayfs
+            # about 15): the scale workload runs once, quiet
+            once_quiet=["scale"])
 QUICK = dict(files=1800, dirs=90, rm_files=200, rm_dirs=10,
              big=64 * MiB, tar_files=800, tar_dirs=60,
              fio_secs=1, churn=300, seqwrite=32 * MiB, randwrite_size=16 * MiB,
              img_ext4=1 * GiB, img_xfs=1 * GiB, reps=1,
              scale=[1000, 4000], bigdir=4000,
              # --quick keeps CI short: the loaded condition for these only
-             load_workloads=["untar", "churn", "randwrite", "lsR", "chown"])
+             load_workloads=["untar", "churn", "randwrite", "lsR", "chown"],
+             once_quiet=["scale"])
 
 WORKLOADS = ["mount", "find", "stat", "lsR", "readall", "seqread", "randread",
              "copyup_ext4", "copyup_xfs", "untar", "rmrf", "seqwrite", "randwrite",
@@ -107,6 +111,7 @@ class Bench:
         self.errors = []
         self.loads = {}       # condition -> [1-minute load average before each run]
         self.layerfs = args.layerfs
+        self.alt = dict(a.split("=", 1) for a in args.alt)
         self.fuse_overlayfs = shutil.which("fuse-overlayfs")
         self.scale_sizes = []
         self.ncpu = os.cpu_count() or 1
@@ -469,7 +474,8 @@ class Bench:
         if bad:
             raise SystemExit("unknown workload(s): %s (known: %s)" % (",".join(bad), ",".join(WORKLOADS)))
         self.systems = a.systems.split(",")
-        bad = [s for s in self.systems if system_base(s) not in KNOWN_SYSTEMS]
+        bad = [s for s in self.systems if system_base(s) not in KNOWN_SYSTEMS or
+               ("@" in s.partition(":")[0] and s.partition(":")[0].partition("@")[2] not in self.alt)]
         if bad:
             raise SystemExit("unknown system(s): %s" % ",".join(bad))
         self.conditions = a.conditions.split(",")
@@ -478,6 +484,9 @@ class Bench:
             raise SystemExit("unknown condition(s): %s (known: %s)" % (",".join(bad), ",".join(CONDITIONS)))
         if any(system_base(s) == "layerfs" for s in self.systems) and not os.access(self.layerfs, os.X_OK):
             raise SystemExit("layerfs binary not found: %s (build it or pass --layerfs)" % self.layerfs)
+        for name, path in self.alt.items():
+            if not os.access(path, os.X_OK):
+                raise SystemExit("--alt %s: %s is not executable" % (name, path))
         if any(system_base(s) == "fuse-overlayfs" for s in self.systems) and not self.fuse_overlayfs:
             raise SystemExit("fuse-overlayfs not installed (apt-get install fuse-overlayfs)")
         tools = ["fio", "mkfs.ext4", "losetup"] + (["mkfs.xfs"] if "copyup_xfs" in self.wls else []) + \
@@ -491,7 +500,7 @@ class Bench:
             date=datetime.datetime.now().isoformat(timespec="seconds"),
             kernel=os.uname().release, layers=a.layers, reps=reps, quick=a.quick,
             systems=self.systems, workloads=self.wls, conditions=self.conditions,
-            load=" ".join(self.load_cmd), layerfs=os.path.realpath(self.layerfs),
+            load=" ".join(self.load_cmd), layerfs=os.path.realpath(self.layerfs), alt=self.alt,
             layerfs_git=self.git_rev(), fuse_overlayfs=self.fuse_overlayfs_version(),
             params=self.p, host_load_at_start=loadavg())
         try:
@@ -507,6 +516,8 @@ class Bench:
                             if system_base(s) == "overlay-metacopy" and wl not in METACOPY_WORKLOADS:
                                 continue
                             if cond == "load" and wl not in self.p.get("load_workloads", WORKLOADS):
+                                continue
+                            if wl in self.p["once_quiet"] and (cond != "quiet" or rep > 0):
                                 continue
                             log("rep %d/%d %-12s %-5s %-15s" % (rep + 1, reps, wl, cond, s))
                             try:
@@ -553,7 +564,10 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated workloads: " + ",".join(WORKLOADS))
     ap.add_argument("--systems", default=",".join(SYSTEMS),
                     help="from overlay, overlay-metacopy, layerfs, fuse-overlayfs; a FUSE "
-                    "system takes extra -o options after a colon (layerfs:io_uring)")
+                    "system takes extra -o options after a colon, joined by + "
+                    "(layerfs:io_uring+passthrough=off)")
+    ap.add_argument("--alt", action="append", default=[], metavar="NAME=PATH",
+                    help="another layerfs binary, measured as system layerfs@NAME")
     ap.add_argument("--conditions", default=",".join(CONDITIONS),
                     help="quiet, load (stress-ng --cpu 1 beside each measurement)")
     ap.add_argument("--layerfs", default=os.path.normpath(default_lfs),

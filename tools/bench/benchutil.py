@@ -161,14 +161,21 @@ def proc_stats(pid):
 
 
 def system_base(system):
-    """'layerfs:io_uring,passthrough=off' -> 'layerfs'."""
-    return system.partition(":")[0]
+    """'layerfs:io_uring+passthrough=off' -> 'layerfs'; 'layerfs@old' (another
+    layerfs binary, --alt old=PATH) -> 'layerfs'."""
+    return system.partition(":")[0].partition("@")[0]
+
+
+def system_binary(bench, system):
+    """The layerfs binary of a layerfs system."""
+    alt = system.partition(":")[0].partition("@")[2]
+    return bench.alt[alt] if alt else bench.layerfs
 
 
 def system_opts(system):
-    """'layerfs:io_uring,passthrough=off' -> ['io_uring', 'passthrough=off']."""
+    """'layerfs:io_uring+passthrough=off' -> ['io_uring', 'passthrough=off']."""
     rest = system.partition(":")[2]
-    return [o for o in rest.split(",") if o]
+    return [o for o in rest.split("+") if o]
 
 
 class Mount:
@@ -183,7 +190,7 @@ class Mount:
         self.fuse = base_sys in ("layerfs", "fuse-overlayfs")
         self.mnt = os.path.join(bench.tmp, "m")
         self.pid = None
-        base = os.path.join(scratch, "%s-%s" % (system.replace(":", "+").replace(",", "+"), tag))
+        base = os.path.join(scratch, "%s-%s" % (system.replace(":", "+").replace("@", "+"), tag))
         if os.path.exists(base):
             shutil.rmtree(base)
         self.base = base
@@ -204,7 +211,7 @@ class Mount:
             cmd += [x for o in extra for x in ("-o", o)] + [self.mnt]
         else:
             os.rmdir(work)
-            cmd = [bench.layerfs, "-o",
+            cmd = [system_binary(bench, system), "-o",
                    "br=" + ":".join(["%s=rw" % upper] + ["%s=ro+wh" % l for l in lowers])]
             cmd += [x for o in extra for x in ("-o", o)] + [self.mnt]
         self.token = bench.cleanup.push("unmount " + self.mnt, self._teardown)
