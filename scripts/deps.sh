@@ -13,9 +13,10 @@ PACKAGES=(
 	pkg-config
 	meson
 	ninja-build
-	# libraries: the daemon (fuse3) and layerctl (archive, json, digests, gzip,
-	# HTTP for registries)
+	# libraries: the daemon (fuse3, io_uring) and layerctl (archive, json, digests,
+	# gzip, HTTP for registries)
 	libfuse3-dev
+	liburing-dev
 	libarchive-dev
 	libjansson-dev
 	nettle-dev

@@ -62,6 +62,7 @@ struct lfs_dirstreams;   /* dirstream.c: open directory streams */
 struct lfs_pt;           /* passthrough.c: the kernel's backing files */
 struct lfs_control;      /* control.c: runtime directory and socket */
 struct lfs_devio;        /* devio.c: the session's device I/O */
+struct lfs_uring;        /* uring.c: FUSE over io_uring */
 
 struct lfs {
 	/* The branch set (branch.c; changed live by branchops.c). */
@@ -102,6 +103,7 @@ struct lfs {
 	struct lfs_pt *pt;
 	struct lfs_control *control;
 	struct lfs_devio *devio;
+	struct lfs_uring *uring;
 
 	pthread_rwlock_t branch_lock;
 	pthread_mutex_t tree_lock;

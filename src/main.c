@@ -44,6 +44,8 @@ static void usage(const char *prog)
 	       "    -o passthrough=on|off  reads/writes of rw-branch files bypass the daemon (on)\n"
 	       "    -o redirect_dir=on|off a renamed lower directory is redirected, not copied\n"
 	       "                           (on with br=, off with upperdir=)\n"
+	       "    -o io_uring            requests over FUSE io_uring rings when the kernel\n"
+	       "                           offers them (else through /dev/fuse as usual)\n"
 	       "    -V, --version          print the version\n"
 	       "\n", prog, prog);
 	fuse_cmdline_help();
@@ -68,12 +70,23 @@ static struct fuse_session *make_session(struct fuse_args *args)
 	return fuse_session_new(args, &lfs_ops, sizeof(lfs_ops), lfs);
 }
 
-static int run_session(struct fuse_session *se, struct fuse_cmdline_opts *copts)
+/* libfuse's thread options, read our way (loop.c): max_idle_threads is
+ * how many threads wait for requests (2 unless given). */
+static int run_session(struct fuse_session *se, struct fuse_cmdline_opts *copts, bool io_uring)
 {
-	unsigned threads = copts->singlethread ? 1 : copts->max_threads;
-	if (threads == 0 || threads > 256)
-		threads = 16;
-	return lfs_session_loop(se, threads);
+	struct lfs_loop_opts o = {
+		.max_threads = copts->singlethread ? 1 : copts->max_threads,
+		.max_idle = copts->max_idle_threads,
+		.clone_fd = copts->clone_fd,
+		.io_uring = io_uring,
+	};
+	if (o.max_threads == 0 || o.max_threads > 256)
+		o.max_threads = 16;
+	if (o.max_idle == 0 || o.max_idle == UINT_MAX)
+		o.max_idle = 2;
+	if (copts->singlethread)
+		o.max_idle = 1;
+	return lfs_session_loop(se, &o);
 }
 
 static int add_mount_options(struct fuse_args *args, const struct cmdline *c,
@@ -97,7 +110,7 @@ static int add_mount_options(struct fuse_args *args, const struct cmdline *c,
 }
 
 static int mount_and_serve(struct fuse_args *args, struct fuse_cmdline_opts *copts,
-			   enum lfs_pt_policy passthrough)
+			   const struct cmdline *c)
 {
 	struct fuse_session *se = make_session(args);
 	if (!se)
@@ -105,13 +118,16 @@ static int mount_and_serve(struct fuse_args *args, struct fuse_cmdline_opts *cop
 	int ret = 1;
 	if (fuse_set_signal_handlers(se) == 0) {
 		if (fuse_session_mount(se, copts->mountpoint) == 0) {
-			lfs_pt_set_policy(passthrough);
-			lfs_devio_attach(se);
-			fuse_daemonize(copts->foreground);
 			lfs->se = se;
-			lfs_control_start();   /* inspection is a service, not a must */
-			ret = run_session(se, copts) ? 1 : 0;
-			lfs_control_stop();
+			lfs_pt_set_policy(c->passthrough);
+			if (lfs_devio_attach(se) == 0) {
+				fuse_daemonize(copts->foreground);
+				lfs_control_start();   /* inspection is a service, not a must */
+				ret = run_session(se, copts, c->io_uring) ? 1 : 0;
+				lfs_control_stop();
+			} else {
+				fuse_session_unmount(se);
+			}
 			lfs_mark_clean();
 		} else {
 			fprintf(stderr, "layerfs: cannot mount on '%s'\n", copts->mountpoint);
@@ -222,7 +238,7 @@ int main(int argc, char *argv[])
 	fs.conn_opts = fuse_parse_conn_info_opts(&args);
 	if (!fs.conn_opts)
 		goto out;
-	ret = mount_and_serve(&args, &copts, c.passthrough);
+	ret = mount_and_serve(&args, &copts, &c);
 out:
 	if (lfs) {
 		free_modules();

@@ -138,6 +138,11 @@ static int take_own_item(struct cmdline *c, const char *item)
 		fprintf(stderr, "layerfs: bad passthrough '%s' (on or off)\n", item + 12);
 		return -1;
 	}
+	if (!strcmp(item, "io_uring") || !strcmp(item, "io_uring=on") ||
+	    !strcmp(item, "io_uring=off")) {
+		c->io_uring = strcmp(item, "io_uring=off") != 0;
+		return 1;
+	}
 	int compat = take_compat_item(c, item);
 	if (compat)
 		return compat;

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""layerfs benchmark: layerfs against kernel overlayfs and fuse-overlayfs.
+"""layerfs benchmark: layerfs against kernel overlayfs and fuse-overlayfs,
+quiet and under a steady background CPU load.
 
 Run as root with the system Python (standard library only):
 
     /usr/bin/python3 tools/bench/bench.py [--quick] [--reps N] [--layers 20]
-        [--only WORKLOAD,...] [--systems layerfs,overlay,fuse-overlayfs]
-        [--layerfs PATH] [--fixtures DIR] [--json FILE] [--table FILE]
+        [--only WORKLOAD,...] [--systems overlay,layerfs,fuse-overlayfs,...]
+        [--conditions quiet,load] [--layerfs PATH] [--fixtures DIR]
+        [--json FILE] [--table FILE]
 
 See tools/bench/README.md for what is measured and how.
 
@@ -13,7 +15,10 @@ Layout of everything this script creates:
   FIXTURES/               cached, deterministic fixtures (kept between runs)
     s20w/L000..L019       20-layer stack, aufs-style whiteouts (.wh.NAME)
     s20o/L000..L019       the same stack, overlayfs-style (char 0:0, xattr)
-    src.tar               source-like tarball for the untar workload
+    src-N.tar             source-like tarball for the untar workload
+    chtree-N/L000         that tarball unpacked: the chown/chmod lower tree
+    scale.img             ext4 image: the 100-layer scale stacks, the big
+                          directory (mounted read-only for a run)
     run.XXXX/             per-run loop images (removed at the end)
   /run/lfbXXXX/           per-run mountpoints and the read-only bind mount
                           of FIXTURES (removed at the end)
@@ -21,611 +26,77 @@ Layout of everything this script creates:
 
 import argparse
 import datetime
-import errno
-import hashlib
-import io
-import json
 import os
-import random
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 
-GEN_VERSION = 3          # bump when the fixture layout changes
-SEED = 20240606
-MiB = 1 << 20
-GiB = 1 << 30
+sys.path.insert(0, os.path.dirname(os.path.realpath(__file__)))
 
-SYSTEMS = ("overlay", "layerfs", "fuse-overlayfs")
+from benchutil import (  # noqa: E402
+    BenchError, Cleanup, LoopFs, Load, ModuleParam, Mount, MiB, GiB, drop_caches,
+    fio_iops, fs_used_bytes, is_mounted, loadavg, log, run, safe_rmtree, system_base,
+    system_opts, timed, umount_path,
+)
+from fixtures import (  # noqa: E402
+    ScaleImage, BIGDIR_LAYERS, FILES_PER_DIR, SCALE_LAYERS, ensure_chtree, ensure_stack,
+    ensure_tarball, manifest_digest, scale_label,
+)
+import report  # noqa: E402
+
+SYSTEMS = ("overlay", "overlay-metacopy", "layerfs", "fuse-overlayfs")
+KNOWN_SYSTEMS = SYSTEMS
 # Which whiteout flavour each system reads: 'w' = .wh. files, 'o' = char 0:0.
-VARIANT = {"layerfs": "w", "overlay": "o", "fuse-overlayfs": "o"}
+VARIANT = {"layerfs": "w", "overlay": "o", "fuse-overlayfs": "o", "overlay-metacopy": "o"}
+# overlay-metacopy is a reference for metadata-only copy-up: it runs where
+# that matters and nowhere else.
+METACOPY_WORKLOADS = ("chown", "chmod")
+CONDITIONS = ("quiet", "load")
+ENABLE_URING = "/sys/module/fuse/parameters/enable_uring"
 
 FULL = dict(files=45000, dirs=1750, rm_files=5000, rm_dirs=250,
             big=2 * GiB, tar_files=20000, tar_dirs=1200,
             fio_secs=10, churn=5000, seqwrite=1 * GiB, randwrite_size=256 * MiB,
-            img_ext4=12 * GiB, img_xfs=8 * GiB, reps=3)
+            img_ext4=12 * GiB, img_xfs=8 * GiB, reps=3,
+            scale=[10000, 100000, 1000000], bigdir=100000,
+            # the 1M-file walks take minutes per system (fuse-overlayfs
+            # about 15): the scale workload runs once, quiet
+            once_quiet=["scale"])
 QUICK = dict(files=1800, dirs=90, rm_files=200, rm_dirs=10,
              big=64 * MiB, tar_files=800, tar_dirs=60,
              fio_secs=1, churn=300, seqwrite=32 * MiB, randwrite_size=16 * MiB,
-             img_ext4=1 * GiB, img_xfs=1 * GiB, reps=1)
-
-
-def log(*a):
-    print("[bench %s]" % time.strftime("%H:%M:%S"), *a, file=sys.stderr, flush=True)
-
-
-class BenchError(Exception):
-    pass
-
-
-def run(cmd, check=True, timeout=1800, **kw):
-    """Runs a command; raises BenchError with its stderr on failure."""
-    p = subprocess.run(cmd, stdout=kw.pop("stdout", subprocess.PIPE),
-                       stderr=subprocess.PIPE, timeout=timeout, **kw)
-    if check and p.returncode != 0:
-        err = (p.stderr or b"").decode(errors="replace").strip()
-        raise BenchError("%s: exit %d: %s" % (" ".join(map(str, cmd))[:200],
-                                              p.returncode, err[-500:]))
-    return p
-
-
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
-
-
-def drop_caches():
-    os.sync()
-    with open("/proc/sys/vm/drop_caches", "w") as f:
-        f.write("3\n")
-
-
-# --------------------------------------------------------------------------
-# Fixtures
-# --------------------------------------------------------------------------
-
-class Plan:
-    """The physical content of every layer of one stack, in memory.
-
-    layers[i] is a dict with: dirs (set of paths), files (path -> (size,
-    offset into the data pool)), wh (set of whited-out paths), opq (set of
-    opaque dir paths). Layer 0 is the top, layer n-1 the bottom. Paths are
-    relative, '/'-separated, under 'tree/' or 'rmme/'."""
-
-    def __init__(self, nlayers, p):
-        self.n = nlayers
-        rng = random.Random("%d/%d/%d/%d" % (SEED, nlayers, p["files"], p["dirs"]))
-        self.layers = [dict(dirs=set(), files={}, wh=set(), opq=set())
-                       for _ in range(nlayers)]
-        multi = nlayers > 1
-
-        def put_dir(layer, path):
-            d = self.layers[layer]["dirs"]
-            while path and path not in d:
-                d.add(path)
-                path = path.rpartition("/")[0]
-
-        def put_file(layer, path):
-            self.layers[layer]["files"][path] = (rng.randint(0, 16384),
-                                                 rng.randrange(MiB))
-            put_dir(layer, path.rpartition("/")[0])
-
-        def make_tree(root, ndirs, nfiles):
-            dirs = [root]
-            for i in range(1, ndirs):
-                # Random recursive tree; favour shallow parents a little.
-                parent = dirs[min(rng.randrange(len(dirs)), rng.randrange(len(dirs)))]
-                dirs.append("%s/d%04d" % (parent, i))
-            files = []
-            for i in range(nfiles):
-                d = dirs[rng.randrange(len(dirs))]
-                ext = rng.choice((".c", ".h", ".txt", ".so", ".py", ".json", ""))
-                files.append("%s/f%05d%s" % (d, i, ext))
-            return dirs, files
-
-        tdirs, tfiles = make_tree("tree", p["dirs"], p["files"])
-        rdirs, rfiles = make_tree("rmme", p["rm_dirs"], p["rm_files"])
-        # Every directory exists at least in the bottom layer (as in a base
-        # image); files are spread uniformly over all layers.
-        for d in tdirs + rdirs:
-            put_dir(nlayers - 1, d)
-        for f in tfiles + rfiles:
-            base = rng.randrange(nlayers)
-            put_file(base, f)
-            if not multi or base == 0:
-                continue
-            r = rng.random()
-            if r < 0.10:                      # shadowed by a newer copy
-                put_file(rng.randrange(base), f)
-            elif r < 0.14:                    # deleted in a newer layer
-                w = rng.randrange(base)
-                self.layers[w]["wh"].add(f)
-                put_dir(w, f.rpartition("/")[0])
-            elif r < 0.15:                    # deleted, then created again
-                w = rng.randrange(1, base) if base > 1 else None
-                if w is not None:
-                    self.layers[w]["wh"].add(f)
-                    put_dir(w, f.rpartition("/")[0])
-                    put_file(rng.randrange(w), f)
-        if multi:
-            # (tree/d0001 stays a plain directory: the churn workload uses it)
-            cand = tdirs[2:] + rdirs[1:]
-            # Opaque directories: replaced wholesale in some newer layer.
-            for d in rng.sample(cand, max(1, len(cand) // 100)):
-                o = rng.randrange(nlayers - 1)
-                self.layers[o]["opq"].add(d)
-                put_dir(o, d)
-                for k in range(3):
-                    put_file(o, "%s/opq%d.txt" % (d, k))
-            # Whole directories deleted in a newer layer.
-            for d in rng.sample(cand, max(1, len(cand) // 200)):
-                w = rng.randrange(nlayers - 1)
-                if d in self.layers[w]["dirs"]:
-                    continue
-                self.layers[w]["wh"].add(d)
-                put_dir(w, d.rpartition("/")[0])
-
-    def visible(self):
-        """The merged view: {path: size} of every visible regular file,
-        computed with the union rules (topmost wins, a whiteout hides the
-        layers below it, an opaque directory stops the merge)."""
-        out = {}
-        children = []
-        for L in self.layers:
-            ch = {}
-            for kind, paths in (("d", L["dirs"]), ("f", L["files"]), ("w", L["wh"])):
-                for pth in paths:
-                    par, _, name = pth.rpartition("/")
-                    ch.setdefault(par, {})[name] = kind
-            children.append(ch)
-
-        def merge(path, layers):
-            seen = set()
-            for li, i in enumerate(layers):
-                for name, kind in children[i].get(path, {}).items():
-                    if name in seen:
-                        continue
-                    seen.add(name)
-                    full = path + "/" + name if path else name
-                    if kind == "f":
-                        out[full] = self.layers[i]["files"][full][0]
-                    elif kind == "d":
-                        sub = [i]
-                        if full not in self.layers[i]["opq"]:
-                            for j in layers[li + 1:]:
-                                k = children[j].get(path, {}).get(name)
-                                if k == "d":
-                                    sub.append(j)
-                                    if full in self.layers[j]["opq"]:
-                                        break
-                                elif k is not None:
-                                    break
-                        merge(full, sub)
-        merge("", list(range(self.n)))
-        return out
-
-    def counts(self):
-        return dict(files=sum(len(L["files"]) for L in self.layers),
-                    dirs=sum(len(L["dirs"]) for L in self.layers),
-                    whiteouts=sum(len(L["wh"]) for L in self.layers),
-                    opaque=sum(len(L["opq"]) for L in self.layers))
-
-
-def manifest_digest(items):
-    h = hashlib.sha256()
-    for path, size in sorted(items):
-        h.update(("%s\0%d\n" % (path, size)).encode())
-    return h.hexdigest()
-
-
-def data_pool():
-    return random.Random(SEED).randbytes(MiB + 16384 + 1)
-
-
-def write_stack(root, plan, variant, pool):
-    """Writes plan under root/L000.. in one whiteout flavour."""
-    for i, L in enumerate(plan.layers):
-        ld = os.path.join(root, "L%03d" % i)
-        os.mkdir(ld)
-        for d in sorted(L["dirs"]):
-            os.mkdir(os.path.join(ld, d))
-        for f, (size, off) in L["files"].items():
-            with open(os.path.join(ld, f), "wb") as fh:
-                fh.write(pool[off:off + size])
-        for w in L["wh"]:
-            par, _, name = w.rpartition("/")
-            if variant == "w":
-                open(os.path.join(ld, par, ".wh." + name), "wb").close()
-            else:
-                os.mknod(os.path.join(ld, w), 0o600 | 0o020000, os.makedev(0, 0))
-        for d in L["opq"]:
-            if variant == "w":
-                open(os.path.join(ld, d, ".wh..wh..opq"), "wb").close()
-            else:
-                os.setxattr(os.path.join(ld, d), "trusted.overlay.opaque", b"y")
-
-
-def stack_key(nlayers, p):
-    return dict(version=GEN_VERSION, seed=SEED, layers=nlayers,
-                files=p["files"], dirs=p["dirs"], rm_files=p["rm_files"],
-                rm_dirs=p["rm_dirs"])
-
-
-def ensure_stack(fix, nlayers, p, with_big):
-    """Makes (or reuses) both variants of the nlayers stack. Returns its
-    info dict: expected digest and counts."""
-    stamp_path = os.path.join(fix, "s%d.json" % nlayers)
-    key = stack_key(nlayers, p)
-    info = None
-    if os.path.exists(stamp_path):
-        with open(stamp_path) as f:
-            info = json.load(f)
-        if info.get("key") != key or not all(
-                os.path.isdir(os.path.join(fix, "s%d%s" % (nlayers, v))) for v in "wo"):
-            info = None
-    if info is None:
-        t0 = time.monotonic()
-        log("generating the %d-layer stack (both variants) ..." % nlayers)
-        plan = Plan(nlayers, p)
-        vis = plan.visible()
-        pool = data_pool()
-        for v in "wo":
-            root = os.path.join(fix, "s%d%s" % (nlayers, v))
-            if os.path.exists(root):
-                shutil.rmtree(root)
-            tmp = root + ".tmp"
-            if os.path.exists(tmp):
-                shutil.rmtree(tmp)
-            os.mkdir(tmp)
-            write_stack(tmp, plan, v, pool)
-            os.rename(tmp, root)
-        info = dict(key=key, digest=manifest_digest(vis.items()),
-                    visible_files=len(vis), **plan.counts())
-        os.sync()
-        with open(stamp_path + ".tmp", "w") as f:
-            json.dump(info, f, indent=1)
-        os.rename(stamp_path + ".tmp", stamp_path)
-        log("  %d-layer stack: %s in %.0f s" % (nlayers, plan.counts(),
-                                                time.monotonic() - t0))
-    if with_big:
-        for v in "wo":
-            ensure_big(os.path.join(fix, "s%d%s" % (nlayers, v), "L%03d" % (nlayers - 1)),
-                       p["big"])
-    return info
-
-
-def ensure_big(layerdir, size):
-    d = os.path.join(layerdir, "big")
-    path = os.path.join(d, "file.bin")
-    if os.path.exists(path) and os.path.getsize(path) == size:
-        return path
-    log("writing the %d MiB file %s ..." % (size // MiB, path))
-    os.makedirs(d, exist_ok=True)
-    pool = data_pool()
-    with open(path + ".tmp", "wb") as f:
-        for i in range(size // MiB):
-            block = i.to_bytes(8, "little") + pool[8:MiB]
-            f.write(block)
-        f.flush()
-        os.fsync(f.fileno())
-    os.rename(path + ".tmp", path)
-    return path
-
-
-WORDS = ("int", "static", "return", "struct", "const", "char", "void", "if",
-         "else", "for", "while", "buf", "len", "node", "err", "fd", "size_t",
-         "ctx", "branch", "layer", "inode", "path", "name", "flags", "NULL")
-
-
-def ensure_tarball(fix, p):
-    path = os.path.join(fix, "src-%d.tar" % p["tar_files"])
-    if os.path.exists(path):
-        return path
-    log("generating the source tarball (%d files) ..." % p["tar_files"])
-    rng = random.Random("%d/tar/%d" % (SEED, p["tar_files"]))
-    lines = []
-    for _ in range(4096):
-        ind = "\t" * rng.randrange(4)
-        lines.append(ind + " ".join(rng.choice(WORDS) for _ in range(rng.randrange(1, 12)))
-                     + rng.choice((";", " {", "", "}", ");")) + "\n")
-    text = "".join(lines).encode()
-    dirs = ["src"]
-    for i in range(1, p["tar_dirs"]):
-        parent = dirs[min(rng.randrange(len(dirs)), rng.randrange(len(dirs)))]
-        dirs.append("%s/%s%d" % (parent, rng.choice(("lib", "core", "util", "net", "fs",
-                                                     "test", "doc", "arch")), i))
-    mtime = 1700000000
-    with tarfile.open(path + ".tmp", "w", format=tarfile.GNU_FORMAT) as tf:
-        for d in dirs:
-            ti = tarfile.TarInfo(d)
-            ti.type, ti.mode, ti.mtime = tarfile.DIRTYPE, 0o755, mtime
-            tf.addfile(ti)
-        for i in range(p["tar_files"]):
-            d = dirs[rng.randrange(len(dirs))]
-            name = "%s/%s_%d%s" % (d, rng.choice(WORDS), i,
-                                   rng.choice((".c", ".c", ".h", ".py", ".md", ".js", ".json")))
-            size = min(int(rng.lognormvariate(8.3, 1.0)), 96 * 1024)
-            off = rng.randrange(len(text) - size) if size < len(text) else 0
-            data = text[off:off + size]
-            ti = tarfile.TarInfo(name)
-            ti.size, ti.mode, ti.mtime = len(data), 0o644, mtime
-            tf.addfile(ti, io.BytesIO(data))
-    os.rename(path + ".tmp", path)
-    return path
-
-
-# --------------------------------------------------------------------------
-# Host resources: bind mounts, loop images, mounts of the systems
-# --------------------------------------------------------------------------
-
-class Cleanup:
-    """A stack of undo actions, run last-in first-out."""
-
-    def __init__(self):
-        self.items = []
-
-    def push(self, desc, fn):
-        self.items.append((desc, fn))
-        return len(self.items) - 1
-
-    def pop_run(self, token):
-        desc, fn = self.items[token]
-        self.items[token] = (desc, None)
-        if fn:
-            fn()
-
-    def run_all(self):
-        while self.items:
-            desc, fn = self.items.pop()
-            if fn is None:
-                continue
-            try:
-                fn()
-            except Exception as e:  # keep going: undo as much as we can
-                log("cleanup: %s failed: %s" % (desc, e))
-
-
-def is_mounted(path):
-    path = os.path.realpath(path)
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            if line.split()[4] == path:
-                return True
-    return False
-
-
-def umount_path(path, fuse):
-    for attempt in range(10):
-        if not is_mounted(path):
-            return
-        cmd = ["fusermount3", "-u", path] if fuse else ["umount", path]
-        p = run(cmd, check=False)
-        if p.returncode == 0:
-            return
-        time.sleep(0.3)
-    run(["fusermount3", "-u", "-z", path] if fuse else ["umount", "-l", path], check=False)
-
-
-def safe_rmtree(path):
-    """Removes a scratch tree unless something is still mounted inside it
-    (then removing would reach into that mount)."""
-    prefix = os.path.realpath(path) + "/"
-    with open("/proc/self/mountinfo") as f:
-        busy = [l.split()[4] for l in f if l.split()[4].startswith(prefix)]
-    if busy:
-        log("not removing %s: still mounted inside: %s" % (path, " ".join(busy)))
-        return
-    shutil.rmtree(path, ignore_errors=True)
-
-
-class LoopFs:
-    """A fresh filesystem on a sparse image file, loop-mounted."""
-
-    def __init__(self, cleanup, img, mnt, size, fstype):
-        self.mnt = mnt
-        with open(img, "wb") as f:
-            f.truncate(size)
-        cleanup.push("remove " + img, lambda: os.path.exists(img) and os.unlink(img))
-        if fstype == "ext4":
-            run(["mkfs.ext4", "-q", "-F", "-j", "-E",
-                 "lazy_itable_init=0,lazy_journal_init=0", img])
-        else:
-            run(["mkfs.xfs", "-q", "-f", "-m", "reflink=1", img])
-        dev = run(["losetup", "--find", "--show", "--direct-io=on", img]).stdout.decode().strip()
-        cleanup.push("detach " + dev, lambda: run(["losetup", "-d", dev], check=False))
-        os.makedirs(mnt, exist_ok=True)
-        run(["mount", "-t", fstype, dev, mnt])
-        cleanup.push("umount " + mnt, lambda: umount_path(mnt, False))
-        self.dev = dev
-
-
-def find_daemon(mnt, names):
-    """PID of the FUSE daemon serving mnt: the process whose command line
-    names the mountpoint."""
-    want = os.fsencode(mnt)
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/cmdline" % pid, "rb") as f:
-                args = f.read().split(b"\0")
-            with open("/proc/%s/comm" % pid) as f:
-                comm = f.read().strip()
-        except OSError:
-            continue
-        if comm in names and want in args:
-            return int(pid)
-    return None
-
-
-def proc_stats(pid):
-    """(VmHWM in MiB, utime+stime in seconds) of a process."""
-    hwm = None
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                hwm = int(line.split()[1]) / 1024.0
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rpartition(")")[2].split()
-    tck = os.sysconf("SC_CLK_TCK")
-    return hwm, (int(fields[11]) + int(fields[12])) / tck
-
-
-class Mount:
-    """One system mounted over a list of lower dirs (top first) with a
-    fresh upper directory."""
-
-    def __init__(self, bench, system, lowers, scratch, tag):
-        self.bench, self.system = bench, system
-        self.fuse = system != "overlay"
-        self.mnt = os.path.join(bench.tmp, "m")
-        self.pid = None
-        base = os.path.join(scratch, "%s-%s" % (system, tag))
-        if os.path.exists(base):
-            shutil.rmtree(base)
-        self.base = base
-        upper, work = os.path.join(base, "u"), os.path.join(base, "w")
-        os.makedirs(upper)
-        os.makedirs(work)
-        os.makedirs(self.mnt, exist_ok=True)
-        if system == "overlay":
-            cmd = ["mount", "-t", "overlay", "overlay", "-o",
-                   "lowerdir=%s,upperdir=%s,workdir=%s" % (":".join(lowers), upper, work),
-                   self.mnt]
-        elif system == "fuse-overlayfs":
-            cmd = [bench.fuse_overlayfs, "-o",
-                   "lowerdir=%s,upperdir=%s,workdir=%s" % (":".join(lowers), upper, work),
-                   self.mnt]
-        else:
-            os.rmdir(work)
-            cmd = [bench.layerfs, "-o",
-                   "br=" + ":".join(["%s=rw" % upper] + ["%s=ro+wh" % l for l in lowers]),
-                   self.mnt]
-        self.token = bench.cleanup.push("unmount " + self.mnt, self._teardown)
-        try:
-            self._mount(cmd)
-        except BaseException:
-            self.close()
-            raise
-
-    def _mount(self, cmd):
-        system = self.system
-        t0 = time.monotonic()
-        p = run(cmd, check=False, timeout=120)
-        if p.returncode != 0:
-            raise BenchError("mount of %s failed: %s" % (system,
-                             p.stderr.decode(errors="replace").strip()[-400:]))
-        os.stat(self.mnt)
-        self.mount_secs = time.monotonic() - t0
-        if not is_mounted(self.mnt):
-            raise BenchError("%s: command returned but %s is not a mountpoint"
-                             % (system, self.mnt))
-        if self.fuse:
-            self.pid = find_daemon(self.mnt, ("layerfs", "fuse-overlayfs"))
-            if self.pid is None:
-                raise BenchError("%s: daemon process not found" % system)
-        self.stats0 = self.stats()
-
-    def stats(self):
-        if not self.pid:
-            return None, None
-        try:
-            return proc_stats(self.pid)
-        except OSError:
-            return None, None
-
-    def _teardown(self):
-        if os.path.exists(self.mnt):
-            umount_path(self.mnt, self.fuse)
-        if self.pid:
-            for _ in range(100):
-                try:
-                    os.kill(self.pid, 0)
-                except ProcessLookupError:
-                    break
-                time.sleep(0.05)
-            else:
-                log("daemon %d of %s still alive after unmount; killing it" % (self.pid, self.system))
-                try:
-                    os.kill(self.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        if os.path.exists(self.base):
-            shutil.rmtree(self.base, ignore_errors=True)
-
-    def close(self):
-        self.bench.cleanup.pop_run(self.token)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-# --------------------------------------------------------------------------
-# Workloads
-# --------------------------------------------------------------------------
-
-def timed(cmd, **kw):
-    t0 = time.monotonic()
-    run(cmd, stdout=subprocess.DEVNULL, **kw)
-    return time.monotonic() - t0
-
-
-def fio_iops(args):
-    p = run(["fio", "--output-format=json"] + args)
-    out = p.stdout.decode()
-    res = json.loads(out[out.index("{"):])
-    job = res["jobs"][0]
-    if job.get("error"):
-        raise BenchError("fio error %s" % job["error"])
-    rw = "read" if job["read"]["io_bytes"] else "write"
-    return job[rw]["iops"]
-
-
-# metric -> (unit, kind); kind 'time' (lower is better) or 'rate' (higher)
-METRICS = [
-    ("mount100_cold", "ms", "time"), ("mount100_warm", "ms", "time"),
-    ("find_cold", "s", "time"), ("find_warm", "s", "time"),
-    ("stat_cold", "s", "time"), ("stat_warm", "s", "time"),
-    ("lsR_cold", "s", "time"), ("lsR_warm", "s", "time"),
-    ("readall_cold", "s", "time"), ("readall_warm", "s", "time"),
-    ("seqread_cold", "s", "time"), ("seqread_warm", "s", "time"),
-    ("randread", "IOPS", "rate"),
-    ("copyup_ext4", "s", "time"), ("copyup_ext4_sync", "s", "time"),
-    ("copyup_xfs", "ms", "time"),
-    ("untar", "s", "time"), ("rmrf", "s", "time"),
-    ("seqwrite_fsync", "s", "time"), ("randwrite", "IOPS", "rate"),
-    ("churn", "s", "time"),
-    ("find_warm_1L", "s", "time"), ("stat_cold_1L", "s", "time"),
-    ("stat_warm_1L", "s", "time"),
-    ("find_warm_100L", "s", "time"), ("stat_cold_100L", "s", "time"),
-    ("stat_warm_100L", "s", "time"),
-    ("rss_after_stat", "MiB", "mem"), ("cpu_stat", "s", "cpu"),
-]
-METRIC_INFO = {m: (u, k) for m, u, k in METRICS}
-
-# Targets of issue 6 (ratio to kernel overlayfs unless said otherwise).
-TARGETS = {
-    "find_warm": 1.0, "stat_warm": 1.0,
-    "find_cold": 1.3, "stat_cold": 1.3, "lsR_cold": 1.3,
-    "lsR_warm": 1.2, "readall_warm": 1.5, "readall_cold": 1.3,
-    "seqread_warm": 1.1, "seqread_cold": 1.2, "randread": 1.1,
-    "randwrite": 2.0, "seqwrite_fsync": 1.2, "untar": 1.5, "churn": 1.5,
-    "rmrf": 1.5, "mount100_cold": 1.5, "mount100_warm": 1.5,
-    "copyup_ext4": "<=fuse-overlayfs", "copyup_xfs": "<=20ms",
-    "rss_after_stat": "<=22MiB",
-}
+             img_ext4=1 * GiB, img_xfs=1 * GiB, reps=1,
+             scale=[1000, 4000], bigdir=4000,
+             # --quick keeps CI short: the loaded condition for these only
+             load_workloads=["untar", "churn", "randwrite", "lsR", "chown"],
+             once_quiet=["scale"])
 
 WORKLOADS = ["mount", "find", "stat", "lsR", "readall", "seqread", "randread",
              "copyup_ext4", "copyup_xfs", "untar", "rmrf", "seqwrite", "randwrite",
-             "churn", "walk1", "walk100"]
+             "churn", "chown", "chmod", "lsl", "scale", "walk1", "walk100"]
+
+
+def timed_lines(cmd):
+    """(seconds, lines of output) of a command: the walks count what they
+    saw, so that a system that shows less does not win."""
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    n = 0
+    while True:
+        chunk = p.stdout.read(1 << 20)
+        if not chunk:
+            break
+        n += chunk.count(b"\n")
+    err = p.stderr.read()
+    p.wait()
+    t = time.monotonic() - t0
+    if p.returncode != 0:
+        raise BenchError("%s: exit %d: %s" % (" ".join(cmd)[:200], p.returncode,
+                                              err.decode(errors="replace")[-300:]))
+    return t, n
 
 
 class Bench:
@@ -633,20 +104,27 @@ class Bench:
         self.args = args
         self.p = QUICK if args.quick else FULL
         self.cleanup = Cleanup()
-        self.results = {}     # metric -> system -> [values]
-        self.cpu = {}         # workload -> system -> [daemon cpu seconds]
-        self.hwm = {}         # workload -> system -> [VmHWM MiB]
+        self.cond = "quiet"   # the condition being measured
+        self.results = {}     # condition -> metric -> system -> [values]
+        self.cpu = {}         # condition -> workload -> system -> [daemon cpu seconds]
+        self.hwm = {}         # condition -> workload -> system -> [VmHWM MiB]
         self.errors = []
-        self.loads = []       # 1-minute load average before each timed run
+        self.loads = {}       # condition -> [1-minute load average before each run]
         self.layerfs = args.layerfs
+        self.alt = dict(a.split("=", 1) for a in args.alt)
         self.fuse_overlayfs = shutil.which("fuse-overlayfs")
+        self.scale_sizes = []
+        self.ncpu = os.cpu_count() or 1
+        self.load = None
+        self.load_cmd = Load.command(1)
 
     # -- helpers --------------------------------------------------------
     def record(self, metric, system, value):
-        self.results.setdefault(metric, {}).setdefault(system, []).append(value)
+        self.results.setdefault(self.cond, {}).setdefault(metric, {}) \
+            .setdefault(system, []).append(value)
 
     def lowers(self, nlayers, system):
-        v = VARIANT[system]
+        v = VARIANT[system_base(system)]
         return [os.path.join(self.ro, "s%d%s" % (nlayers, v), "L%03d" % i)
                 for i in range(nlayers)]
 
@@ -657,8 +135,10 @@ class Bench:
     def done(self, wl, m):
         hwm, cpu = m.stats()
         if cpu is not None:
-            self.cpu.setdefault(wl, {}).setdefault(m.system, []).append(cpu - m.stats0[1])
-            self.hwm.setdefault(wl, {}).setdefault(m.system, []).append(hwm)
+            self.cpu.setdefault(self.cond, {}).setdefault(wl, {}).setdefault(
+                m.system, []).append(cpu - m.stats0[1])
+            self.hwm.setdefault(self.cond, {}).setdefault(wl, {}).setdefault(
+                m.system, []).append(hwm)
 
     # -- setup ----------------------------------------------------------
     def setup(self):
@@ -675,6 +155,8 @@ class Bench:
         for n in sorted(stacks):
             self.stack_info[n] = ensure_stack(fix, n, p, with_big=(n == a.layers and need_big))
         self.tarball = ensure_tarball(fix, p)
+        if {"chown", "chmod"} & set(self.wls):
+            self.chtree = ensure_chtree(fix, self.tarball, p["tar_files"])
         # Per-run scratch: mountpoints and the read-only view of the fixtures
         self.tmp = tempfile.mkdtemp(prefix="lfb", dir="/run" if os.path.isdir("/run") else "/tmp")
         self.cleanup.push("remove " + self.tmp, lambda: safe_rmtree(self.tmp))
@@ -698,12 +180,24 @@ class Bench:
             run(["cp", src, os.path.join(lower, "big", "file.bin")])
             os.sync()
             self.xfs_lower = lower
+        if {"scale", "lsl"} & set(self.wls):
+            self.scale_sizes = p["scale"] if "scale" in self.wls else []
+            img = ScaleImage(fix, p["scale"], p["bigdir"])
+            self.scale = img.mount(run, self.cleanup, os.path.join(self.tmp, "scale"), umount_path)
+        if "load" in self.conditions:
+            self.load = Load(self.cleanup, 1)
+        if any("io_uring" in system_opts(s) for s in self.systems):
+            if not os.path.exists(ENABLE_URING):
+                raise BenchError("this kernel has no FUSE io_uring (%s is missing)" % ENABLE_URING)
+            ModuleParam(self.cleanup, ENABLE_URING, "Y")
 
     def verify(self):
         """Each system must show exactly the merged tree the generator
         computed (a wrong reading of whiteouts would void the timings)."""
         for n, info in sorted(self.stack_info.items()):
             for s in self.systems:
+                if system_base(s) == "overlay-metacopy":
+                    continue          # checked where it runs (chown, chmod)
                 try:
                     with self.mount_main(s, "verify", n) as m:
                         items = []
@@ -894,36 +388,121 @@ class Bench:
             self.done("churn", m)
             os.sync()
 
+    def _metadata_walk(self, s, wl, cmd, check):
+        """chown -R / chmod -R of the lower tree: time, and how much the rw
+        branch grows (filesystem blocks in use after a sync)."""
+        with Mount(self, s, [os.path.join(self.ro, os.path.relpath(self.chtree, self.args.fixtures))],
+                   self.ext4.mnt, wl) as m:
+            tree = os.path.join(m.mnt, "src")
+            timed(["find", tree, "-printf", ""])      # same warm start for all
+            before = fs_used_bytes(self.ext4.mnt)
+            self.record(wl, s, timed(cmd + [tree]))
+            after = fs_used_bytes(self.ext4.mnt)
+            self.record(wl + "_growth", s, max(0, after - before) / MiB)
+            st = os.lstat(os.path.join(tree, sorted(os.listdir(tree))[0]))
+            if not check(st):
+                raise BenchError("%s did not take: %s shows uid %d mode %o"
+                                 % (" ".join(cmd), tree, st.st_uid, st.st_mode))
+            self.done(wl, m)
+
+    def wl_chown(self, s, rep):
+        self._metadata_walk(s, "chown", ["chown", "-R", "4242:4242"],
+                            lambda st: st.st_uid == 4242 and st.st_gid == 4242)
+
+    def wl_chmod(self, s, rep):
+        self._metadata_walk(s, "chmod", ["chmod", "-R", "g+w"],
+                            lambda st: st.st_mode & 0o020)
+
+    def wl_lsl(self, s, rep):
+        """ls -l of one directory of many entries merged from 5 layers."""
+        n = self.p["bigdir"]
+        root = os.path.join(self.scale, "bigdir" + scale_label(n))
+        lowers = [os.path.join(root, "L%03d" % i) for i in range(BIGDIR_LAYERS)]
+        with Mount(self, s, lowers, self.ext4.mnt, "lsl") as m:
+            cmd = ["ls", "-l", os.path.join(m.mnt, "big")]
+            drop_caches()
+            for metric in ("lsl_cold", "lsl_warm"):
+                t, lines = timed_lines(cmd)
+                if lines != n + 1:                     # + the "total" line
+                    raise BenchError("ls -l shows %d entries, expected %d" % (lines - 1, n))
+                self.record(metric, s, t)
+            self.done("lsl", m)
+
+    def wl_scale(self, s, rep):
+        """Stat walks of 100-layer stacks of growing size; the daemon's peak
+        RSS after them."""
+        for n in self.scale_sizes:
+            lab = scale_label(n)
+            root = os.path.join(self.scale, "sc" + lab)
+            lowers = [os.path.join(root, "L%03d" % i) for i in range(SCALE_LAYERS)]
+            want = n + max(1, n // FILES_PER_DIR) + 1
+            with Mount(self, s, lowers, self.ext4.mnt, "scale") as m:
+                cmd = ["find", m.mnt, "-printf", "%i %s %m\n"]
+                drop_caches()
+                for what in ("cold", "warm"):
+                    t, lines = timed_lines(cmd)
+                    if lines != want:
+                        raise BenchError("%s files: the stat walk saw %d entries, expected %d"
+                                         % (lab, lines, want))
+                    self.record("scale%s_stat_%s" % (lab, what), s, t)
+                if m.pid:
+                    self.record("scale%s_rss" % lab, s, m.stats()[0])
+                self.done("scale", m)
+
     # -- driver ---------------------------------------------------------
+    def measure(self, wl, s, cond, rep):
+        """One (workload, system) measurement in one condition."""
+        self.cond = cond
+        if cond == "load":
+            self.load.start()
+        try:
+            self.loads.setdefault(cond, []).append(loadavg())
+            getattr(self, "wl_" + wl)(s, rep)
+        finally:
+            if cond == "load":
+                self.load.stop()
+            self.cond = "quiet"
+
     def main(self):
         a = self.args
         # walk100 (find/stat walks at 100 layers) is slow with fuse-overlayfs
-        # (minutes per repetition), so a full run leaves it out unless asked.
+        # (minutes per repetition), so a full run leaves it out unless asked;
+        # the scale workload has the 100-layer stat walks.
         default = list(WORKLOADS) if a.quick else [w for w in WORKLOADS if w != "walk100"]
         self.wls = a.only.split(",") if a.only else default
         bad = [w for w in self.wls if w not in WORKLOADS]
         if bad:
             raise SystemExit("unknown workload(s): %s (known: %s)" % (",".join(bad), ",".join(WORKLOADS)))
         self.systems = a.systems.split(",")
-        bad = [s for s in self.systems if s not in SYSTEMS]
+        bad = [s for s in self.systems if system_base(s) not in KNOWN_SYSTEMS or
+               ("@" in s.partition(":")[0] and s.partition(":")[0].partition("@")[2] not in self.alt)]
         if bad:
             raise SystemExit("unknown system(s): %s" % ",".join(bad))
-        if "layerfs" in self.systems and not os.access(self.layerfs, os.X_OK):
+        self.conditions = a.conditions.split(",")
+        bad = [c for c in self.conditions if c not in CONDITIONS]
+        if bad:
+            raise SystemExit("unknown condition(s): %s (known: %s)" % (",".join(bad), ",".join(CONDITIONS)))
+        if any(system_base(s) == "layerfs" for s in self.systems) and not os.access(self.layerfs, os.X_OK):
             raise SystemExit("layerfs binary not found: %s (build it or pass --layerfs)" % self.layerfs)
-        if "fuse-overlayfs" in self.systems and not self.fuse_overlayfs:
+        for name, path in self.alt.items():
+            if not os.access(path, os.X_OK):
+                raise SystemExit("--alt %s: %s is not executable" % (name, path))
+        if any(system_base(s) == "fuse-overlayfs" for s in self.systems) and not self.fuse_overlayfs:
             raise SystemExit("fuse-overlayfs not installed (apt-get install fuse-overlayfs)")
-        for tool in ("fio", "mkfs.ext4", "losetup") + (("mkfs.xfs",) if "copyup_xfs" in self.wls else ()):
+        tools = ["fio", "mkfs.ext4", "losetup"] + (["mkfs.xfs"] if "copyup_xfs" in self.wls else []) + \
+            (["stress-ng"] if "load" in self.conditions else [])
+        for tool in tools:
             if not shutil.which(tool):
-                raise SystemExit("%s not found (apt-get install fio xfsprogs e2fsprogs)" % tool)
+                raise SystemExit("%s not found (apt-get install fio xfsprogs e2fsprogs stress-ng)" % tool)
         reps = a.reps if a.reps else self.p["reps"]
         t_start = time.monotonic()
         self.meta = dict(
             date=datetime.datetime.now().isoformat(timespec="seconds"),
             kernel=os.uname().release, layers=a.layers, reps=reps, quick=a.quick,
-            systems=self.systems, workloads=self.wls, layerfs=os.path.realpath(self.layerfs),
-            layerfs_git=self.git_rev(),
-            fuse_overlayfs=self.fuse_overlayfs_version(),
-            params=self.p)
+            systems=self.systems, workloads=self.wls, conditions=self.conditions,
+            load=" ".join(self.load_cmd), layerfs=os.path.realpath(self.layerfs), alt=self.alt,
+            layerfs_git=self.git_rev(), fuse_overlayfs=self.fuse_overlayfs_version(),
+            params=self.p, host_load_at_start=loadavg())
         try:
             self.setup()
             self.meta["fixtures"] = {str(k): v for k, v in self.stack_info.items()}
@@ -932,22 +511,26 @@ class Bench:
                 k = rep % len(self.systems)
                 order = self.systems[k:] + self.systems[:k]
                 for wl in self.wls:
-                    for s in order:
-                        log("rep %d/%d %-12s %-15s" % (rep + 1, reps, wl, s))
-                        self.loads.append(loadavg())
-                        try:
-                            getattr(self, "wl_" + wl)(s, rep)
-                        except KeyboardInterrupt:
-                            raise
-                        except Exception as e:
-                            self.fail(wl, s, e)
+                    for cond in self.conditions:
+                        for s in order:
+                            if system_base(s) == "overlay-metacopy" and wl not in METACOPY_WORKLOADS:
+                                continue
+                            if cond == "load" and wl not in self.p.get("load_workloads", WORKLOADS):
+                                continue
+                            if wl in self.p["once_quiet"] and (cond != "quiet" or rep > 0):
+                                continue
+                            log("rep %d/%d %-12s %-5s %-15s" % (rep + 1, reps, wl, cond, s))
+                            try:
+                                self.measure(wl, s, cond, rep)
+                            except KeyboardInterrupt:
+                                raise
+                            except Exception as e:
+                                self.fail("%s/%s" % (wl, cond), s, e)
         finally:
             self.cleanup.run_all()
         self.meta["elapsed_s"] = round(time.monotonic() - t_start, 1)
-        if self.loads:
-            self.meta["loadavg_1min"] = dict(median=statistics.median(self.loads),
-                                             max=max(self.loads))
-        return self.report()
+        print(report.render(self), end="")
+        return 1 if self.errors else 0
 
     def fuse_overlayfs_version(self):
         if not self.fuse_overlayfs:
@@ -967,151 +550,26 @@ class Bench:
         p = run(["git", "-C", d, "status", "--porcelain", "--untracked-files=no", "--", "../src"], check=False)
         return rev + ("+dirty src" if p.returncode == 0 and p.stdout.strip() else "")
 
-    # -- report ---------------------------------------------------------
-    def summary(self):
-        out = {}
-        for metric, unit, kind in METRICS:
-            per = self.results.get(metric)
-            if not per:
-                continue
-            row = {}
-            base = per.get("overlay")
-            for s, vals in per.items():
-                med = statistics.median(vals)
-                e = dict(median=med, min=min(vals), max=max(vals), values=vals)
-                if base and s != "overlay" and kind in ("time", "rate"):
-                    bm = statistics.median(base)
-                    if med > 0 and bm > 0:
-                        e["ratio"] = med / bm if kind == "time" else bm / med
-                        pairs = [(v / b if kind == "time" else b / v)
-                                 for v, b in zip(vals, base) if v > 0 and b > 0]
-                        if pairs:
-                            e["ratio_min"], e["ratio_max"] = min(pairs), max(pairs)
-                row[s] = e
-            out[metric] = dict(unit=unit, kind=kind, target=TARGETS.get(metric), systems=row)
-        return out
-
-    def verdict(self, metric, summ):
-        t = TARGETS.get(metric)
-        lf = summ["systems"].get("layerfs")
-        if t is None or lf is None:
-            return ""
-        if isinstance(t, float):
-            r = lf.get("ratio")
-            if r is None:
-                return ""
-            return "met" if r <= t else "MISS x%.2f" % (r / t)
-        if t == "<=fuse-overlayfs":
-            fo = summ["systems"].get("fuse-overlayfs")
-            if not fo:
-                return ""
-            return "met" if lf["median"] <= fo["median"] else "MISS x%.2f" % (lf["median"] / fo["median"])
-        if t == "<=20ms":
-            return "met" if lf["median"] <= 20 else "MISS x%.1f" % (lf["median"] / 20)
-        if t == "<=22MiB":
-            return "met" if lf["median"] <= 22 else "MISS x%.2f" % (lf["median"] / 22)
-        return ""
-
-    def report(self):
-        summ = self.summary()
-
-        def fmt(v):
-            if v is None:
-                return "-"
-            if v >= 1000:
-                return "%.0f" % v
-            if v >= 100:
-                return "%.0f" % v
-            if v >= 10:
-                return "%.1f" % v
-            if v >= 1:
-                return "%.2f" % v
-            return "%.3f" % v
-
-        lines = []
-        m = self.meta
-        lines.append("layerfs benchmark  %s  kernel %s  layers=%d  reps=%d%s  layerfs %s  %s"
-                     % (m["date"], m["kernel"], m["layers"], m["reps"],
-                        "  QUICK" if m["quick"] else "", m["layerfs_git"], m["fuse_overlayfs"] or ""))
-        lines.append("median [min-max]; ratio = slowdown vs kernel overlayfs "
-                     "(time/time, or IOPS_overlay/IOPS); target = issue 6, for layerfs")
-        hdr = ["workload", "unit"]
-        for s in self.systems:
-            hdr.append(s)
-            if s != "overlay":
-                hdr.append("ratio")
-        hdr += ["target", "layerfs"]
-        rows = [hdr]
-        for metric, unit, kind in METRICS:
-            if metric not in summ:
-                continue
-            sm = summ[metric]
-            row = [metric, unit]
-            for s in self.systems:
-                e = sm["systems"].get(s)
-                if e is None:
-                    row.append("-")
-                else:
-                    row.append("%s [%s-%s]" % (fmt(e["median"]), fmt(e["min"]), fmt(e["max"])))
-                if s != "overlay":
-                    row.append(("%.2fx" % e["ratio"]) if e and "ratio" in e else "")
-            t = TARGETS.get(metric)
-            row.append(("<=%.1fx" % t) if isinstance(t, float) else (t or ""))
-            row.append(self.verdict(metric, sm))
-            rows.append(row)
-        widths = [max(len(r[i]) for r in rows) for i in range(len(hdr))]
-        for r in rows:
-            lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
-        # daemon CPU per workload
-        fuse_sys = [s for s in self.systems if s != "overlay"]
-        if self.cpu and fuse_sys:
-            lines.append("")
-            lines.append("daemon CPU seconds per mount (median) / peak RSS MiB (VmHWM, max)")
-            for wl in self.wls:
-                if wl not in self.cpu:
-                    continue
-                cells = []
-                for s in fuse_sys:
-                    c = self.cpu[wl].get(s)
-                    h = [x for x in self.hwm[wl].get(s, []) if x is not None]
-                    cells.append("%s %s / %s" % (s, fmt(statistics.median(c)) if c else "-",
-                                                 fmt(max(h)) if h else "-"))
-                lines.append("  %-12s %s" % (wl, "   ".join(cells)))
-        if self.errors:
-            lines.append("")
-            lines.append("ERRORS (%d):" % len(self.errors))
-            lines += ["  " + e for e in self.errors]
-        la = m.get("loadavg_1min")
-        if la:
-            lines.append("host load average (1 min) before each run: median %.1f, max %.1f "
-                         "(the benchmark alone keeps it near 1; more means other work "
-                         "shared the 2 cores and the numbers are noisier)" % (la["median"], la["max"]))
-        lines.append("elapsed %.0f s" % m["elapsed_s"])
-        text = "\n".join(lines) + "\n"
-        print(text, end="")
-        if self.args.table:
-            with open(self.args.table, "w") as f:
-                f.write(text)
-        if self.args.json:
-            with open(self.args.json, "w") as f:
-                json.dump(dict(meta=m, results=summ,
-                               daemon_cpu_s=self.cpu, daemon_hwm_mib=self.hwm,
-                               errors=self.errors), f, indent=1)
-                f.write("\n")
-        return 1 if self.errors else 0
-
 
 def main():
     here = os.path.dirname(os.path.realpath(__file__))
     default_lfs = os.environ.get("LAYERFS_BIN") or os.path.join(
         here, "..", "..", "build-bench", "layerfs")
-    ap = argparse.ArgumentParser(description="layerfs vs kernel overlayfs vs fuse-overlayfs")
+    ap = argparse.ArgumentParser(description="layerfs vs kernel overlayfs vs fuse-overlayfs, "
+                                 "quiet and loaded")
     ap.add_argument("--quick", action="store_true",
                     help="tiny fixtures, 1 repetition: every workload and system, for CI")
     ap.add_argument("--reps", type=int, default=0, help="repetitions (default 3, quick 1)")
     ap.add_argument("--layers", type=int, default=20, help="stack for the main table (default 20)")
     ap.add_argument("--only", default="", help="comma-separated workloads: " + ",".join(WORKLOADS))
-    ap.add_argument("--systems", default=",".join(SYSTEMS))
+    ap.add_argument("--systems", default=",".join(SYSTEMS),
+                    help="from overlay, overlay-metacopy, layerfs, fuse-overlayfs; a FUSE "
+                    "system takes extra -o options after a colon, joined by + "
+                    "(layerfs:io_uring+passthrough=off)")
+    ap.add_argument("--alt", action="append", default=[], metavar="NAME=PATH",
+                    help="another layerfs binary, measured as system layerfs@NAME")
+    ap.add_argument("--conditions", default=",".join(CONDITIONS),
+                    help="quiet, load (stress-ng --cpu 1 beside each measurement)")
     ap.add_argument("--layerfs", default=os.path.normpath(default_lfs),
                     help="layerfs binary (default build-bench/layerfs or $LAYERFS_BIN)")
     ap.add_argument("--fixtures", default="/var/tmp/layerfs-bench")
