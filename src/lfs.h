@@ -10,7 +10,7 @@
  * LOCK ORDER. A thread takes these locks only in this order (a lock may be
  * skipped, never taken while holding one below it); debug builds check it
  * (lock.h):
- *   1. lfs->branch_lock (rwlock): shared by every request (loop.c),
+ *   1. lfs->branch_lock (rwlock): shared by every request (loop.c, uring.c),
  *      exclusive while a live branch change runs (control.c).
  *   2. a directory stream's lock (dirstream.c): its listing, while a
  *      readdir fills a reply from it (lookups, copy-up may follow).
