@@ -175,6 +175,19 @@ int lfs_killpriv_on_request(fuse_req_t req, int dfd, const char *name, uint64_t 
 	return 0;
 }
 
+int lfs_killpriv_after_acl_at(fuse_req_t req, int dfd, const char *name)
+{
+	struct stat st;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!(st.st_mode & S_ISGID) || S_ISLNK(st.st_mode) || caller_in_group(req, st.st_gid) ||
+	    caller_has_cap(req, CAP_FSETID_BIT))
+		return 0;
+	if (fchmodat(dfd, name, st.st_mode & 07777 & ~(mode_t)S_ISGID, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
 bool lfs_killpriv_privileged(int fd)
 {
 	struct stat st;

@@ -51,6 +51,11 @@ int lfs_killpriv_after_chown_at(fuse_req_t req, int dfd, const char *name,
  * ext4 says). 0 or -errno. */
 int lfs_killpriv_on_request(fuse_req_t req, int dfd, const char *name, uint64_t ino);
 
+/* After req set the access ACL of the object name in dfd: setgid goes
+ * when the caller is neither in the object's group nor has CAP_FSETID
+ * (posix_acl_update_mode(); the daemon set it with its own rights). */
+int lfs_killpriv_after_acl_at(fuse_req_t req, int dfd, const char *name);
+
 /* A regular file with setuid, setgid or security.capability. */
 bool lfs_killpriv_privileged(int fd);
 

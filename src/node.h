@@ -33,7 +33,7 @@ struct node {
 	bool hashed;         /* reachable from the inode table */
 	unsigned gen;        /* bumped (atomically) when the object moves up */
 	bool no_xattrs;      /* known to carry no xattrs (ls -l asks for every file) */
-	struct stat *last_st; /* a removed directory: what fstat of an open one shows */
+	struct stat *last_st; /* a removed object: what fstat of an open one shows */
 	pthread_mutex_t lock; /* serialises copy-up of this node (lock order 3) */
 	struct node *hnext;
 	struct node *all_prev, *all_next; /* every live node, for teardown */
@@ -76,7 +76,7 @@ void lfs_node_unname(struct node *n, struct node *parent, const char *name);
 int lfs_node_rename(struct node *n, struct node *oldparent, const char *oldname,
 		    struct node *newparent, const char *newname);
 
-/* Directory n was removed while the kernel may hold it open: its last
+/* n lost its last name while the kernel may hold it open: its last
  * attributes (shown) answer from now on. tree_lock held. */
 void lfs_node_keep_last_stat_locked(struct node *n, const struct stat *st);
 /* Those attributes, if any. */

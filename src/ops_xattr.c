@@ -9,6 +9,7 @@
 
 #include "acl.h"
 #include "copyup.h"
+#include "killpriv.h"
 #include "node.h"
 #include "objref.h"
 #include "layerfs/whiteout.h"
@@ -136,8 +137,8 @@ void lfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	free(buf);
 }
 
-static int change_xattr(struct node *n, const char *name, const char *value, size_t size,
-			int flags, bool remove)
+static int change_xattr(fuse_req_t req, struct node *n, const char *name, const char *value,
+			size_t size, int flags, bool remove)
 {
 	if (lfs_is_internal_xattr(name))
 		return -EPERM;
@@ -175,6 +176,8 @@ static int change_xattr(struct node *n, const char *name, const char *value, siz
 	}
 	int rc = remove ? lremovexattr(path, name) : lsetxattr(path, name, value, size, flags);
 	ret = rc < 0 ? -errno : 0;
+	if (ret == 0 && !remove && strcmp(name, LFS_ACL_ACCESS) == 0)
+		ret = lfs_killpriv_after_acl_at(req, o.dfd, o.name);
 	free(mapped);
 	lfs_obj_release(&o);
 	return ret;
@@ -183,10 +186,10 @@ static int change_xattr(struct node *n, const char *name, const char *value, siz
 void lfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			size_t size, int flags)
 {
-	fuse_reply_err(req, -change_xattr(lfs_node(ino), name, value, size, flags, false));
+	fuse_reply_err(req, -change_xattr(req, lfs_node(ino), name, value, size, flags, false));
 }
 
 void lfs_op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	fuse_reply_err(req, -change_xattr(lfs_node(ino), name, NULL, 0, 0, true));
+	fuse_reply_err(req, -change_xattr(req, lfs_node(ino), name, NULL, 0, 0, true));
 }

@@ -23,14 +23,15 @@ void lfs_detach(struct lfs_detached *d, struct node *dir, const char *name, stru
 		d->st = *st;
 	if (d->unmapped)
 		lfs_ino_forget(st);
-	/* What fstat of a directory still open shows once it is gone (as on
-	 * overlayfs): the rw directory, removed (no links), or the lower one,
-	 * which stays as it was. */
+	/* What fstat of an object still open shows once its name is gone (as
+	 * on overlayfs): the rw object, one link less (a directory: none), or
+	 * the lower one, which stays as it was. Open regular files answer
+	 * through their handles; a lower one is not stat'ed here for that. */
 	struct stat shown;
-	bool keep = S_ISDIR(n->type) && (in_rw || lfs_node_stat(n, &shown) == 0);
+	bool keep = in_rw || (!S_ISREG(n->type) && lfs_node_stat(n, &shown) == 0);
 	if (keep && in_rw) {
 		shown = *st;
-		shown.st_nlink = 0;
+		shown.st_nlink = S_ISDIR(st->st_mode) || !st->st_nlink ? 0 : st->st_nlink - 1;
 	}
 	lfs_tree_lock();
 	if (keep && in_rw)

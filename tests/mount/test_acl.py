@@ -139,6 +139,28 @@ def test_umask_without_default_acl(pair, umask):
         assert getfacl(m.p(n)) == getfacl(os.path.join(r, n))
 
 
+def test_acl_set_by_owner_outside_the_group_drops_setgid(union, ref):
+    """Setting an access ACL by a caller neither in the file's group nor
+    with CAP_FSETID drops setgid (posix_acl_update_mode), file and
+    directory alike, as on ext4."""
+    spec = {"f": F("x", mode=0o2775, uid=USER, gid=4242),
+            "d": D({}, mode=0o2775, uid=USER, gid=4242),
+            "mine": F("y", mode=0o2775, uid=USER, gid=USER)}
+    low = union.branch("l1", spec)
+    m = union.mount([(union.branch("rw", {}), "rw"), (low, "ro+wh")])
+    r = ref("ext4", spec)
+
+    def acl(root):
+        for n in ("f", "d", "mine"):
+            subprocess.run(["setfacl", "-m", "u:65534:r", os.path.join(root, n)], check=True)
+    for root in (m.mnt, r):
+        assert as_user(USER, USER, acl, root)[0] == "ok"
+    for n in ("f", "d", "mine"):
+        assert oct(os.stat(m.p(n)).st_mode) == oct(os.stat(os.path.join(r, n)).st_mode), n
+        assert getfacl(m.p(n)) == getfacl(os.path.join(r, n))
+    assert not os.stat(m.p("f")).st_mode & 0o2000 and os.stat(m.p("mine")).st_mode & 0o2000
+
+
 def requests(m, opcode):
     return m.stderr().count("opcode: %s (" % opcode)
 

@@ -93,6 +93,17 @@ def test_fstat_of_open_removed_directory(union, where):
         assert res[-2] == ("ok", ("drwxr-xr-x", 0, 0, None, 0, 0, "new"))
 
 
+@pytest.mark.parametrize("where", ["rw", "lower"])
+def test_fstat_of_open_removed_fifo(union, where):
+    """3. The same for a fifo (the kernel opens it without layerfs)."""
+    layers = [[{"t": "fifo", "p": "p", "mode": 0o644, "uid": 0, "gid": 0}]] \
+        if where == "lower" else [[d("z")]]
+    prep = [] if where == "lower" else [("mkfifo", "p", 0o644)]
+    res, _ = agree(union, layers, prep + [
+        ("open", 0, "p", "rw"), ("unlink", "p"), ("fstat", 0), ("close", 0)])
+    assert res[-2][0] == "ok" and res[-2][1][0] == "prw-r--r--", res[-2]
+
+
 @pytest.mark.parametrize("where", ["lower", "rw"])
 def test_ftruncate_after_the_name_was_replaced(union, where):
     """4. An open file whose name another rename took: ftruncate truncates
