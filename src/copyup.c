@@ -238,6 +238,42 @@ int lfs_copyup(struct node *n, bool data)
 	return ret;
 }
 
+/* Makes in orph, under tmp, an empty object of the type and attributes of
+ * st (a directory, fifo, socket or device). */
+static int make_special_copy(int orph, const char *tmp, const struct stat *st)
+{
+	int ret = S_ISDIR(st->st_mode) ? mkdirat(orph, tmp, 0700)
+					: mknodat(orph, tmp, (st->st_mode & S_IFMT) | 0600, st->st_rdev);
+	if (ret < 0)
+		return -errno;
+	return lfs_copy_attrs(orph, tmp, st);
+}
+
+/* The copy of a lower directory, fifo, socket or device whose last name
+ * went while open: only the fd the node keeps reaches it (node.h). */
+static int copy_gone_special_locked(struct node *n, int sfd, const struct stat *st)
+{
+	int orph = lfs_work_orph();
+	if (orph < 0)
+		return orph;
+	char tmp[64];
+	lfs_tmpname(tmp, sizeof(tmp), "orphan");
+	int ret = make_special_copy(orph, tmp, st);
+	if (ret == 0)
+		ret = lfs_copy_xattrs_from_fd(sfd, orph, tmp, lfs_is_internal_xattr);
+	int fd = ret ? -1 : openat(orph, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (ret == 0 && fd < 0)
+		ret = -errno;
+	unlinkat(orph, tmp, S_ISDIR(st->st_mode) ? AT_REMOVEDIR : 0);
+	if (ret)
+		return ret;
+	lfs_tree_lock();
+	lfs_node_keep_gone_fd_locked(n, fd);
+	lfs_tree_unlock();
+	lfs_node_set_upper(n);
+	return 0;
+}
+
 /* The copy of a lower file that only open files still reach (its names
  * removed or replaced): built in the work directory from one of them, given
  * to every one of them, and unlinked again (it lives on as theirs). */
@@ -248,7 +284,12 @@ static int copy_orphan_locked(struct node *n)
 		return sfd;
 	struct stat st;
 	int orph = lfs_work_orph();
-	int ret = orph < 0 ? orph : fstat(sfd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EROFS;
+	int ret = orph < 0 ? orph : fstat(sfd, &st) < 0 ? -errno : 0;
+	if (ret == 0 && !S_ISREG(st.st_mode)) {
+		ret = S_ISLNK(st.st_mode) ? -EROFS : copy_gone_special_locked(n, sfd, &st);
+		close(sfd);
+		return ret;
+	}
 	char tmp[64];
 	lfs_tmpname(tmp, sizeof(tmp), "orphan");
 	int dfd = ret ? ret : openat(orph, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);

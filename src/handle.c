@@ -131,6 +131,8 @@ int lfs_node_dup_open_fd(struct node *n)
 			src = h->upfd;
 	if (src < 0 && n->handles)
 		src = n->handles->fd;
+	if (src < 0)
+		src = n->gone_fd;
 	int fd = src >= 0 ? fcntl(src, F_DUPFD_CLOEXEC, 0) : -1;
 	lfs_tree_unlock();
 	return fd < 0 ? -ENOENT : fd;

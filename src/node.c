@@ -89,6 +89,7 @@ static struct node *node_alloc(uint64_t ino, mode_t type)
 	n->ino = ino;
 	n->type = type;
 	n->rwfd = -1;
+	n->gone_fd = -1;
 	pthread_mutex_init(&n->lock, NULL);
 	struct node *all = &lfs->nodes->all;
 	n->all_next = all;
@@ -115,6 +116,8 @@ static void node_release_memory(struct node *n)
 	free(n->plink);
 	free(n->lower_path);
 	free(n->last_st);
+	if (n->gone_fd >= 0)
+		close(n->gone_fd);
 	pthread_mutex_destroy(&n->lock);
 	free(n);
 }
@@ -310,6 +313,8 @@ void lfs_node_forget(struct node *n, uint64_t count)
 int lfs_node_add_name_locked(struct node *n, struct node *parent, const char *name)
 {
 	int ret = node_add_name(n, parent, name);
+	if (ret == 0)
+		lfs_node_keep_gone_fd_locked(n, -1);
 	if (ret == 0 && !n->hashed && !lfs_node_find_locked(n->ino))
 		node_hash_add(n);
 	return ret;
@@ -372,6 +377,13 @@ void lfs_node_keep_last_stat_locked(struct node *n, const struct stat *st)
 		n->last_st = malloc(sizeof(*n->last_st));
 	if (n->last_st)
 		*n->last_st = *st;
+}
+
+void lfs_node_keep_gone_fd_locked(struct node *n, int fd)
+{
+	if (n->gone_fd >= 0)
+		close(n->gone_fd);
+	n->gone_fd = fd;
 }
 
 bool lfs_node_last_stat(struct node *n, struct stat *st)

@@ -34,6 +34,9 @@ struct node {
 	unsigned gen;        /* bumped (atomically) when the object moves up */
 	bool no_xattrs;      /* known to carry no xattrs (ls -l asks for every file) */
 	struct stat *last_st; /* a removed object: what fstat of an open one shows */
+	int gone_fd;         /* an object the kernel opens without us (directory,
+			      * fifo, socket, device) whose last name went: an
+			      * O_PATH fd of it (or of its orphan copy), else -1 */
 	pthread_mutex_t lock; /* serialises copy-up of this node (lock order 3) */
 	struct node *hnext;
 	struct node *all_prev, *all_next; /* every live node, for teardown */
@@ -81,6 +84,9 @@ int lfs_node_rename(struct node *n, struct node *oldparent, const char *oldname,
 void lfs_node_keep_last_stat_locked(struct node *n, const struct stat *st);
 /* Those attributes, if any. */
 bool lfs_node_last_stat(struct node *n, struct stat *st);
+/* Gives nameless n the O_PATH fd of its object (taken; closed when n has a
+ * name again or goes), replacing an older one. tree_lock held. */
+void lfs_node_keep_gone_fd_locked(struct node *n, int fd);
 
 /* After copy-up or creation in the rw branch. */
 void lfs_node_set_upper(struct node *n);

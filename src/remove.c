@@ -14,6 +14,24 @@
 #include "whiteout_ops.h"
 #include "workdir.h"
 
+/* Objects the kernel opens without asking us for a handle (a directory's
+ * handle is its listing): an fchmod or fstat of one whose last name went
+ * reaches it only through an fd we keep (node.h, gone_fd). */
+static bool opened_without_us(mode_t type)
+{
+	return !S_ISREG(type) && !S_ISLNK(type);
+}
+
+static int open_object(struct node *n)
+{
+	struct objref o;
+	if (lfs_obj_locate(n, &o))
+		return -1;
+	int fd = openat(o.dfd, o.name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	lfs_obj_release(&o);
+	return fd;
+}
+
 void lfs_detach(struct lfs_detached *d, struct node *dir, const char *name, struct node *n,
 		const struct stat *st, bool in_rw)
 {
@@ -33,12 +51,17 @@ void lfs_detach(struct lfs_detached *d, struct node *dir, const char *name, stru
 		shown = *st;
 		shown.st_nlink = S_ISDIR(st->st_mode) || !st->st_nlink ? 0 : st->st_nlink - 1;
 	}
+	int gone_fd = opened_without_us(n->type) ? open_object(n) : -1;
 	lfs_tree_lock();
 	if (keep && in_rw)
 		lfs_fix_stat(n, &shown);
 	if (keep)
 		lfs_node_keep_last_stat_locked(n, &shown);
 	lfs_node_unname(n, dir, name);
+	if (!n->names && gone_fd >= 0)
+		lfs_node_keep_gone_fd_locked(n, gone_fd);
+	else if (gone_fd >= 0)
+		close(gone_fd);
 	lfs_tree_unlock();
 }
 

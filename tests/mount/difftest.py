@@ -347,6 +347,8 @@ OPS = {
     "ftruncate": lambda s, slot, size: os.ftruncate(_fd(s, slot), size),
     "fstat": lambda s, slot: stat_view(os.fstat(_fd(s, slot))),
     "fchmod": lambda s, slot, mode: os.fchmod(_fd(s, slot), mode),
+    "fchown": lambda s, slot, uid, gid: os.fchown(_fd(s, slot), uid, gid),
+    "futime": lambda s, slot, a, m: os.utime(_fd(s, slot), ns=(a, m)),
     "setacl": lambda s, path, kind, entries: os.setxattr(
         s.p(path), "system.posix_acl_" + kind, acl_xattr(entries), follow_symlinks=False),
     "close": lambda s, slot: _close_slot(s, slot),
@@ -647,15 +649,6 @@ DIFFERENCES = [
         "marker-names",
         "Names beginning with .wh. are aufs's markers: layerfs never shows them and refuses "
         "to create them (EINVAL); overlayfs has no such names.", generated=False),
-    Difference(
-        "long-lower-names",
-        "A lower name of 252 bytes or more cannot be deleted (its whiteout .wh.NAME would "
-        "exceed 255 bytes): ENAMETOOLONG.", generated=False),
-    Difference(
-        "ino-across-remount",
-        "Inode numbers are stable for the life of a mount, not across remounts (only the "
-        "classes of names sharing a number are compared, within one mount).",
-        generated=False),
 ]
 
 

@@ -104,6 +104,33 @@ def test_fstat_of_open_removed_fifo(union, where):
     assert res[-2][0] == "ok" and res[-2][1][0] == "prw-r--r--", res[-2]
 
 
+# an object the kernel opens without layerfs, opened, then its last name
+# taken: (operations before, its path, how it is opened, the taking, type)
+NAMELESS = {
+    "fifo-renamed-over": ([("mkfifo", "c", 0o644), ("creat", "e", 0o644, "plain")],
+                          "c", "rw", ("rename", "e", "c", 0), "p"),
+    "fifo-unlinked": ([("mkfifo", "c", 0o644)], "c", "rw", ("unlink", "c"), "p"),
+    "dir-renamed-over": ([("mkdir", "a", 0o755), ("mkdir", "a/c", 0o755),
+                          ("mkdir", "b", 0o755), ("mkdir", "b/e", 0o755)],
+                         "b/e", "dir", ("rename", "a/c", "b/e", 0), "d"),
+    "dir-removed": ([("mkdir", "b", 0o755)], "b", "dir", ("rmdir", "b"), "d"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(NAMELESS))
+def test_attributes_of_open_nameless_object(union, case):
+    """3. fchmod, fchown and futimens of an open directory or fifo whose
+    last name was removed or replaced change it (they said ENOENT: layerfs
+    holds no fd of such objects unless it keeps one when the name goes)."""
+    prep, path, how, taking, kind = NAMELESS[case]
+    res, _ = agree(union, [[d("z")]], prep + [
+        ("open", 0, path, how), taking, ("fchmod", 0, 0o710), ("fchown", 0, 1000, 1001),
+        ("futime", 0, 10**18, 10**18 + 7000), ("fstat", 0), ("close", 0)])
+    assert res[-5:-2] == [("ok", None)] * 3, res
+    view = res[-2]
+    assert view[0] == "ok" and view[1][:3] == (kind + "rwx--x---", 1000, 1001), view
+
+
 @pytest.mark.parametrize("where", ["lower", "rw"])
 def test_ftruncate_after_the_name_was_replaced(union, where):
     """4. An open file whose name another rename took: ftruncate truncates

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from lfsutil import (D, F, L, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, UTIME_OMIT, DirStream,
+from lfsutil import (D, F, FIFO, L, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, UTIME_OMIT, DirStream,
                      errno_of, exists, fallocate, ls, read, tree, utimensat, write)
 
 
@@ -81,6 +81,32 @@ def test_unlinked_open_file_still_usable(m):
     finally:
         os.close(fd)
     assert not exists(rwp(m, "lowf"))
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dir"])
+def test_open_lower_object_without_name_takes_attributes(union, kind):
+    """A lower fifo or directory the kernel holds open after its name went
+    (no handle of layerfs's own reaches it): fchmod, fchown and futimens
+    change a copy of it in the rw branch's work area, never the lower one
+    (the mount checks the lower branch is unchanged), and fstat shows them."""
+    obj = FIFO() if kind == "fifo" else D({})
+    m = union.std(rw={}, lowers=[{"obj": obj, "keep": "1"}])
+    flags = os.O_RDONLY | os.O_NONBLOCK | (os.O_DIRECTORY if kind == "dir" else 0)
+    fd = os.open(m.p("obj"), flags)
+    try:
+        (os.rmdir if kind == "dir" else os.unlink)(m.p("obj"))
+        os.fchmod(fd, 0o710)
+        os.fchown(fd, 1000, 1001)
+        os.utime(fd, ns=(10**18, 10**18 + 7000))
+        st = os.fstat(fd)
+        assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, st.st_mtime_ns) == \
+            (0o710, 1000, 1001, 10**18 + 7000)
+        assert stat.S_ISFIFO(st.st_mode) if kind == "fifo" else stat.S_ISDIR(st.st_mode)
+    finally:
+        os.close(fd)
+    assert [n for n in os.listdir(m.rw) if not n.startswith(".wh..wh.")] == [".wh.obj"]
+    assert os.listdir(rwp(m, ".wh..wh.orph")) == []     # the copy went with the fd
+    assert not exists(m.p("obj"))
 
 
 def test_mkfifo(m):
