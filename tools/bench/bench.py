@@ -42,8 +42,8 @@ from benchutil import (  # noqa: E402
     system_opts, timed, umount_path,
 )
 from fixtures import (  # noqa: E402
-    ScaleImage, BIGDIR_LAYERS, FILES_PER_DIR, SCALE_LAYERS, ensure_chtree, ensure_stack,
-    ensure_tarball, manifest_digest, scale_label,
+    ScaleImage, BIGDIR_LAYERS, FILES_PER_DIR, RENAME_SMALL, SCALE_LAYERS, ensure_chtree,
+    ensure_rentree, ensure_stack, ensure_tarball, manifest_digest, scale_label,
 )
 import report  # noqa: E402
 
@@ -60,7 +60,7 @@ ENABLE_URING = "/sys/module/fuse/parameters/enable_uring"
 FULL = dict(files=45000, dirs=1750, rm_files=5000, rm_dirs=250,
             big=2 * GiB, tar_files=20000, tar_dirs=1200,
             fio_secs=10, churn=5000, seqwrite=1 * GiB, randwrite_size=256 * MiB,
-            img_ext4=12 * GiB, img_xfs=8 * GiB, reps=3,
+            img_ext4=12 * GiB, img_xfs=8 * GiB, reps=3, rename_files=50000,
             scale=[10000, 100000, 1000000], bigdir=100000,
             # the 1M-file walks take minutes per system (fuse-overlayfs
             # about 15): the scale workload runs once, quiet
@@ -68,7 +68,7 @@ FULL = dict(files=45000, dirs=1750, rm_files=5000, rm_dirs=250,
 QUICK = dict(files=1800, dirs=90, rm_files=200, rm_dirs=10,
              big=64 * MiB, tar_files=800, tar_dirs=60,
              fio_secs=1, churn=300, seqwrite=32 * MiB, randwrite_size=16 * MiB,
-             img_ext4=1 * GiB, img_xfs=1 * GiB, reps=1,
+             img_ext4=1 * GiB, img_xfs=1 * GiB, reps=1, rename_files=2000,
              scale=[1000, 4000], bigdir=4000,
              # --quick keeps CI short: the loaded condition for these only
              load_workloads=["untar", "churn", "randwrite", "lsR", "chown"],
@@ -76,7 +76,7 @@ QUICK = dict(files=1800, dirs=90, rm_files=200, rm_dirs=10,
 
 WORKLOADS = ["mount", "find", "stat", "lsR", "readall", "seqread", "randread",
              "copyup_ext4", "copyup_xfs", "untar", "rmrf", "seqwrite", "randwrite",
-             "churn", "chown", "chmod", "lsl", "scale", "walk1", "walk100"]
+             "churn", "chown", "chmod", "rename", "lsl", "scale", "walk1", "walk100"]
 
 
 def timed_lines(cmd):
@@ -157,6 +157,8 @@ class Bench:
         self.tarball = ensure_tarball(fix, p)
         if {"chown", "chmod"} & set(self.wls):
             self.chtree = ensure_chtree(fix, self.tarball, p["tar_files"])
+        if "rename" in self.wls:
+            self.rentree = ensure_rentree(fix, p["rename_files"])
         # Per-run scratch: mountpoints and the read-only view of the fixtures
         self.tmp = tempfile.mkdtemp(prefix="lfb", dir="/run" if os.path.isdir("/run") else "/tmp")
         self.cleanup.push("remove " + self.tmp, lambda: safe_rmtree(self.tmp))
@@ -412,6 +414,28 @@ class Bench:
     def wl_chmod(self, s, rep):
         self._metadata_walk(s, "chmod", ["chmod", "-R", "g+w"],
                             lambda st: st.st_mode & 0o020)
+
+    def wl_rename(self, s, rep):
+        """mv of a lower directory of many files, and of one of 10 files, to
+        a new name: a redirect should make both equally cheap. Kernel
+        overlayfs runs with redirect_dir=on (without it the kernel refuses
+        and mv copies); the FUSE systems as they come. Also how much the rw
+        branch grew."""
+        lower = os.path.join(self.ro, os.path.relpath(self.rentree, self.args.fixtures))
+        with Mount(self, s, [lower], self.ext4.mnt, "rename",
+                   overlay_opts=("redirect_dir=on",)) as m:
+            timed(["find", m.mnt, "-printf", ""])      # same warm start for all
+            before = fs_used_bytes(self.ext4.mnt)
+            for top, n in (("big", self.p["rename_files"]), ("small", RENAME_SMALL)):
+                src, dst = os.path.join(m.mnt, top), os.path.join(m.mnt, top + ".moved")
+                t = timed(["mv", "-T", src, dst])
+                last = os.path.join(dst, "d%03d" % ((n - 1) // 1000), "f%06d" % (n - 1))
+                if os.path.exists(src) or not os.path.exists(last):
+                    raise BenchError("mv %s: the moved tree is not where it should be" % top)
+                self.record("rename%s" % ("%dk" % (n // 1000) if n >= 1000 else n), s, t * 1000)
+            os.sync()
+            self.record("rename_growth", s, max(0, fs_used_bytes(self.ext4.mnt) - before) / MiB)
+            self.done("rename", m)
 
     def wl_lsl(self, s, rep):
         """ls -l of one directory of many entries merged from 5 layers."""

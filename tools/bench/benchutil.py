@@ -184,7 +184,7 @@ class Mount:
     overlayfs with metacopy=on), layerfs or fuse-overlayfs, the FUSE ones
     optionally with extra -o options after a colon (layerfs:io_uring)."""
 
-    def __init__(self, bench, system, lowers, scratch, tag):
+    def __init__(self, bench, system, lowers, scratch, tag, overlay_opts=()):
         self.bench, self.system = bench, system
         base_sys = system_base(system)
         self.fuse = base_sys in ("layerfs", "fuse-overlayfs")
@@ -204,6 +204,7 @@ class Mount:
             opts = "lowerdir=%s,upperdir=%s,workdir=%s" % (":".join(lowers), upper, work)
             if base_sys == "overlay-metacopy":
                 opts += ",metacopy=on"
+            opts += "".join("," + o for o in overlay_opts)
             cmd = ["mount", "-t", "overlay", "overlay", "-o", opts, self.mnt]
         elif base_sys == "fuse-overlayfs":
             cmd = [bench.fuse_overlayfs, "-o",

@@ -307,6 +307,31 @@ def ensure_chtree(fix, tarball, nfiles):
     return layer
 
 
+RENAME_FILES_PER_DIR = 1000
+RENAME_SMALL = 10
+
+
+def ensure_rentree(fix, nfiles):
+    """A one-layer lower tree for the rename workload: big/ with nfiles
+    empty files in directories of 1000, small/ with 10."""
+    root = os.path.join(fix, "rentree-%d" % nfiles)
+    layer = os.path.join(root, "L000")
+    if os.path.exists(os.path.join(root, "done")):
+        return layer
+    log("writing the %d-file tree for rename ..." % nfiles)
+    if os.path.exists(root):
+        shutil.rmtree(root)
+    for top, n in (("big", nfiles), ("small", RENAME_SMALL)):
+        for i in range(n):
+            d = os.path.join(layer, top, "d%03d" % (i // RENAME_FILES_PER_DIR))
+            if i % RENAME_FILES_PER_DIR == 0:
+                os.makedirs(d)
+            open(os.path.join(d, "f%06d" % i), "w").close()
+    open(os.path.join(root, "done"), "w").close()
+    os.sync()
+    return layer
+
+
 # -- the scale fixtures: 100-layer stacks of 10k .. 1M files, one directory
 # of 100k entries from 5 layers; on a loop-mounted ext4 image -------------
 

@@ -23,6 +23,8 @@ METRICS = [
     ("churn", "s", "time"),
     ("chown", "s", "time"), ("chown_growth", "MiB", "size"),
     ("chmod", "s", "time"), ("chmod_growth", "MiB", "size"),
+    ("rename50k", "ms", "time"), ("rename2k", "ms", "time"), ("rename10", "ms", "time"),
+    ("rename_growth", "MiB", "size"),
     ("lsl_cold", "s", "time"), ("lsl_warm", "s", "time"),
     ("find_warm_1L", "s", "time"), ("stat_cold_1L", "s", "time"),
     ("stat_warm_1L", "s", "time"),
