@@ -5,11 +5,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "layerfs/fdio.h"
 #include "layerfs/longwh.h"
+#include "layerfs/union.h"
 #include "layerfs/whiteout.h"
 #include "workdir.h"
 
@@ -143,6 +145,16 @@ int lfs_redirect_make(int dfd, const char *dirname, const char *target)
 	return ret;
 }
 
+/* A redirected directory's lower parts come from its redirect, not from
+ * the tree above it: its whiteouts (and those below it) still hide. */
+static bool is_redirected(int dfd, const char *dirname)
+{
+	char *target = NULL;
+	int r = lfs_union_redirect_at(dfd, dirname, &target);
+	free(target);
+	return r == 1;
+}
+
 int lfs_drop_whiteouts_below(int dfd, const char *dirname)
 {
 	int fd = openat(dfd, dirname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -163,7 +175,8 @@ int lfs_drop_whiteouts_below(int dfd, const char *dirname)
 			if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT)
 				ret = -errno;
 			dropped = true;
-		} else if (de->d_type == DT_DIR && strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+		} else if (de->d_type == DT_DIR && strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+			   !is_redirected(fd, de->d_name)) {
 			ret = lfs_drop_whiteouts_below(fd, de->d_name);
 		}
 	}

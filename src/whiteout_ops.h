@@ -16,7 +16,8 @@ int lfs_opaque_make(int dfd, const char *dirname);
  * put in place in one rename. */
 int lfs_redirect_make(int dfd, const char *dirname, const char *target);
 /* Under an opaque directory nothing below merges in: its whiteouts (at
- * every depth) say nothing any more and would only clutter a diff. */
+ * every depth) say nothing any more and would only clutter a diff. Not so
+ * below a redirected directory: its lower parts come from its redirect. */
 int lfs_drop_whiteouts_below(int dfd, const char *dirname);
 
 #endif

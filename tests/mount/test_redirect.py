@@ -214,3 +214,23 @@ def test_renamed_directory_keeps_its_times(union):
     assert (after.st_mtime_ns, after.st_atime_ns) == (before.st_mtime_ns, before.st_atime_ns)
     m.remount()
     assert os.stat(m.p("into", "b")).st_mtime_ns == before.st_mtime_ns
+
+
+def test_moving_a_tree_that_holds_a_redirect_keeps_its_whiteouts(union):
+    """A new directory holding a redirected one, moved over a lower
+    directory, becomes opaque and loses the whiteouts below it, but not
+    those of the redirected directory, whose lower parts come from its
+    redirect (found by the differential test: after a remount the deleted
+    lower file was back)."""
+    m = union.std(lowers=[{"d": D({"keep": "k", "gone": "g"}), "b": D({"c": D({})})}])
+    os.unlink(m.p("d", "gone"))
+    os.mkdir(m.p("new"))
+    os.rename(m.p("d"), m.p("new", "e"))          # redirected: its marker says /d
+    os.rename(m.p("new"), m.p("b", "c"))          # over a lower directory: opaque
+    for _ in range(2):
+        assert ls(m.p("b", "c", "e")) == ["keep"]
+        assert not exists(m.p("b", "c", "e", "gone"))
+        m.remount()
+    assert os.path.exists(os.path.join(m.rw, "b", "c", "e", ".wh.gone"))
+    assert marker(m.rw, "b/c") == b""                 # plain opaque
+    assert marker(m.rw, "b/c/e") == b"d"              # the redirect
