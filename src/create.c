@@ -86,6 +86,36 @@ static int finish_new(const struct fuse_ctx *caller, int orph, const char *tmp,
 	return ret;
 }
 
+/* Whether an object the caller makes directly at its name in the rw
+ * directory gets exactly what finish_new would give it: no ACL to set
+ * (and, for all but symlinks, none of the rw parent's default ACLs left
+ * unread, which the rw branch's filesystem would apply), and the caller is
+ * the daemon's own uid and gid on disk (or the daemon cannot chown), so no
+ * chown follows; setgid inheritance the rw filesystem does itself. Such an
+ * object is made in place, as overlayfs does: one call that a crash leaves
+ * done or undone, without the work directory and the rename. */
+static bool made_in_place(const struct fuse_ctx *caller, mode_t type,
+			  const struct lfs_acl_new *a)
+{
+	if (a->access || a->dflt || (!lfs->posix_acl && !S_ISLNK(type)))
+		return false;
+	if (geteuid() != 0)
+		return true;
+	return lfs_id_on_disk(&lfs->ids.uids, caller->uid) == 0 &&
+	       lfs_id_on_disk(&lfs->ids.gids, caller->gid) == getegid();
+}
+
+/* After an object was made in place: a whiteout of its name goes (the
+ * dirty mark, set first, lets recovery finish that after a crash). If the
+ * whiteout cannot go, the object goes again. */
+static int placed_new(struct objref *pd, const char *name)
+{
+	int ret = lfs_whiteout_remove(pd->dfd, name);
+	if (ret)
+		lfs_remove_tree_at(pd->dfd, name);
+	return ret;
+}
+
 /* Moves a new object, built as tmp in the work directory orph, to name in
  * the rw directory pd once it is finished. A whiteout of the same name is
  * dropped after (the entry wins in its branch). On failure tmp is removed;
@@ -123,13 +153,21 @@ int lfs_create_object(const struct fuse_ctx *caller, struct node *dir, const cha
 		lfs_obj_release(&pd);
 		return ret;
 	}
+	bool in_place = made_in_place(caller, link_target ? S_IFLNK : mode & S_IFMT, &a);
 	char tmp[64];
 	lfs_tmpname(tmp, sizeof(tmp), "new");
+	int at = in_place ? pd.dfd : orph;
+	const char *as = in_place ? name : tmp;
+	if (in_place)
+		lfs_mark_dirty();
 	if (link_target)
-		ret = symlinkat(link_target, orph, tmp);
+		ret = symlinkat(link_target, at, as);
 	else
-		ret = mknodat(orph, tmp, (mode & S_IFMT) | (a.mode & 07777), rdev);
-	ret = ret < 0 ? -errno : publish_new(caller, orph, tmp, &pd, name, &a);
+		ret = mknodat(at, as, (mode & S_IFMT) | (a.mode & 07777), rdev);
+	if (ret < 0)
+		ret = -errno;
+	else
+		ret = in_place ? placed_new(&pd, name) : publish_new(caller, orph, tmp, &pd, name, &a);
 	lfs_acl_new_free(&a);
 	lfs_obj_release(&pd);
 	return ret;
@@ -168,9 +206,12 @@ int lfs_create_dir(const struct fuse_ctx *caller, struct node *dir, const char *
 	}
 	char tmp[64];
 	lfs_tmpname(tmp, sizeof(tmp), "mkdir");
-	if (mkdirat(orph, tmp, a.mode & 07777) < 0)
+	bool whited_out = lfs_union_whiteout_at(pd.dfd, name);
+	if (!whited_out && made_in_place(caller, S_IFDIR, &a))
+		ret = mkdirat(pd.dfd, name, a.mode & 07777) < 0 ? -errno : 0;
+	else if (mkdirat(orph, tmp, a.mode & 07777) < 0)
 		ret = -errno;
-	else if (lfs_union_whiteout_at(pd.dfd, name))
+	else if (whited_out)
 		ret = mkdir_opaque(caller, &pd, name, orph, tmp, &a);
 	else
 		ret = publish_new(caller, orph, tmp, &pd, name, &a);
@@ -196,24 +237,29 @@ int lfs_create_file(const struct fuse_ctx *caller, struct node *dir, const char 
 		lfs_obj_release(&pd);
 		return ret;
 	}
+	bool in_place = made_in_place(caller, S_IFREG, &a);
 	char tmp[64];
 	lfs_tmpname(tmp, sizeof(tmp), "new");
-	int fd = openat(orph, tmp, flags | O_CREAT | O_EXCL, a.mode & 07777);
-	if (fd < 0)
+	if (in_place)
+		lfs_mark_dirty();
+	int fd = openat(in_place ? pd.dfd : orph, in_place ? name : tmp,
+			flags | O_CREAT | O_EXCL, a.mode & 07777);
+	if (fd < 0) {
 		fd = -errno;
-	if (fd >= 0) {
-		ret = publish_new(caller, orph, tmp, &pd, name, &a);
+		ret = in_place ? fd : 0;
+	} else {
+		ret = in_place ? placed_new(&pd, name) : publish_new(caller, orph, tmp, &pd, name, &a);
 		if (ret) {
 			close(fd);
 			fd = ret;
 		}
-		/* Made by someone else meanwhile: open theirs, as is. */
-		if (ret == -EEXIST && !(flags & O_EXCL)) {
-			fd = openat(pd.dfd, name, flags);
-			if (fd < 0)
-				fd = -errno;
-			*existed = true;
-		}
+	}
+	/* Made by someone else meanwhile: open theirs, as is. */
+	if (ret == -EEXIST && !(flags & O_EXCL)) {
+		fd = openat(pd.dfd, name, flags);
+		if (fd < 0)
+			fd = -errno;
+		*existed = true;
 	}
 	lfs_acl_new_free(&a);
 	lfs_obj_release(&pd);

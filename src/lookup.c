@@ -33,7 +33,12 @@ struct rw_probe {
 static int probe_branch(struct node *dir, int b, const char *dirpath, const char *name,
 			struct stat *st, enum lfs_union_kind *kind, struct rw_probe *rw)
 {
-	int dfd = dir && lfs_branch_is_rw(b) ? lfs_obj_rw_dir_open(dir) : lfs_open_dir(b, dirpath);
+	/* the rw directory by the fd its node keeps (objref.c) */
+	bool by_node = dir && lfs_branch_is_rw(b);
+	struct objref pd;
+	int dfd = by_node ? lfs_obj_locate_dir(dir, b, &pd) : lfs_open_dir(b, dirpath);
+	if (by_node && dfd == 0)
+		dfd = pd.dfd;
 	if (dfd < 0) {
 		*kind = LFS_UNION_ABSENT;
 		return (dfd == -ENOENT || dfd == -ENOTDIR || dfd == -ELOOP) ? 0 : dfd;
@@ -45,7 +50,10 @@ static int probe_branch(struct node *dir, int b, const char *dirpath, const char
 	if (ret == 0 && rw && *kind == LFS_UNION_OPAQUE_DIR &&
 	    lfs_union_redirect_at(dfd, name, &rw->redirect) < 0)
 		lfs_dbg("'%s': a redirect that cannot be read: taken as opaque", name);
-	close(dfd);
+	if (by_node)
+		lfs_obj_release(&pd);
+	else
+		close(dfd);
 	return ret;
 }
 

@@ -11,6 +11,7 @@
 #include "dircache.h"
 #include "ino.h"
 #include "passthrough.h"
+#include "sharedfd.h"
 
 #define NODE_BUCKETS 65536
 struct lfs_nodes {
@@ -88,7 +89,6 @@ static struct node *node_alloc(uint64_t ino, mode_t type)
 		return NULL;
 	n->ino = ino;
 	n->type = type;
-	n->rwfd = -1;
 	n->gone_fd = -1;
 	pthread_mutex_init(&n->lock, NULL);
 	struct node *all = &lfs->nodes->all;
@@ -343,10 +343,10 @@ void lfs_node_unname(struct node *n, struct node *parent, const char *name)
 
 void lfs_node_drop_rwfd_locked(struct node *n)
 {
-	if (n->rwfd < 0)
+	if (!n->rwfd)
 		return;
-	close(n->rwfd);
-	n->rwfd = -1;
+	lfs_sharedfd_put(n->rwfd);
+	n->rwfd = NULL;
 	__atomic_sub_fetch(&lfs->rwfds, 1, __ATOMIC_RELAXED);
 }
 

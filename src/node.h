@@ -27,8 +27,9 @@ struct node {
 	char *plink;         /* data lives in the hardlink index under this name */
 	char *lower_path;    /* a directory redirected in the rw branch: where its
 			      * lower parts are (from the root), else NULL */
-	int rwfd;            /* a directory's copy in the rw branch, kept open
-			      * (O_PATH: it follows renames), or -1 (objref.c) */
+	struct lfs_sharedfd *rwfd; /* a directory's copy in the rw branch, kept
+			      * open (O_PATH: it follows renames), or NULL
+			      * (objref.c; sharedfd.h) */
 	struct lname *names; /* NULL only for the root */
 	bool hashed;         /* reachable from the inode table */
 	unsigned gen;        /* bumped (atomically) when the object moves up */

@@ -10,61 +10,74 @@
 
 #include "branch.h"
 #include "nodepath.h"
+#include "sharedfd.h"
 #include "workdir.h"
 
-/* The rw copy of directory node dir, opened (an fd of the caller's): a dup
- * of the one the node keeps, or opened by its path and kept (while fewer
- * than rwfds_max are kept: a quarter of the fd limit). Saves the walk from
+/* A reference to the rw copy of directory node dir (not the root): the
+ * fd the node keeps, or, the first time, opened by its path and kept
+ * (while fewer than rwfds_max are kept: a quarter of the fd limit), or
+ * when it cannot be kept, an fd of the caller's own. Saves the walk from
  * the branch root that every change in the directory would repeat. */
-int lfs_obj_rw_dir_open(struct node *dir)
+static int rw_dir_ref(struct node *dir, int *fd, struct lfs_sharedfd **shared)
 {
-	/* The root is the branch root: its fd lives as long as the branch set
-	 * (a request holds branch_lock). */
-	if (dir == lfs->root) {
-		int fd = fcntl(lfs->br[0].fd, F_DUPFD_CLOEXEC, 0);
-		return fd < 0 ? -errno : fd;
-	}
 	lfs_tree_lock();
-	int fd = dir->rwfd >= 0 ? fcntl(dir->rwfd, F_DUPFD_CLOEXEC, 0) : -1;
+	*shared = dir->rwfd ? lfs_sharedfd_get(dir->rwfd) : NULL;
 	lfs_tree_unlock();
-	if (fd >= 0)
-		return fd;
+	if (*shared) {
+		*fd = (*shared)->fd;
+		return 0;
+	}
 	char *path;
 	lfs_tree_lock();
 	int ret = lfs_node_path_locked(dir, &path);
 	lfs_tree_unlock();
 	if (ret)
 		return ret;
-	fd = lfs_open_dir(0, path);
+	*fd = lfs_open_dir(0, path);
 	free(path);
-	if (fd < 0 || dir == lfs->root ||
-	    __atomic_load_n(&lfs->rwfds, __ATOMIC_RELAXED) >= lfs->rwfds_max)
-		return fd;
-	int keep = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (*fd < 0)
+		return *fd;
+	if (__atomic_load_n(&lfs->rwfds, __ATOMIC_RELAXED) >= lfs->rwfds_max)
+		return 0;
+	struct lfs_sharedfd *s = lfs_sharedfd_new(*fd);
+	if (!s)
+		return 0;
 	lfs_tree_lock();
-	if (keep >= 0 && dir->rwfd < 0 && dir->names && dir->nlookup) {
-		dir->rwfd = keep;
-		keep = -1;
+	if (dir->rwfd == NULL && dir->names && dir->nlookup) {
+		dir->rwfd = s;
 		__atomic_add_fetch(&lfs->rwfds, 1, __ATOMIC_RELAXED);
+		*shared = lfs_sharedfd_get(s);
 	}
 	lfs_tree_unlock();
-	if (keep >= 0)
-		close(keep);
-	return fd;
+	if (!*shared)
+		free(s);        /* not kept: the fd stays the caller's */
+	return 0;
+}
+
+/* An objref of the rw copy of directory dir (not the root), name unset. */
+static int rw_dir_objref(struct node *dir, struct objref *o)
+{
+	int fd;
+	struct lfs_sharedfd *shared;
+	int ret = rw_dir_ref(dir, &fd, &shared);
+	if (ret)
+		return ret;
+	*o = (struct objref){ .dfd = fd, .own_dfd = !shared, .shared = shared, .branch = 0 };
+	return 0;
 }
 
 int lfs_obj_locate_dir(struct node *dir, int b, struct objref *o)
 {
+	o->shared = NULL;
 	if (b == 0 && lfs->has_rw && dir == lfs->root) {
 		*o = (struct objref){ .dfd = lfs->br[0].fd, .own_dfd = false, .branch = 0, .name = "." };
 		return 0;
 	}
 	if (b == 0 && lfs->has_rw) {
-		int fd = lfs_obj_rw_dir_open(dir);
-		if (fd < 0)
-			return fd;
-		*o = (struct objref){ .dfd = fd, .own_dfd = true, .branch = 0, .name = "." };
-		return 0;
+		int ret = rw_dir_objref(dir, o);
+		if (ret == 0)
+			strcpy(o->name, ".");
+		return ret;
 	}
 	char *path;
 	lfs_tree_lock();
@@ -85,6 +98,7 @@ int lfs_obj_locate_dir(struct node *dir, int b, struct objref *o)
 
 int lfs_obj_locate(struct node *n, struct objref *o)
 {
+	o->shared = NULL;
 	char *path;
 	lfs_tree_lock();
 	int b = n->branch;
@@ -123,13 +137,12 @@ int lfs_obj_locate(struct node *n, struct objref *o)
 	}
 	if (b == 0 && lfs->has_rw) {
 		lfs_tree_unlock();
-		int fd = lfs_obj_rw_dir_open(parent);
-		if (fd < 0)
-			return fd;
-		o->dfd = fd;
-		o->own_dfd = true;
-		o->branch = 0;
-		return 0;
+		char name[NAME_MAX + 1];
+		memcpy(name, o->name, sizeof(name));
+		ret = rw_dir_objref(parent, o);
+		if (ret == 0)
+			memcpy(o->name, name, sizeof(name));
+		return ret;
 	}
 	ret = lfs_node_path_in_locked(parent, b, &path);
 	lfs_tree_unlock();
@@ -149,6 +162,8 @@ void lfs_obj_release(struct objref *o)
 {
 	if (o->own_dfd && o->dfd >= 0)
 		close(o->dfd);
+	lfs_sharedfd_put(o->shared);
+	o->shared = NULL;
 	o->dfd = -1;
 	o->own_dfd = false;
 }

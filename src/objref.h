@@ -8,15 +8,13 @@
 struct objref {
 	int dfd;
 	bool own_dfd;
+	struct lfs_sharedfd *shared; /* dfd is a node's kept fd, referenced */
 	int branch;
 	char name[NAME_MAX + 1];   /* "." for a branch root or a directory */
 };
 
 /* Locates the object of node n in its topmost branch (or the index). */
 int lfs_obj_locate(struct node *n, struct objref *o);
-/* The rw copy of directory node dir, opened as O_PATH (the caller closes
- * it; the node keeps one open to dup from). -errno when it has none. */
-int lfs_obj_rw_dir_open(struct node *dir);
 /* Locates the directory node dir in branch b (name "." of a dir fd). */
 int lfs_obj_locate_dir(struct node *dir, int b, struct objref *o);
 void lfs_obj_release(struct objref *o);

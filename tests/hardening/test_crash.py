@@ -215,7 +215,7 @@ def test_kill9_during_tree_rename(union, fraction):
 # The system calls by which a rename changes the branches; the daemon is
 # killed on entering each in turn (strace's fault injection), so the
 # crash falls before every step of the rename once.
-MUTATING = ("mkdirat", "renameat", "renameat2", "linkat", "unlinkat", "symlinkat",
+MUTATING = ("mkdirat", "mknodat", "renameat", "renameat2", "linkat", "unlinkat", "symlinkat",
             "openat", "write", "pwrite64", "fchownat", "fchmodat", "utimensat",
             "lsetxattr", "fsetxattr", "setxattr", "ftruncate")
 
@@ -479,3 +479,81 @@ def test_kill9_new_objects_never_show_daemon_owner(union):
 def test_kill9_new_directory_owner(union):
     _owner_rounds(union, ["dir"])
 
+
+
+# ------------------------------------------------- each step of a create
+def _make(kind, path):
+    if kind == "file":
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640))
+    elif kind == "dir":
+        os.mkdir(path, 0o750)
+    elif kind == "symlink":
+        os.symlink("target", path)
+    else:
+        os.mkfifo(path, 0o640)
+
+
+def _as(uid, fn):
+    def run():
+        if uid:
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+        fn()
+    return run
+
+
+@pytest.mark.parametrize("uid", [0, 65534])
+@pytest.mark.parametrize("kind,where", [("file", "new"), ("file", "whiteout"), ("dir", "new"),
+                                        ("symlink", "new"), ("fifo", "whiteout")])
+def test_kill9_at_every_step_of_a_create(union, uid, kind, where):
+    """A create by root where no ACL is to set is made in place (one call,
+    as overlayfs does: no work directory, no rename); one by another user,
+    or where a directory must be opaque, is built in the work directory and
+    renamed into place (so that it never shows the daemon's owner). Either
+    way, killed before each of its mutating system calls in turn, the
+    remount shows the old or the new state (with the caller's owner), the
+    rw branch holds no debris and the create can be made (again)."""
+    lower = base_spec({"c": {"x": "lower x"} if where == "whiteout" else {}})
+    rw_spec = {"c": {}}
+
+    def mount(step):
+        return union.mount([(union.branch("rw%s" % step, rw_spec), "rw"),
+                            (union.branch("l%s" % step, lower), "ro+wh")],
+                           mnt=union.mkdir("m%s" % step), extra_args=["-s"])
+
+    def prepare(mk):
+        os.chmod(mk.p("c"), 0o777)
+        if where == "whiteout":
+            os.unlink(mk.p("c", "x"))
+    m = mount("probe")
+    prepare(m)
+    old_view = tree(m.mnt)
+    calls = mutating_calls(m, lambda: reap(fork_child(_as(uid, lambda: _make(kind, m.p("c", "x"))))))
+    new_view = tree(m.mnt)
+    assert "c/x" in new_view and old_view != new_view
+    made_in_place = uid == 0 and not (kind == "dir" and where == "whiteout")
+    renames = [c for c in calls if c[0].startswith("rename")]
+    assert (renames == []) == made_in_place, calls
+    m.stop()
+    states = []
+    for step, (name, nth) in enumerate(calls):
+        mk = mount(step)
+        prepare(mk)
+        tracer = inject(mk, name, nth, "signal=KILL")
+        reap(fork_child(_as(uid, lambda: _make(kind, mk.p("c", "x")))))
+        tracer.wait(timeout=30)
+        mk.proc.wait(timeout=30)
+        mk.killed = True
+        mk.remount()
+        got = tree(mk.mnt)
+        assert got in (old_view, new_view), (step, name, nth, got)
+        if got == new_view:
+            st = os.lstat(mk.p("c", "x"))
+            assert (st.st_uid, st.st_gid) == (uid, uid), (step, name, st)
+        states.append("old" if got == old_view else "new")
+        check_rw_clean(mk)
+        if got == old_view:
+            assert reap(fork_child(_as(uid, lambda: _make(kind, mk.p("c", "x"))))) == 0
+        assert tree(mk.mnt) == new_view
+        mk.stop()
+    assert "old" in states, states
