@@ -282,6 +282,7 @@ def generate_and_run(union, seed, nops, spelling=None, deadline=None):
     gen = Generator(rng)
     ops = []
     out = Outcome()
+    lost = None
     try:
         while len(ops) < nops and (deadline is None or time.monotonic() < deadline):
             op = gen.next(_walk_view(pair.mnt_o))
@@ -291,8 +292,16 @@ def generate_and_run(union, seed, nops, spelling=None, deadline=None):
                 gen.observe(op, out.results[-1][1])
             if not step:
                 break
+    except OSError as e:
+        # a mount that went away under the comparison (a daemon that died):
+        # reported with the operations so far, and the daemon's stderr
+        # through pair.close()
+        lost = e
     finally:
         problems = pair.close()
+    if lost is not None:
+        problems = ["a mount went away (%s) at operation %d of %r" % (lost, len(ops) - 1, ops)] + \
+            list(problems)
     return layers, ops, spelling, out, problems
 
 
