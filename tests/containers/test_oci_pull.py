@@ -98,6 +98,12 @@ def test_pull_layers_with_opaque_marker(program, rootful_store):
     # C /etc: podman creates /etc/hosts, /etc/hostname, /etc/resolv.conf there
     assert diff - {"C /etc"} == {"C /d", "D /d/z", "A /d/y", "C /var", "D /var/data"}, diff
     st.podman("commit", "w", "localhost/opq:2")
+    # fuse-overlayfs 1.10, the reference, now and then finds /d/a (hidden
+    # by the middle layer's opaque marker) by name after listing /d without
+    # it: a race of its own, so the lookup is asserted for layerfs only.
     out = st.podman("run", "--rm", "--pull=never", "--network", "none", "localhost/opq:2",
-                    "sh", "-c", "ls -A /d /var; test ! -e /d/a && echo NOA").stdout.split()
-    assert out == ["/d:", "y", "/var:", "NOA"], out
+                    "sh", "-c", "ls -A /d /var; test ! -e /d/a && echo NOA || echo A",
+                    ).stdout.split()
+    assert out[:3] == ["/d:", "y", "/var:"] and out[3:] in (["NOA"], ["A"]), out
+    if program[0] == "layerfs":
+        assert out[3] == "NOA", out
