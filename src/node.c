@@ -186,28 +186,49 @@ static int node_add_name(struct node *n, struct node *parent, const char *name)
 
 static void node_free(struct node *n);
 
+static bool node_unused(const struct node *n)
+{
+	return n != lfs->root && n->nlookup == 0 && n->pins == 0;
+}
+
 static void node_maybe_free(struct node *n)
 {
-	if (n != lfs->root && n->nlookup == 0 && n->pins == 0)
+	if (node_unused(n))
 		node_free(n);
 }
 
+/* Frees n, then every parent its names leave unused, and so on up. A
+ * worklist, not recursion: a tree may be thousands of levels deep, and a
+ * parent reached twice (a hardlink's names in a directory and in one of
+ * its subdirectories) is freed once, when its last pin goes. */
 static void node_free(struct node *n)
 {
-	node_hash_del(n);
-	struct node *parents[8];
-	size_t np = 0;
-	for (struct lname *l = n->names; l; l = l->next) {
-		l->parent->pins--;
-		bool listed = false;
-		for (size_t i = 0; i < np; i++)
-			listed |= parents[i] == l->parent;
-		if (!listed && np < 8)
-			parents[np++] = l->parent;
+	struct node *first[16], **todo = first;
+	size_t ntodo = 0, cap = sizeof(first) / sizeof(first[0]);
+	todo[ntodo++] = n;
+	while (ntodo) {
+		struct node *x = todo[--ntodo];
+		node_hash_del(x);
+		for (struct lname *l = x->names; l; l = l->next) {
+			struct node *p = l->parent;
+			if (--p->pins || !node_unused(p))
+				continue;
+			if (ntodo == cap) {
+				struct node **grown = malloc(2 * cap * sizeof(*grown));
+				if (!grown)
+					continue;   /* out of memory: p stays until unmount */
+				memcpy(grown, todo, ntodo * sizeof(*grown));
+				if (todo != first)
+					free(todo);
+				todo = grown;
+				cap *= 2;
+			}
+			todo[ntodo++] = p;
+		}
+		node_release_memory(x);
 	}
-	node_release_memory(n);
-	for (size_t i = 0; i < np; i++)
-		node_maybe_free(parents[i]);
+	if (todo != first)
+		free(todo);
 }
 
 struct node *lfs_node_get(struct node *parent, const char *name, uint64_t ino,

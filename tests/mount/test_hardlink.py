@@ -80,3 +80,27 @@ def test_link_rw_files(union):
     assert os.lstat(m.p("b")).st_nlink == 1
     assert read(m.p("b")) == b"1"
     assert data_ls(m.rw) == ["b"]
+
+
+def _drop_caches():
+    os.sync()
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("2")
+
+
+def test_forgetting_a_hardlink_known_in_a_directory_and_its_subdirectory(union):
+    """The kernel forgets a directory a/ and its subdirectory a/b/ while a
+    file with names in both stays open through a third name; when the file
+    is forgotten, a/b/ goes, which frees a/, which the file's own names
+    named too: layerfs freed a/ twice (the sanitizer saw it, found by the
+    differential test). The mount must live on, the tree as it was."""
+    m = union.std(lowers=[{"a": {"n": "shared", "b": {"m": HL("a/n")}}, "c": {"o": HL("a/n")}}])
+    for _ in range(3):
+        os.lstat(m.p("a", "n"))
+        os.lstat(m.p("a", "b", "m"))
+        fd = os.open(m.p("c", "o"), os.O_RDONLY)
+        _drop_caches()                     # a/ and a/b/ forgotten, the file open
+        os.close(fd)
+        _drop_caches()                     # the file forgotten
+        assert read(m.p("a", "b", "m")) == b"shared"
+        assert os.lstat(m.p("a", "n")).st_nlink == 3
