@@ -502,6 +502,19 @@ def _as(uid, fn):
     return run
 
 
+def _still_alive(mk, tracer, grace=3.0):
+    """Whether the daemon outlived the work (the injection never fired):
+    then the tracer is stopped. Else the tracer and the daemon are reaped."""
+    try:
+        mk.proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        tracer.terminate()
+        tracer.wait(timeout=30)
+        return True
+    tracer.wait(timeout=30)
+    return False
+
+
 @pytest.mark.parametrize("uid", [0, 65534])
 @pytest.mark.parametrize("kind,where", [("file", "new"), ("file", "whiteout"), ("dir", "new"),
                                         ("symlink", "new"), ("fifo", "whiteout")])
@@ -541,8 +554,14 @@ def test_kill9_at_every_step_of_a_create(union, uid, kind, where):
         prepare(mk)
         tracer = inject(mk, name, nth, "signal=KILL")
         reap(fork_child(_as(uid, lambda: _make(kind, mk.p("c", "x")))))
-        tracer.wait(timeout=30)
-        mk.proc.wait(timeout=30)
+        if mk.proc.poll() is None and _still_alive(mk, tracer):
+            # The probe's count of this call included one this mount made
+            # before (a directory fd the node already kept, say): the
+            # create ran through; at most one such step per case.
+            assert tree(mk.mnt) == new_view
+            states.append("unreached")
+            mk.stop()
+            continue
         mk.killed = True
         mk.remount()
         got = tree(mk.mnt)
@@ -556,4 +575,4 @@ def test_kill9_at_every_step_of_a_create(union, uid, kind, where):
             assert reap(fork_child(_as(uid, lambda: _make(kind, mk.p("c", "x"))))) == 0
         assert tree(mk.mnt) == new_view
         mk.stop()
-    assert "old" in states, states
+    assert "old" in states and states.count("unreached") <= 1, states

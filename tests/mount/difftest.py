@@ -619,9 +619,12 @@ DIFFERENCES = [
         "failed-rename-copies-up",
         "A rename that fails (ENOTEMPTY, EISDIR, ...) changes nothing in layerfs, as on "
         "ext4; overlayfs copies the source up first, which can change the mtime of lower "
-        "directories that were not in the upper layer yet.",
-        match=lambda ev: (ev.kind == "tree" and ev.field == "mtime" and ev.ovl == "new" and
-                          ev.lfs != "new" and ev.ctx["op"] and ev.ctx["op"][0] == "rename" and
+        "directories that were not in the upper layer yet, and makes them merged "
+        "directories (st_nlink 1).",
+        match=lambda ev: (ev.kind == "tree" and ev.ctx["op"] and ev.ctx["op"][0] == "rename" and
+                          ((ev.field == "mtime" and ev.ovl == "new" and ev.lfs != "new") or
+                           (ev.field == "nlink" and ev.ovl == 1 and ev.lfs != 1 and
+                            _is_dir(ev))) and
                           ev.ctx["results"][0] == ev.ctx["results"][1] and
                           ev.ctx["results"][0][0] == "err"),
         diverges=True),
