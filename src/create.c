@@ -50,13 +50,23 @@ static int set_owner(const struct fuse_ctx *caller, int dfd, const char *name, i
 	return 0;
 }
 
-/* The rw copy of dir, opened, for a new name in it. */
-static int begin_create(struct node *dir, const char *name, struct objref *pd)
+/* What every create begins with: the name checked, the rw copy of dir
+ * opened (pd), the work directory (orph) and what a new object of type
+ * and mode gets there (a). On failure nothing is left to release. */
+static int begin_create(const struct fuse_ctx *caller, struct node *dir, const char *name,
+			mode_t type, mode_t mode, struct objref *pd, int *orph,
+			struct lfs_acl_new *a)
 {
 	int ret = lfs_check_new_name(name);
+	if (ret == 0)
+		ret = lfs_upper_dir(dir, pd);
 	if (ret)
 		return ret;
-	return lfs_upper_dir(dir, pd);
+	*orph = lfs_work_orph();
+	ret = *orph < 0 ? *orph : lfs_acl_for_new(pd->dfd, type, mode, caller->umask, a);
+	if (ret)
+		lfs_obj_release(pd);
+	return ret;
 }
 
 /* What the kernel does for objects made in place under a setgid
@@ -140,20 +150,14 @@ static int publish_new(const struct fuse_ctx *caller, int orph, const char *tmp,
 int lfs_create_object(const struct fuse_ctx *caller, struct node *dir, const char *name,
 		      mode_t mode, dev_t rdev, const char *link_target)
 {
+	mode_t type = link_target ? S_IFLNK : mode & S_IFMT;
 	struct objref pd;
-	int ret = begin_create(dir, name, &pd);
+	struct lfs_acl_new a;
+	int orph;
+	int ret = begin_create(caller, dir, name, type, mode, &pd, &orph, &a);
 	if (ret)
 		return ret;
-	struct lfs_acl_new a;
-	int orph = lfs_work_orph();
-	ret = orph < 0 ? orph
-		       : lfs_acl_for_new(pd.dfd, link_target ? S_IFLNK : mode & S_IFMT, mode,
-					 caller->umask, &a);
-	if (ret) {
-		lfs_obj_release(&pd);
-		return ret;
-	}
-	bool in_place = made_in_place(caller, link_target ? S_IFLNK : mode & S_IFMT, &a);
+	bool in_place = made_in_place(caller, type, &a);
 	char tmp[64];
 	lfs_tmpname(tmp, sizeof(tmp), "new");
 	int at = in_place ? pd.dfd : orph;
@@ -194,16 +198,11 @@ int lfs_create_dir(const struct fuse_ctx *caller, struct node *dir, const char *
 		   mode_t mode)
 {
 	struct objref pd;
-	int ret = begin_create(dir, name, &pd);
+	struct lfs_acl_new a;
+	int orph;
+	int ret = begin_create(caller, dir, name, S_IFDIR, mode, &pd, &orph, &a);
 	if (ret)
 		return ret;
-	struct lfs_acl_new a;
-	int orph = lfs_work_orph();
-	ret = orph < 0 ? orph : lfs_acl_for_new(pd.dfd, S_IFDIR, mode, caller->umask, &a);
-	if (ret) {
-		lfs_obj_release(&pd);
-		return ret;
-	}
 	char tmp[64];
 	lfs_tmpname(tmp, sizeof(tmp), "mkdir");
 	bool whited_out = lfs_union_whiteout_at(pd.dfd, name);
@@ -225,18 +224,11 @@ int lfs_create_file(const struct fuse_ctx *caller, struct node *dir, const char 
 {
 	*existed = false;
 	struct objref pd;
-	int ret = lfs_check_new_name(name);
-	if (ret == 0)
-		ret = lfs_upper_dir(dir, &pd);
+	struct lfs_acl_new a;
+	int orph;
+	int ret = begin_create(caller, dir, name, S_IFREG, mode, &pd, &orph, &a);
 	if (ret)
 		return ret;
-	struct lfs_acl_new a;
-	int orph = lfs_work_orph();
-	ret = orph < 0 ? orph : lfs_acl_for_new(pd.dfd, S_IFREG, mode, caller->umask, &a);
-	if (ret) {
-		lfs_obj_release(&pd);
-		return ret;
-	}
 	bool in_place = made_in_place(caller, S_IFREG, &a);
 	char tmp[64];
 	lfs_tmpname(tmp, sizeof(tmp), "new");

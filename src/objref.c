@@ -66,6 +66,25 @@ static int rw_dir_objref(struct node *dir, struct objref *o)
 	return 0;
 }
 
+/* o->dfd: directory node dir opened in branch b by its path there (its
+ * own fd). Called under tree_lock, which it drops. */
+static int open_in_branch_locked(struct node *dir, int b, struct objref *o)
+{
+	char *path;
+	int ret = lfs_node_path_in_locked(dir, b, &path);
+	lfs_tree_unlock();
+	if (ret)
+		return ret;
+	int fd = lfs_open_dir(b, path);
+	free(path);
+	if (fd < 0)
+		return fd;
+	o->dfd = fd;
+	o->own_dfd = true;
+	o->branch = b;
+	return 0;
+}
+
 int lfs_obj_locate_dir(struct node *dir, int b, struct objref *o)
 {
 	o->shared = NULL;
@@ -79,30 +98,18 @@ int lfs_obj_locate_dir(struct node *dir, int b, struct objref *o)
 			strcpy(o->name, ".");
 		return ret;
 	}
-	char *path;
 	lfs_tree_lock();
-	int ret = lfs_node_path_in_locked(dir, b, &path);
-	lfs_tree_unlock();
-	if (ret)
-		return ret;
-	int fd = lfs_open_dir(b, path);
-	free(path);
-	if (fd < 0)
-		return fd;
-	o->dfd = fd;
-	o->own_dfd = true;
-	o->branch = b;
-	strcpy(o->name, ".");
-	return 0;
+	int ret = open_in_branch_locked(dir, b, o);
+	if (ret == 0)
+		strcpy(o->name, ".");
+	return ret;
 }
 
 int lfs_obj_locate(struct node *n, struct objref *o)
 {
 	o->shared = NULL;
-	char *path;
 	lfs_tree_lock();
 	int b = n->branch;
-	int ret = 0;
 	if (n->plink) {
 		snprintf(o->name, sizeof(o->name), "%s", n->plink);
 		lfs_tree_unlock();
@@ -139,23 +146,12 @@ int lfs_obj_locate(struct node *n, struct objref *o)
 		lfs_tree_unlock();
 		char name[NAME_MAX + 1];
 		memcpy(name, o->name, sizeof(name));
-		ret = rw_dir_objref(parent, o);
+		int ret = rw_dir_objref(parent, o);
 		if (ret == 0)
 			memcpy(o->name, name, sizeof(name));
 		return ret;
 	}
-	ret = lfs_node_path_in_locked(parent, b, &path);
-	lfs_tree_unlock();
-	if (ret)
-		return ret;
-	int fd = lfs_open_dir(b, path);
-	free(path);
-	if (fd < 0)
-		return fd;
-	o->dfd = fd;
-	o->own_dfd = true;
-	o->branch = b;
-	return 0;
+	return open_in_branch_locked(parent, b, o);
 }
 
 void lfs_obj_release(struct objref *o)

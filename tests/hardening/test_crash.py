@@ -426,6 +426,17 @@ def test_kill9_during_create_burst(union):
     check_rw_clean(m)
 
 
+def _make(kind, path, mode=0o640, dir_mode=0o750):
+    if kind == "file":
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+    elif kind == "dir":
+        os.mkdir(path, dir_mode)
+    elif kind == "symlink":
+        os.symlink("target", path)
+    else:
+        os.mkfifo(path, mode)
+
+
 def _owner_rounds(union, kinds):
     lower = base_spec({"c": {}})
     m = union.std(lowers=[lower])
@@ -437,15 +448,7 @@ def _owner_rounds(union, kinds):
             os.setresuid(65534, 65534, 65534)
             for i in range(100000):
                 base = m.p("c", "r%d_w%d_%d" % (rnd, w, i))
-                kind = kinds[i % len(kinds)]
-                if kind == "file":
-                    os.close(os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-                elif kind == "dir":
-                    os.mkdir(base, 0o700)
-                elif kind == "symlink":
-                    os.symlink("target", base)
-                else:
-                    os.mkfifo(base, 0o600)
+                _make(kinds[i % len(kinds)], base, 0o600, 0o700)
         kids = [fork_child(lambda w=w: work(w)) for w in range(workers)]
         cd = os.path.join(m.rw, "c")
         wait_for(lambda: os.path.isdir(cd) and len(os.listdir(cd)) > 100 * (rnd + 1), 30)
@@ -482,15 +485,6 @@ def test_kill9_new_directory_owner(union):
 
 
 # ------------------------------------------------- each step of a create
-def _make(kind, path):
-    if kind == "file":
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640))
-    elif kind == "dir":
-        os.mkdir(path, 0o750)
-    elif kind == "symlink":
-        os.symlink("target", path)
-    else:
-        os.mkfifo(path, 0o640)
 
 
 def _as(uid, fn):
