@@ -37,6 +37,8 @@ static void inval_entry_add(struct lfs_inval *iv, fuse_ino_t parent, const char 
 static void remap_node(struct node *n, int at, int delta)
 {
 	n->branch = lfs_branch_remap(n->branch, at, delta);
+	if (n->data_branch >= 0)
+		n->data_branch = lfs_branch_remap(n->data_branch, at, delta);
 	unsigned out = 0;
 	for (unsigned i = 0; i < n->ndirbr; i++) {
 		int b = lfs_branch_remap(n->dirbr[i], at, delta);
@@ -198,8 +200,10 @@ static bool branch_has_open_files(int b)
 	lfs_tree_lock();
 	struct node **v;
 	size_t cnt = lfs_node_list_locked(&v);
+	/* A metadata-only copy known to take its data from b counts too. */
 	for (size_t i = 0; i < cnt && !busy; i++)
-		busy = lfs_handles_on_branch_locked(v[i], b);
+		busy = lfs_handles_on_branch_locked(v[i], b) ||
+		       (v[i]->metacopy && v[i]->data_branch == b);
 	free(v);
 	lfs_tree_unlock();
 	return busy;

@@ -14,7 +14,15 @@
 #include "ino.h"
 #include "plink.h"
 #include "workdir.h"
+#include "layerfs/metacopy.h"
 #include "layerfs/whiteout.h"
+
+/* What a copy-up must give the rw branch. */
+enum need {
+	NEED_EMPTY,   /* the object; a file's data is about to be cut anyway */
+	NEED_META,    /* its metadata (a file's data may stay below) */
+	NEED_DATA,    /* all of it */
+};
 
 /* Moves the finished object from the work directory to its place. Losing a
  * race to another copy-up of the same object is success. */
@@ -60,8 +68,43 @@ static int fill_regular(const struct objref *src, const struct stat *st, int orp
 	return ret;
 }
 
+/* The marker's namespace: trusted.* needs root. */
+static const char *metacopy_xattr(void)
+{
+	return geteuid() == 0 ? LFS_METACOPY_XATTR_ROOT : LFS_METACOPY_XATTR_USER;
+}
+
+/* A metadata-only copy of src under tmp: a sparse file of its size with
+ * its attributes and xattrs, and the marker naming it. */
+static int fill_metacopy(const struct objref *src, const struct stat *st, int orph,
+			 const char *tmp)
+{
+	int dfd = openat(orph, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+	if (dfd < 0)
+		return -errno;
+	struct lfs_metacopy mc;
+	lfs_metacopy_of(st, &mc);
+	int ret = ftruncate(dfd, st->st_size) < 0 ? -errno : 0;
+	if (ret == 0)
+		ret = lfs_copy_attrs_fd(dfd, st);
+	if (ret == 0)
+		ret = lfs_copy_xattrs(src->dfd, src->name, orph, tmp, lfs_is_internal_xattr);
+	if (ret == 0)
+		ret = lfs_metacopy_mark_fd(dfd, metacopy_xattr(), &mc);
+	close(dfd);
+	return ret;
+}
+
+/* Whether a copy-up for need makes lower file st a metadata-only copy.
+ * Not for hardlinked files (their copy is shared through the index) nor
+ * for empty ones (nothing to leave below). */
+static bool makes_metacopy(enum need need, const struct stat *st)
+{
+	return need == NEED_META && S_ISREG(st->st_mode) && st->st_nlink == 1 && st->st_size > 0;
+}
+
 static int copy_regular(struct node *n, const struct objref *src, const struct stat *st,
-			int dstdfd, bool data)
+			int dstdfd, enum need need)
 {
 	char key[LFS_PLINK_KEY_MAX] = "";
 	int plink = -1;
@@ -80,7 +123,9 @@ static int copy_regular(struct node *n, const struct objref *src, const struct s
 		return orph;
 	char tmp[64];
 	lfs_tmpname(tmp, sizeof(tmp), "cu");
-	int ret = fill_regular(src, st, orph, tmp, data || st->st_nlink > 1);
+	bool meta = makes_metacopy(need, st);
+	int ret = meta ? fill_metacopy(src, st, orph, tmp)
+		       : fill_regular(src, st, orph, tmp, need != NEED_EMPTY || st->st_nlink > 1);
 	if (ret == 0)
 		record_number(n, orph, tmp);
 	/* The name published below is the first lower name gone up. */
@@ -94,6 +139,13 @@ static int copy_regular(struct node *n, const struct objref *src, const struct s
 		return ret;
 	}
 	ret = publish(orph, tmp, dstdfd, src->name);
+	if (ret == 0 && meta) {
+		lfs_tree_lock();
+		n->metacopy = true;
+		n->data_branch = src->branch;
+		n->metacopy_known = true;
+		lfs_tree_unlock();
+	}
 	if (ret == 0 && plink >= 0) {
 		lfs_tree_lock();
 		if (!n->plink)
@@ -147,7 +199,7 @@ static int copy_other(struct node *n, const struct objref *src, const struct sta
 /* Putting a copy into an rw directory is not a change users made: the
  * directory keeps the times it had (as on overlayfs). */
 
-static int copyup_locked(struct node *n, struct node *parent, bool data)
+static int copyup_locked(struct node *n, struct node *parent, enum need need)
 {
 	struct objref src, dst;
 	int ret = lfs_obj_locate(n, &src);
@@ -167,7 +219,7 @@ static int copyup_locked(struct node *n, struct node *parent, bool data)
 	struct lfs_dir_times pt;
 	lfs_dir_times_save(dst.dfd, &pt);
 	if (S_ISREG(st.st_mode))
-		ret = copy_regular(n, &src, &st, dst.dfd, data);
+		ret = copy_regular(n, &src, &st, dst.dfd, need);
 	else
 		ret = copy_other(n, &src, &st, dst.dfd);
 	if (ret == 0)
@@ -176,8 +228,14 @@ static int copyup_locked(struct node *n, struct node *parent, bool data)
 	if (ret == 0 && fstatat(dst.dfd, src.name, &ust, AT_SYMLINK_NOFOLLOW) == 0)
 		ret = lfs_ino_remember(&ust, n->ino);
 	if (ret == 0) {
+		lfs_tree_lock();
+		bool meta = n->metacopy;
+		lfs_tree_unlock();
 		lfs_node_set_upper(n);
-		lfs_handles_copied_up(n, dst.dfd, src.name);
+		/* Open files of a metadata-only copy go on reading the lower
+		 * data (they reopen it by name). */
+		if (!meta)
+			lfs_handles_copied_up(n, dst.dfd, src.name);
 		/* A directory in two branches now counts as merged (st_nlink 1):
 		 * the kernel's cached attributes say otherwise. Attributes only:
 		 * no lock a request may hold is taken for that. */
@@ -217,25 +275,118 @@ static int link_known_names(struct node *n)
 	return ret;
 }
 
-int lfs_copyup(struct node *n, bool data)
+/* The lower data of metadata-only copy n into its copy, open as wfd. The
+ * copy keeps its times and file capabilities (writing drops those even
+ * for root; the change that follows drops them if it should). */
+static int fill_from_lower(struct node *n, int wfd)
+{
+	struct objref low;
+	int ret = lfs_obj_locate_data(n, &low);
+	if (ret)
+		return ret;
+	int sfd = openat(low.dfd, low.name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ret = sfd < 0 ? -errno : 0;
+	lfs_obj_release(&low);
+	struct stat ust;
+	if (ret == 0 && fstat(wfd, &ust) < 0)
+		ret = -errno;
+	char cap[512];
+	ssize_t caplen = ret ? -1 : fgetxattr(wfd, "security.capability", cap, sizeof(cap));
+	if (ret == 0)
+		ret = lfs_copy_data(sfd, wfd, ust.st_size);
+	if (sfd >= 0)
+		close(sfd);
+	if (ret == 0 && caplen > 0 && fsetxattr(wfd, "security.capability", cap, (size_t)caplen, 0) < 0)
+		ret = -errno;
+	const struct timespec times[2] = { ust.st_atim, ust.st_mtim };
+	if (ret == 0 && futimens(wfd, times) < 0)
+		ret = -errno;
+	return ret;
+}
+
+/* Metadata-only copy n gets its data (or, without data, is cut to empty)
+ * in place, and then loses its marker: a kill before that leaves the
+ * metadata-only copy, whose reads still come from below. */
+static int complete_metacopy_locked(struct node *n, bool data)
+{
+	struct objref up;
+	int ret = lfs_obj_locate(n, &up);
+	if (ret)
+		return ret;
+	int wfd = openat(up.dfd, up.name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	ret = wfd < 0 ? -errno : 0;
+	if (ret == 0)
+		ret = data ? fill_from_lower(n, wfd) : ftruncate(wfd, 0) < 0 ? -errno : 0;
+	if (ret == 0)
+		ret = lfs_metacopy_clear_fd(wfd);
+	if (wfd >= 0)
+		close(wfd);
+	if (ret == 0) {
+		lfs_tree_lock();
+		n->metacopy = false;
+		n->data_branch = -1;
+		lfs_tree_unlock();
+		lfs_node_set_upper(n);   /* open files reopen: the data is here now */
+		lfs_handles_copied_up(n, up.dfd, up.name);
+	} else {
+		lfs_log("copying the data of '%s' up failed: %s", up.name, strerror(-ret));
+	}
+	lfs_obj_release(&up);
+	return ret;
+}
+
+static bool is_metacopy(struct node *n)
+{
+	lfs_tree_lock();
+	bool mc = n->metacopy;
+	lfs_tree_unlock();
+	return mc;
+}
+
+static int complete_metacopy(struct node *n, bool data)
+{
+	if (!is_metacopy(n))
+		return 0;      /* the common case: no node lock taken */
+	lfs_mutex_lock(&n->lock, LFS_RANK_NODE);
+	int ret = is_metacopy(n) ? complete_metacopy_locked(n, data) : 0;
+	lfs_mutex_unlock(&n->lock, LFS_RANK_NODE);
+	return ret;
+}
+
+static int copyup(struct node *n, enum need need)
 {
 	if (!lfs->has_rw)
 		return -EROFS;
-	if (n == lfs->root || lfs_node_is_upper(n))
+	if (n == lfs->root)
 		return 0;
+	if (lfs_node_is_upper(n))
+		return need == NEED_META ? 0 : complete_metacopy(n, need == NEED_DATA);
 	struct node *parent = lfs_node_parent(n);
 	if (!parent)
 		return -ENOENT;   /* unlinked: nothing left to copy up to */
-	int ret = lfs_copyup(parent, true);
+	int ret = copyup(parent, NEED_DATA);
 	if (ret)
 		return ret;
 	lfs_mutex_lock(&n->lock, LFS_RANK_NODE);
 	bool copied = !lfs_node_is_upper(n);
-	ret = copied ? copyup_locked(n, parent, data) : 0;
+	ret = copied ? copyup_locked(n, parent, need) : 0;
 	lfs_mutex_unlock(&n->lock, LFS_RANK_NODE);
 	if (ret == 0 && copied && n->plink)
 		ret = link_known_names(n);
+	/* Another request copied it up first, maybe metadata only. */
+	if (ret == 0 && !copied && need != NEED_META)
+		ret = complete_metacopy(n, need == NEED_DATA);
 	return ret;
+}
+
+int lfs_copyup(struct node *n, bool data)
+{
+	return copyup(n, data ? NEED_DATA : NEED_EMPTY);
+}
+
+int lfs_copyup_meta(struct node *n)
+{
+	return copyup(n, lfs->metacopy ? NEED_META : NEED_DATA);
 }
 
 /* Makes in orph, under tmp, an empty object of the type and attributes of

@@ -7,9 +7,14 @@
 
 #include "objref.h"
 
-/* Makes sure node n exists in the rw branch (its parents first). With data
- * false, a regular file is created empty (the caller truncates it anyway). */
+/* Makes sure node n exists in the rw branch (its parents first), with its
+ * data: a metadata-only copy gets its data now. With data false, a regular
+ * file is created (or left) empty: the caller truncates it anyway. */
 int lfs_copyup(struct node *n, bool data);
+/* For a change of metadata only (owner, mode, times, xattrs): with
+ * -o metacopy=on a lower regular file gets a metadata-only copy
+ * (layerfs/metacopy.h), else the same as lfs_copyup(n, true). */
+int lfs_copyup_meta(struct node *n);
 /* Makes sure the entry name of dir (naming node n) exists in the rw branch:
  * linked from the hardlink index when n's data lives there. */
 int lfs_copyup_at(struct node *dir, const char *name, struct node *n);

@@ -14,7 +14,10 @@
 int lfs_handle_open_object(struct node *n, int flags, int *branch)
 {
 	struct objref o;
-	int ret = lfs_obj_locate(n, &o);
+	/* Only reads may reach a metadata-only copy's lower data: opens for
+	 * writing copied the data up first. */
+	int ret = (flags & O_ACCMODE) == O_RDONLY ? lfs_obj_locate_data(n, &o)
+						  : lfs_obj_locate(n, &o);
 	if (ret)
 		return ret;
 	int fd = openat(o.dfd, o.name, flags);

@@ -88,6 +88,7 @@ struct lfs {
 	struct lfs_idmap ids;
 	bool debug;
 	bool redirect_dir;   /* a renamed merged directory is redirected, not copied */
+	bool metacopy;       /* attribute changes copy metadata only (metacopy.h) */
 	unsigned max_read;   /* init() must repeat the mount option */
 	bool noacl;          /* -o noacl: no POSIX ACLs from the kernel */
 	bool posix_acl;      /* the kernel enforces ACLs (FUSE_POSIX_ACL, init()) */

@@ -15,6 +15,7 @@
 #include "dircache.h"
 #include "idmap.h"
 #include "ino.h"
+#include "layerfs/metacopy.h"
 #include "layerfs/union.h"
 #include "nodepath.h"
 #include "objref.h"
@@ -25,6 +26,8 @@
 struct rw_probe {
 	uint64_t shown;
 	char *redirect;
+	bool metacopy;
+	struct lfs_metacopy mc;
 };
 
 /* Branch b's kind for name, read from the branch (st filled when the name
@@ -46,6 +49,10 @@ static int probe_branch(struct node *dir, int b, const char *dirpath, const char
 	int ret = lfs_union_probe_at(dfd, name, lfs->br[b].wh, st, kind);
 	if (ret == 0 && rw && lfs_union_kind_present(*kind))
 		rw->shown = lfs_ino_for_rw(dfd, name, st);
+	/* Only a file with fewer blocks than its size can be one (one xattr
+	 * read for those, none for the rest). */
+	if (ret == 0 && rw && lfs_metacopy_maybe(st))
+		rw->metacopy = lfs_metacopy_read_at(dfd, name, &rw->mc) != 0;
 	/* Redirects are followed in the rw branch (layerfs writes them there). */
 	if (ret == 0 && rw && *kind == LFS_UNION_OPAQUE_DIR &&
 	    lfs_union_redirect_at(dfd, name, &rw->redirect) < 0)
@@ -136,6 +143,24 @@ static int redirect_parts(const char *path, struct resolved *r)
 	return ret == -ENOENT || ret == -ENOTDIR ? 0 : ret;
 }
 
+/* A metadata-only copy's data: what name resolves to below the rw branch,
+ * if it is the file the copy was made from (layerfs/metacopy.h). */
+static void find_data(struct node *dir, const char *name, const struct lfs_metacopy *mc,
+		      struct resolved *r)
+{
+	struct resolved d;
+	int ret = lfs_resolve(dir, name, 1, &d);
+	if (ret == 0 && d.branch > 0 && lfs_metacopy_matches(mc, &d.st)) {
+		r->data_branch = d.branch;
+		r->st.st_blocks = d.st.st_blocks;   /* what du counts, as on overlayfs */
+	} else {
+		lfs_log("'%s': a metadata-only copy whose lower file is %s: its data is lost "
+			"(opens fail with EIO)", name, ret ? "gone" : "another one");
+	}
+	if (ret == 0)
+		lfs_resolved_done(&d);
+}
+
 int lfs_resolve(struct node *dir, const char *name, int min_branch, struct resolved *r)
 {
 	uint16_t dirbr[LFS_MAX_BRANCHES];
@@ -143,6 +168,9 @@ int lfs_resolve(struct node *dir, const char *name, int min_branch, struct resol
 	unsigned nd = lfs_node_dirbr(dir, dirbr);
 	r->redirect = NULL;
 	r->ndirbr = 0;
+	r->metacopy = false;
+	r->data_branch = -1;
+	struct lfs_metacopy mc = { 0 };
 	int ret = lfs_node_paths(dir, &upper, &lower);
 	if (ret)
 		return ret;
@@ -155,7 +183,7 @@ int lfs_resolve(struct node *dir, const char *name, int min_branch, struct resol
 			continue;
 		struct stat st;
 		enum lfs_union_kind kind;
-		struct rw_probe rw = { 0, NULL };
+		struct rw_probe rw = { 0, NULL, false, { 0 } };
 		/* Only the supplier's attributes are shown. */
 		ret = probe(dir, dc, &hint, b, lfs_path_in(b, upper, lower), name, !w.found, &st,
 			    &kind, &rw);
@@ -170,6 +198,8 @@ int lfs_resolve(struct node *dir, const char *name, int min_branch, struct resol
 				r->dirbr[r->ndirbr++] = (uint16_t)b;
 			r->redirect = rw.redirect;
 			rw.redirect = NULL;
+			r->metacopy = rw.metacopy;
+			mc = rw.mc;
 			break;
 		case LFS_UNION_MERGES:
 			r->dirbr[r->ndirbr++] = (uint16_t)b;
@@ -182,6 +212,8 @@ int lfs_resolve(struct node *dir, const char *name, int min_branch, struct resol
 	if (ret == 0 && r->redirect)
 		ret = redirect_parts(r->redirect, r);
 	lfs_dircache_put(dc);
+	if (ret == 0 && r->metacopy)
+		find_data(dir, name, &mc, r);
 	free(upper);
 	free(lower);
 	if (ret) {
@@ -250,6 +282,21 @@ void lfs_fix_stat(struct node *n, struct stat *st)
 		st->st_nlink = 1;   /* merged: the real count is unknown, as on overlayfs */
 }
 
+/* A metadata-only copy has no blocks of its own: du counts its data's. */
+static void data_blocks(struct node *n, struct stat *st)
+{
+	lfs_tree_lock();
+	bool mc = n->metacopy;
+	lfs_tree_unlock();
+	struct objref o;
+	struct stat dst;
+	if (!mc || lfs_obj_locate_data(n, &o))
+		return;
+	if (fstatat(o.dfd, o.name, &dst, AT_SYMLINK_NOFOLLOW) == 0)
+		st->st_blocks = dst.st_blocks;
+	lfs_obj_release(&o);
+}
+
 int lfs_node_stat(struct node *n, struct stat *st)
 {
 	struct objref o;
@@ -259,6 +306,8 @@ int lfs_node_stat(struct node *n, struct stat *st)
 	if (fstatat(o.dfd, o.name, st, AT_SYMLINK_NOFOLLOW) < 0)
 		ret = -errno;
 	lfs_obj_release(&o);
+	if (ret == 0)
+		data_blocks(n, st);
 	if (ret == 0) {
 		lfs_tree_lock();
 		lfs_fix_stat(n, st);

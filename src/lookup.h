@@ -14,6 +14,8 @@ struct resolved {
 	unsigned ndirbr;
 	char *redirect;       /* a directory redirected in the rw branch: where its
 			       * lower parts are (malloc'ed), else NULL */
+	bool metacopy;        /* a metadata-only copy in the rw branch ... */
+	int data_branch;      /* ... whose data is there (-1: nowhere) */
 };
 
 /* Resolves name in directory node dir using branches >= min_branch. 0, or

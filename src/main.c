@@ -43,6 +43,8 @@ static void usage(const char *prog)
 	       "    -o timeout=SECONDS     kernel cache timeout for names and attributes (3600)\n"
 	       "    -o passthrough=on|off  reads/writes of rw-branch files bypass the daemon (on)\n"
 	       "    -o redirect_dir=on|off a renamed lower directory is redirected, not copied\n"
+	       "    -o metacopy=on|off     chmod/chown/utimes/xattrs of a lower file copy its\n"
+	       "                           metadata only (default off)\n"
 	       "                           (on with br=, off with upperdir=)\n"
 	       "    -o io_uring            requests over FUSE io_uring rings when the kernel\n"
 	       "                           offers them (else through /dev/fuse as usual)\n"
@@ -223,6 +225,7 @@ int main(int argc, char *argv[])
 	 * redirects: with that syntax a renamed directory is copied unless
 	 * asked otherwise; with br= (layerctl reads redirects) it is redirected. */
 	fs.redirect_dir = c.redirect_dir >= 0 ? c.redirect_dir : !c.upperdir;
+	fs.metacopy = c.metacopy;
 	if (lfs_fs_init(&fs, &list, c.upperdir ? c.workdir : NULL, copts.mountpoint) ||
 	    init_modules())
 		goto out;

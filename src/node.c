@@ -90,6 +90,7 @@ static struct node *node_alloc(uint64_t ino, mode_t type)
 	n->ino = ino;
 	n->type = type;
 	n->gone_fd = -1;
+	n->data_branch = -1;
 	pthread_mutex_init(&n->lock, NULL);
 	struct node *all = &lfs->nodes->all;
 	n->all_next = all;

@@ -34,6 +34,12 @@ struct node {
 	bool hashed;         /* reachable from the inode table */
 	unsigned gen;        /* bumped (atomically) when the object moves up */
 	bool no_xattrs;      /* known to carry no xattrs (ls -l asks for every file) */
+	bool metacopy;       /* a metadata-only copy in the rw branch: its data is
+			      * the file of the same name in data_branch
+			      * (layerfs/metacopy.h), or nowhere (-1: EIO) */
+	bool metacopy_known; /* metacopy and data_branch were set (by a lookup or
+			      * a copy-up): later lookups leave them alone */
+	int data_branch;
 	struct stat *last_st; /* a removed object: what fstat of an open one shows */
 	int gone_fd;         /* an object the kernel opens without us (directory,
 			      * fifo, socket, device) whose last name went: an

@@ -154,6 +154,25 @@ int lfs_obj_locate(struct node *n, struct objref *o)
 	return open_in_branch_locked(parent, b, o);
 }
 
+int lfs_obj_locate_data(struct node *n, struct objref *o)
+{
+	lfs_tree_lock();
+	if (!n->metacopy) {
+		lfs_tree_unlock();
+		return lfs_obj_locate(n, o);
+	}
+	int b = n->data_branch;
+	if (b <= 0 || !n->names) {
+		lfs_tree_unlock();
+		return b <= 0 ? -EIO : -ENOENT;
+	}
+	/* A metadata-only copy has one name, the lower file's: renames and
+	 * links copy its data first (copyup.c). */
+	o->shared = NULL;
+	snprintf(o->name, sizeof(o->name), "%s", n->names->name);
+	return open_in_branch_locked(n->names->parent, b, o);
+}
+
 void lfs_obj_release(struct objref *o)
 {
 	if (o->own_dfd && o->dfd >= 0)

@@ -15,6 +15,9 @@ struct objref {
 
 /* Locates the object of node n in its topmost branch (or the index). */
 int lfs_obj_locate(struct node *n, struct objref *o);
+/* Locates the object that holds n's data: its lower file for a metadata-
+ * only copy (-EIO when it has none), else what lfs_obj_locate finds. */
+int lfs_obj_locate_data(struct node *n, struct objref *o);
 /* Locates the directory node dir in branch b (name "." of a dir fd). */
 int lfs_obj_locate_dir(struct node *dir, int b, struct objref *o);
 void lfs_obj_release(struct objref *o);

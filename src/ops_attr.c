@@ -195,7 +195,10 @@ void lfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_se
 {
 	struct node *n = lfs_node(ino);
 	bool only_truncate_to_zero = (to_set & FUSE_SET_ATTR_SIZE) && attr->st_size == 0;
-	int ret = lfs->has_rw ? lfs_copyup(n, !only_truncate_to_zero) : -EROFS;
+	/* A new size changes the data; anything else only the metadata. */
+	int ret = !lfs->has_rw ? -EROFS
+		  : (to_set & FUSE_SET_ATTR_SIZE) ? lfs_copyup(n, !only_truncate_to_zero)
+						  : lfs_copyup_meta(n);
 	struct objref o;
 	if (ret == 0)
 		ret = lfs_obj_locate(n, &o);

@@ -153,7 +153,7 @@ static int change_xattr(fuse_req_t req, struct node *n, const char *name, const 
 		if (missing)
 			return missing;
 	}
-	int ret = lfs->has_rw ? lfs_copyup(n, true) : -EROFS;
+	int ret = lfs->has_rw ? lfs_copyup_meta(n) : -EROFS;
 	if (ret == 0)
 		ret = locate_path(n, &o, path, sizeof(path));
 	if (ret)

@@ -35,7 +35,7 @@ static int set_string(char **dst, const char *value, const char *what)
 static const char *const ignored_items[] = {
 	"volatile", "static_nlink", "userxattr", "fsync=", "fast_ino=",
 	"writeback=", "threaded=", "noxattrs=", "plugins=", "xattr_permissions=",
-	"index=", "metacopy=", "xino=", "nfs_export=", NULL,
+	"index=", "xino=", "nfs_export=", NULL,
 };
 
 static bool item_matches(const char *item, const char *pattern)
@@ -130,6 +130,16 @@ static int take_own_item(struct cmdline *c, const char *item)
 			fprintf(stderr, "layerfs: bad redirect_dir '%s' (on or off)\n", v);
 			return -1;
 		}
+		return 1;
+	}
+	/* overlayfs's name and meaning (layerfs/metacopy.h). */
+	if (!strncmp(item, "metacopy=", 9)) {
+		const char *v = item + 9;
+		if (strcmp(v, "on") && strcmp(v, "off")) {
+			fprintf(stderr, "layerfs: bad metacopy '%s' (on or off)\n", v);
+			return -1;
+		}
+		c->metacopy = !strcmp(v, "on");
 		return 1;
 	}
 	if (!strncmp(item, "passthrough=", 12)) {

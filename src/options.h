@@ -16,6 +16,7 @@ struct cmdline {
 	double timeout;
 	enum lfs_pt_policy passthrough;
 	int redirect_dir;        /* 1 on, 0 off, -1 the default of the syntax */
+	bool metacopy;           /* -o metacopy=on */
 	bool io_uring;           /* -o io_uring: requests over io_uring */
 	int nbr_options;
 	char *nonopt[3];

@@ -2,6 +2,7 @@
 #include "remove.h"
 
 #include <errno.h>
+#include <string.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -32,9 +33,24 @@ static int open_object(struct node *n)
 	return fd;
 }
 
+/* Open files of a metadata-only copy read its lower data by its name: when
+ * that goes, they need the data in the copy. */
+static void keep_data_of_open_metacopy(struct node *n)
+{
+	lfs_tree_lock();
+	bool needed = n->metacopy && n->handles && n->names && !n->names->next;
+	lfs_tree_unlock();
+	int ret = needed ? lfs_copyup(n, true) : 0;
+	if (ret)
+		lfs_log("an open file keeps reading a removed name's lower data: %s",
+			strerror(-ret));
+}
+
 void lfs_detach(struct lfs_detached *d, struct node *dir, const char *name, struct node *n,
 		const struct stat *st, bool in_rw)
 {
+	if (in_rw)
+		keep_data_of_open_metacopy(n);
 	d->n = n;
 	d->unmapped = in_rw && (S_ISDIR(st->st_mode) || st->st_nlink == 1);
 	if (in_rw)

@@ -166,7 +166,10 @@ static int source_up(struct rename_side *src, enum dir_move *how, char **target)
 		*how = MOVE_TREE;
 		return copyup_tree(src->node);
 	}
-	return lfs_copyup_at(src->dir, src->name, src->node);
+	int ret = lfs_copyup_at(src->dir, src->name, src->node);
+	/* A metadata-only copy finds its data by its name: it takes the data
+	 * along instead. */
+	return ret == 0 && S_ISREG(src->r.st.st_mode) ? lfs_copyup(src->node, true) : ret;
 }
 
 /* Replaces dst with the source in the rw branch. An rw directory at dst is

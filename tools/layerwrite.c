@@ -20,6 +20,7 @@
 
 #include "layerfs/fdio.h"
 #include "layerfs/longwh.h"
+#include "layerfs/metacopy.h"
 #include "layerfs/union.h"
 #include "layerfs/whiteout.h"
 #include "dirnames.h"
@@ -130,11 +131,70 @@ static void add_xattrs(struct archive_entry *e, int dirfd, const char *name)
 	free(list);
 }
 
-static int copy_data(struct lw *w, int dirfd, const char *name, const char *rel)
+/* The file name resolves to, by the union rule, in the copies
+ * dir->fd[from..] of its directory, opened, if it is the lower file mc
+ * names; else -1 (told). */
+static int open_lower_copy(const struct mw_stack *dir, unsigned from, const char *name,
+			   const struct lfs_metacopy *mc, const char *rel)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	for (unsigned i = from; i < dir->n; i++) {
+		struct stat st;
+		enum lfs_union_kind kind;
+		if (lfs_union_probe_at(dir->fd[i], name, true, &st, &kind) < 0)
+			break;
+		if (kind == LFS_UNION_ABSENT)
+			continue;
+		if (!lfs_union_kind_present(kind) || !lfs_metacopy_matches(mc, &st))
+			break;
+		int fd = openat(dir->fd[i], name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		break;
+	}
+	fprintf(stderr, "layerctl: %s: a metadata-only copy whose lower file is gone or changed; "
+		"its data is lost\n", rel);
+	return -1;
+}
+
+/* The data of a metadata-only copy (layerfs/metacopy.h) in dirfd: the
+ * lower view's file of that name, in the copies below dirfd in dir (the
+ * stack of its directory) or, without one, in the view's directory of rel. */
+static int open_metacopy_data(struct lw *w, const struct mw_stack *dir, int dirfd,
+			      const char *name, const char *rel, const struct lfs_metacopy *mc)
+{
+	for (unsigned i = 0; dir && i < dir->n; i++)
+		if (dir->fd[i] == dirfd)
+			return open_lower_copy(dir, i + 1, name, mc, rel);
+	struct mw_stack below = { 0 };
+	char *parent = strdup(rel);
+	if (!parent)
+		abort();
+	char *slash = strrchr(parent, '/');
+	*(slash ? slash : parent) = '\0';
+	int ret = w->view ? mw_stack_at(w->view, parent, &below) : -ENOENT;
+	free(parent);
+	int fd = ret == 0 ? open_lower_copy(&below, 0, name, mc, rel) : -1;
+	if (ret)
+		fprintf(stderr, "layerctl: %s: a metadata-only copy without its lower layers\n", rel);
+	mw_stack_free(&below);
+	return fd;
+}
+
+static int copy_data(struct lw *w, int dirfd, const char *name, const char *rel,
+		     const struct stat *st, const struct mw_stack *dir)
+{
+	struct lfs_metacopy mc;
+	int marked = lfs_metacopy_maybe(st) ? lfs_metacopy_read_at(dirfd, name, &mc) : 0;
+	if (marked < 0) {
+		fprintf(stderr, "layerctl: %s: an unreadable metadata-only copy marker: %s\n", rel,
+			strerror(-marked));
+		return -1;
+	}
+	int fd = marked ? open_metacopy_data(w, dir, dirfd, name, rel, &mc)
+			: openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		fprintf(stderr, "layerctl: %s: %s\n", rel, strerror(errno));
+		if (!marked)
+			fprintf(stderr, "layerctl: %s: %s\n", rel, strerror(errno));
 		return -1;
 	}
 	char buf[1 << 16];
@@ -181,9 +241,10 @@ static void fill_entry(struct archive_entry *e, const struct stat *st, const cha
 
 static int walk(struct lw *w, int dirfd, const char *prefix);
 
-/* The tar entry of DIRFD/NAME (stat st), path REL, with its data. */
+/* The tar entry of DIRFD/NAME (stat st), path REL, with its data; dir is
+ * the stack DIRFD belongs to when known (for a metadata-only copy's data). */
 static int write_entry(struct lw *w, int dirfd, const char *name, const struct stat *st,
-		       const char *rel)
+		       const char *rel, const struct mw_stack *dir)
 {
 	bool marker = lfs_is_marker_name(name);
 	if (S_ISSOCK(st->st_mode) || (marker && !S_ISREG(st->st_mode))) {
@@ -219,7 +280,7 @@ static int write_entry(struct lw *w, int dirfd, const char *name, const struct s
 	}
 	w->out->entries++;
 	if (S_ISREG(st->st_mode) && !marker && !link && st->st_size > 0)
-		rc = copy_data(w, dirfd, name, rel);
+		rc = copy_data(w, dirfd, name, rel, st, dir);
 	return rc;
 }
 
@@ -236,6 +297,7 @@ static char *join_rel(const char *prefix, const char *name)
 struct merged_ctx {
 	struct lw *w;
 	const char *prefix;
+	const struct mw_stack *dir;
 };
 
 static int write_merged(struct lw *w, const struct mw_stack *dir, const char *prefix);
@@ -245,7 +307,7 @@ static int merged_entry(void *arg, const char *name, int dfd, const struct stat 
 {
 	struct merged_ctx *c = arg;
 	char *rel = join_rel(c->prefix, name);
-	int rc = write_entry(c->w, dfd, name, st, rel);
+	int rc = write_entry(c->w, dfd, name, st, rel, c->dir);
 	if (rc == 0 && sub)
 		rc = write_merged(c->w, sub, rel);
 	free(rel);
@@ -254,7 +316,7 @@ static int merged_entry(void *arg, const char *name, int dfd, const struct stat 
 
 static int write_merged(struct lw *w, const struct mw_stack *dir, const char *prefix)
 {
-	struct merged_ctx c = { w, prefix };
+	struct merged_ctx c = { w, prefix, dir };
 	int rc = mw_list(w->view, dir, merged_entry, &c);
 	if (rc < 0 && rc != -1)
 		fprintf(stderr, "layerctl: %s: %s\n", prefix, strerror(-rc));
@@ -291,7 +353,7 @@ static int write_one(struct lw *w, int dirfd, const char *name, const char *rel)
 	struct stat st;
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : -1;
-	int rc = write_entry(w, dirfd, name, &st, rel);
+	int rc = write_entry(w, dirfd, name, &st, rel, NULL);
 	if (rc == 0 && S_ISDIR(st.st_mode) && !lfs_is_marker_name(name)) {
 		int sub = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		char *redirect = NULL;

@@ -170,10 +170,12 @@ static char *branch_option(const struct store *s, const char *name, json_t *cont
 	}
 	/* nodev unless container.json says "dev": true (layerctl mount --dev):
 	 * an image's device nodes stay inert on the host; the runtime gives
-	 * the container its own /dev. setuid files keep working. */
+	 * the container its own /dev. setuid files keep working. A chmod or
+	 * chown copies metadata only: commit, export and diff know such
+	 * copies (layerfs/metacopy.h). */
 	bool dev = json_is_true(json_object_get(container, "dev"));
 	char *opt;
-	if (asprintf(&opt, "br=%s,allow_other%s", br, dev ? "" : ",nodev") < 0)
+	if (asprintf(&opt, "br=%s,allow_other,metacopy=on%s", br, dev ? "" : ",nodev") < 0)
 		goto fail;
 	free(br);
 	return opt;

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import signal
+import stat
 import subprocess
 import time
 
@@ -570,3 +571,85 @@ def test_kill9_at_every_step_of_a_create(union, uid, kind, where):
         assert tree(mk.mnt) == new_view
         mk.stop()
     assert "old" in states and states.count("unreached") <= 1, states
+
+
+# ------------------------------------------------- metadata-only copy-up
+MC_DATA = bytes((i * 31 + i // 1021) & 0xFF for i in range(1 << 20))
+MC_CALLS = MUTATING + ("fremovexattr", "removexattr", "copy_file_range")
+
+
+@pytest.mark.parametrize("phase", ["chmod", "first_write"])
+def test_kill9_at_every_step_of_a_metadata_only_copy(union, phase):
+    """-o metacopy=on: the daemon killed before each system call of a chmod
+    of a lower file (which copies its metadata only) or of the first write
+    after it (which copies the data in and drops the marker); after a
+    remount the file is the old or the new state (never zeros, never a
+    mixture), the rw branch holds no debris, and the change can be made
+    (again)."""
+    lower = {"d": {"f": F(MC_DATA, mode=0o644)}}
+    low = union.branch("l1", lower)
+    new_mode = 0o600
+
+    def mount(step):
+        return union.mount([(union.branch("rw%s" % step, {}), "rw"), (low, "ro+wh")],
+                           mnt=union.mkdir("m%s" % step), opts=("metacopy=on",),
+                           extra_args=["-s"])
+
+    def prepare(mk):
+        if phase == "first_write":
+            os.chmod(mk.p("d", "f"), new_mode)
+
+    def change(mk):
+        if phase == "chmod":
+            os.chmod(mk.p("d", "f"), new_mode)
+        else:
+            with open(mk.p("d", "f"), "r+b") as f:
+                f.seek(4096)
+                f.write(b"W" * 10)
+
+    def state(mk):
+        st = os.stat(mk.p("d", "f"))
+        return (stat.S_IMODE(st.st_mode), _sha(mk.p("d", "f")))
+
+    old_data, new_data = hashlib.sha256(MC_DATA).hexdigest(), hashlib.sha256(
+        MC_DATA[:4096] + b"W" * 10 + MC_DATA[4106:]).hexdigest()
+    old = (0o644 if phase == "chmod" else new_mode, old_data)
+    new = (new_mode, old_data if phase == "chmod" else new_data)
+    probe = mount("probe")
+    prepare(probe)
+    assert state(probe) == old      # as in every step: the same calls before the change
+    calls = mutating_calls_of(probe, lambda: change(probe), MC_CALLS)
+    assert state(probe) == new
+    assert 2 <= len(calls) <= 40, calls
+    probe.stop()
+    states = []
+    for step, (name, nth) in enumerate(calls):
+        mk = mount(step)
+        prepare(mk)
+        assert state(mk) == old
+        tracer = inject(mk, name, nth, "signal=KILL")
+        reap(fork_child(lambda: change(mk)))
+        if mk.proc.poll() is None and _still_alive(mk, tracer):
+            # the counted call came earlier in this mount: it ran through
+            assert state(mk) == new, (step, name, nth)
+            states.append("ran")
+            mk.stop()
+            continue
+        mk.killed = True
+        mk.remount()
+        got = state(mk)
+        assert got in (old, new), (step, name, nth, got)
+        states.append("old" if got == old else "new")
+        check_rw_clean(mk)
+        if got == old:
+            change(mk)
+        assert state(mk) == new
+        mk.stop()
+    assert "old" in states, states
+    assert states.count("ran") <= 1, states
+    print("killed before each of %d calls: %s" % (len(calls), " ".join(states)))
+
+
+def mutating_calls_of(m, work, names):
+    log = os.path.join(m.union.root, "strace-%d.log" % m.union.nstarts)
+    return [(name, nth) for name, nth, _ in traced_calls(m, work, names, log)]

@@ -302,3 +302,35 @@ def test_renamed_directories_are_written_whole(cstore, tmp_path):
     assert open(os.path.join(rootfs, "usr/share/docs/a.txt")).read() == "a\n"
     assert not os.path.exists(os.path.join(rootfs, "usr/share/doc"))
     assert open(os.path.join(rootfs, "moved/cache/app.cache")).read() == "cache\nmore\n"
+
+
+def test_commit_writes_whole_files_for_metadata_only_copies(cstore):
+    """A container's mount copies metadata only on chmod/chown (metacopy=on):
+    the rw layer then holds sparse, marked files; commit writes their data
+    from the layers below, also for one in a directory renamed afterwards
+    (a redirect)."""
+    sample_image(cstore)
+    cstore.ctl("create", "test/sample:1", "c1")
+    cstore.ctl("mount", "c1")
+    mnt, rw = cstore.cdir("c1", "mnt"), cstore.cdir("c1", "rw")
+    try:
+        os.chmod(os.path.join(mnt, "usr/bin/hello"), 0o700)
+        os.chown(os.path.join(mnt, "etc/os-release"), 1000, 1000)
+        os.chmod(os.path.join(mnt, "opt/tool/README"), 0o600)
+        os.rename(os.path.join(mnt, "opt/tool"), os.path.join(mnt, "opt/moved"))
+        for rel in ("usr/bin/hello", "etc/os-release"):
+            assert os.getxattr(os.path.join(rw, rel), "trusted.layerfs.metacopy").startswith(b"v1")
+        assert open(os.path.join(mnt, "opt/moved/README")).read() == "tool\n"
+        assert open(os.path.join(mnt, "etc/os-release")).read() == "ID=middle\n"
+    finally:
+        cstore.ctl("umount", "c1")
+    img = cstore.image(cstore.ctl("commit", "c1", "test/new:2").stdout.strip()[7:])
+    blob, _ = layer_blob_of(cstore, img)
+    members = tar_members(blob)
+    assert tar_read(blob, "usr/bin/hello") == b"#!/bin/sh\necho hello\n"
+    assert members["usr/bin/hello"].mode & 0o7777 == 0o700
+    assert tar_read(blob, "etc/os-release") == b"ID=middle\n"
+    assert (members["etc/os-release"].uid, members["etc/os-release"].gid) == (1000, 1000)
+    assert tar_read(blob, "opt/moved/README") == b"tool\n"
+    assert members["opt/moved/README"].mode & 0o7777 == 0o600
+    assert not any("layerfs" in k for m in members.values() for k in m.pax_headers)

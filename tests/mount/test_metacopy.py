@@ -1,0 +1,244 @@
+"""Metadata-only copy-up (-o metacopy=on, layerfs/metacopy.h): a chmod,
+chown, utimes or xattr change of a lower file puts only its metadata into
+the rw branch (a sparse file of its size with the marker xattr); reads keep
+coming from the lower file until the first change of the data, which copies
+the data in and drops the marker. Checked through the mount and in each
+branch (the lower branches are also checked unchanged at teardown)."""
+import errno
+import os
+import stat
+
+import pytest
+
+from lfsutil import F, HL, errno_of, read
+
+DATA = bytes((i * 13 + i // 509) & 0xFF for i in range(300_000))
+SMALL = b"small file, one block\n" * 10
+T_F = 1_500_000_003_333_333_333
+MARKER = "trusted.layerfs.metacopy"
+INTERNAL = ("trusted.layerfs.", "user.layerfs.")
+
+
+def lower_spec():
+    return {"d": {"f": F(DATA, mode=0o644, uid=1234, gid=2345, mtime_ns=T_F,
+                         xattrs={"user.keep": b"k"}),
+                  "small": F(SMALL, mode=0o644, mtime_ns=T_F, xattrs={"user.keep": b"s"}),
+                  "other": F(DATA, mode=0o600)},
+            "hl": F(DATA), "hl2": HL("hl"),
+            "empty": F(b"", mode=0o644)}
+
+
+@pytest.fixture
+def mc(union):
+    """A union with metacopy=on: rw over one lower branch."""
+    m = union.std(lowers=[lower_spec()], opts=("metacopy=on",))
+    m.low = os.path.join(union.root, "l1")
+    return m
+
+
+def is_metacopy(path):
+    """The rw file at path is a metadata-only copy: marked, and all of it a
+    hole."""
+    try:
+        value = os.getxattr(path, MARKER, follow_symlinks=False)
+    except OSError as e:
+        assert e.errno == errno.ENODATA, e
+        return False
+    assert value.startswith(b"v1 ino="), value
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        assert errno_of(os.lseek, fd, 0, os.SEEK_DATA) == errno.ENXIO, \
+            "a metadata-only copy holds data"
+    finally:
+        os.close(fd)
+    return True
+
+
+def visible_xattrs(p):
+    return sorted(os.listxattr(p))
+
+
+CHANGES = {
+    "chmod": lambda p: os.chmod(p, 0o600),
+    "chown": lambda p: os.chown(p, 4321, 5432),
+    "utime": lambda p: os.utime(p, ns=(1_234_000_000_000_000_001, 1_234_000_000_000_000_002)),
+    "setxattr": lambda p: os.setxattr(p, "user.new", b"v"),
+    "removexattr": lambda p: os.removexattr(p, "user.keep"),
+}
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+@pytest.mark.parametrize("name", ["f", "small"])
+def test_metadata_change_copies_metadata_only(mc, change, name):
+    p, rwp, lowp = mc.p("d", name), os.path.join(mc.rw, "d", name), os.path.join(mc.low, "d", name)
+    before = os.stat(p)
+    CHANGES[change](p)
+    after = os.stat(p)
+    assert is_metacopy(rwp), os.listxattr(rwp)
+    low = os.lstat(lowp)
+    # The merged view: the change, the lower data, the lower file's blocks.
+    assert read(p) == read(lowp)
+    assert after.st_size == low.st_size
+    assert after.st_blocks == low.st_blocks, "du of a metadata-only copy counts its data"
+    assert after.st_ino == before.st_ino
+    if change == "chmod":
+        assert stat.S_IMODE(after.st_mode) == 0o600
+    if change == "chown":
+        assert (after.st_uid, after.st_gid) == (4321, 5432)
+    if change == "utime":
+        assert after.st_mtime_ns == 1_234_000_000_000_000_002
+    if change == "setxattr":
+        assert os.getxattr(p, "user.new") == b"v"
+    # The rw branch: the metadata as the merged view shows it.
+    rst = os.lstat(rwp)
+    assert (stat.S_IMODE(rst.st_mode), rst.st_uid, rst.st_gid, rst.st_mtime_ns, rst.st_size) == \
+        (stat.S_IMODE(after.st_mode), after.st_uid, after.st_gid, after.st_mtime_ns, after.st_size)
+    assert not any(x.startswith(INTERNAL) for x in visible_xattrs(p))
+
+
+def test_off_by_default_copies_data(union):
+    m = union.std(lowers=[lower_spec()])
+    os.chmod(m.p("d", "f"), 0o600)
+    rwp = os.path.join(m.rw, "d", "f")
+    assert not is_metacopy(rwp)
+    assert read(rwp) == DATA
+
+
+def test_bad_option_value_is_refused(union):
+    import subprocess
+    from conftest import LAYERFS_BIN
+    rw, low = union.branch("rw"), union.branch("l1", {"a": "x"})
+    r = subprocess.run([LAYERFS_BIN, union.mkdir("m2"), "-o", "br=%s=rw:%s=ro" % (rw, low),
+                        "-o", "metacopy=maybe"], capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert "bad metacopy 'maybe'" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_first_write_copies_the_data_in(mc):
+    p, rwp = mc.p("d", "f"), os.path.join(mc.rw, "d", "f")
+    os.chmod(p, 0o640)
+    reader = os.open(p, os.O_RDONLY)
+    try:
+        assert os.pread(reader, 100, 1000) == DATA[1000:1100]
+        with open(p, "r+b") as f:
+            f.seek(5)
+            f.write(b"XYZ")
+        assert not is_metacopy(rwp)
+        want = DATA[:5] + b"XYZ" + DATA[8:]
+        assert read(rwp) == want
+        assert read(p) == want
+        # A file opened before sees the new data (as on overlayfs).
+        assert os.pread(reader, 10, 0) == want[:10]
+    finally:
+        os.close(reader)
+    st = os.lstat(rwp)
+    assert (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid) == (0o640, 1234, 2345)
+    assert os.getxattr(rwp, "user.keep") == b"k"
+
+
+def test_open_for_writing_without_a_write_keeps_times(mc):
+    p, rwp = mc.p("d", "f"), os.path.join(mc.rw, "d", "f")
+    os.chmod(p, 0o640)
+    os.close(os.open(p, os.O_RDWR))
+    assert not is_metacopy(rwp)
+    assert read(rwp) == DATA
+    assert os.lstat(rwp).st_mtime_ns == T_F
+    assert os.stat(p).st_mtime_ns == T_F
+
+
+@pytest.mark.parametrize("how", ["truncate", "o_trunc", "truncate0"])
+def test_truncate_of_a_metadata_only_copy(mc, how):
+    p, rwp = mc.p("d", "f"), os.path.join(mc.rw, "d", "f")
+    os.chmod(p, 0o640)
+    if how == "truncate":
+        os.truncate(p, 10)
+        want = DATA[:10]
+    elif how == "truncate0":
+        os.truncate(p, 0)
+        want = b""
+    else:
+        os.close(os.open(p, os.O_WRONLY | os.O_TRUNC))
+        want = b""
+    assert read(p) == want
+    assert read(rwp) == want
+    assert not is_metacopy(rwp)
+
+
+def test_remount_keeps_metadata_only_copies(mc):
+    p, rwp = mc.p("d", "f"), os.path.join(mc.rw, "d", "f")
+    os.chown(p, 77, 88)
+    ino = os.stat(p).st_ino
+    mc.remount()
+    st = os.stat(p)
+    assert (st.st_uid, st.st_gid, st.st_ino) == (77, 88, ino)
+    assert st.st_blocks == os.lstat(os.path.join(mc.low, "d", "f")).st_blocks
+    assert read(p) == DATA
+    assert is_metacopy(rwp)
+    with open(p, "ab") as f:
+        f.write(b"+")
+    assert read(p) == DATA + b"+"
+    assert read(rwp) == DATA + b"+"
+    assert not is_metacopy(rwp)
+
+
+@pytest.mark.parametrize("how", ["rename", "link"])
+def test_new_name_copies_the_data(mc, how):
+    p = mc.p("d", "f")
+    os.chmod(p, 0o600)
+    if how == "rename":
+        os.rename(p, mc.p("moved"))
+        names = ["moved"]
+    else:
+        os.link(p, mc.p("linked"))
+        names = ["linked", os.path.join("d", "f")]
+    for n in names:
+        assert read(mc.p(n)) == DATA
+        assert read(os.path.join(mc.rw, n)) == DATA
+        assert not is_metacopy(os.path.join(mc.rw, n))
+
+
+def test_hardlinked_and_empty_lower_files_are_copied_whole(mc):
+    os.chmod(mc.p("hl"), 0o600)
+    os.chmod(mc.p("empty"), 0o600)
+    assert not is_metacopy(os.path.join(mc.rw, "hl"))
+    assert read(os.path.join(mc.rw, "hl")) == DATA
+    assert os.stat(mc.p("hl2")).st_mode & 0o777 == 0o600      # one inode still
+    assert read(os.path.join(mc.rw, "hl2")) == DATA
+    assert not is_metacopy(os.path.join(mc.rw, "empty"))
+
+
+def test_removed_while_open_keeps_reading_and_changes_stay_up(mc):
+    p = mc.p("d", "f")
+    os.chmod(p, 0o640)
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        os.unlink(p)
+        assert os.pread(fd, 20, 100) == DATA[100:120]
+        os.fchmod(fd, 0o604)        # must not reach the lower file (teardown checks)
+        assert stat.S_IMODE(os.fstat(fd).st_mode) == 0o604
+        assert os.pread(fd, 20, 200) == DATA[200:220]
+    finally:
+        os.close(fd)
+    assert errno_of(os.stat, p) == errno.ENOENT
+
+
+def test_copy_whose_lower_file_changed_fails_with_eio(mc):
+    p, rwp = mc.p("d", "f"), os.path.join(mc.rw, "d", "f")
+    os.chmod(p, 0o600)
+    mc.stop()
+    # The marker names another lower file now (as after a layer changed).
+    os.setxattr(rwp, MARKER, b"v1 ino=1 size=300000 mtime=1.000000000", follow_symlinks=False)
+    mc.start()
+    assert stat.S_IMODE(os.stat(p).st_mode) == 0o600
+    assert errno_of(read, p) == errno.EIO
+    assert errno_of(os.open, p, os.O_WRONLY) == errno.EIO
+    assert "metadata-only copy whose lower file is another one" in mc.stderr()
+
+
+def test_garbled_marker_is_no_data_not_zeros(mc):
+    p, rwp = mc.p("d", "f"), os.path.join(mc.rw, "d", "f")
+    os.chmod(p, 0o600)
+    mc.stop()
+    os.setxattr(rwp, MARKER, b"something else", follow_symlinks=False)
+    mc.start()
+    assert errno_of(read, p) == errno.EIO
