@@ -222,13 +222,19 @@ def test_removed_while_open_keeps_reading_and_changes_stay_up(mc):
     assert errno_of(os.stat, p) == errno.ENOENT
 
 
-def test_copy_whose_lower_file_changed_fails_with_eio(mc):
+def _remount_with_marker(mc, value):
+    """A metadata-only copy of d/f whose marker says value after a remount."""
     p, rwp = mc.p("d", "f"), os.path.join(mc.rw, "d", "f")
     os.chmod(p, 0o600)
     mc.stop()
-    # The marker names another lower file now (as after a layer changed).
-    os.setxattr(rwp, MARKER, b"v1 ino=1 size=300000 mtime=1.000000000", follow_symlinks=False)
+    os.setxattr(rwp, MARKER, value, follow_symlinks=False)
     mc.start()
+    return p
+
+
+def test_copy_whose_lower_file_changed_fails_with_eio(mc):
+    # The marker names another lower file now (as after a layer changed).
+    p = _remount_with_marker(mc, b"v1 ino=1 size=300000 mtime=1.000000000")
     assert stat.S_IMODE(os.stat(p).st_mode) == 0o600
     assert errno_of(read, p) == errno.EIO
     assert errno_of(os.open, p, os.O_WRONLY) == errno.EIO
@@ -236,9 +242,5 @@ def test_copy_whose_lower_file_changed_fails_with_eio(mc):
 
 
 def test_garbled_marker_is_no_data_not_zeros(mc):
-    p, rwp = mc.p("d", "f"), os.path.join(mc.rw, "d", "f")
-    os.chmod(p, 0o600)
-    mc.stop()
-    os.setxattr(rwp, MARKER, b"something else", follow_symlinks=False)
-    mc.start()
+    p = _remount_with_marker(mc, b"something else")
     assert errno_of(read, p) == errno.EIO
