@@ -3,6 +3,8 @@
 #include "ops.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
@@ -53,12 +55,44 @@ static void set_known_bare(struct node *n, bool bare)
 	lfs_tree_unlock();
 }
 
+/* Whether the kernel runs SELinux: it registers selinuxfs only then. */
+static bool selinux_on;
+static pthread_once_t selinux_once = PTHREAD_ONCE_INIT;
+
+static void find_selinux(void)
+{
+	FILE *f = fopen("/proc/filesystems", "re");
+	char line[128];
+	while (f && fgets(line, sizeof(line), f))
+		if (strstr(line, "\tselinuxfs\n"))
+			selinux_on = true;
+	if (f)
+		fclose(f);
+}
+
+/* The answer for an xattr the object lacks. ls -l (through libselinux)
+ * asks security.selinux of every file, a round trip FUSE cannot cache;
+ * on a host without SELinux that name means nothing to the kernel, and
+ * "not supported" makes ls stop asking for the rest of the filesystem. An
+ * object that carries one still shows it. */
+static int missing_errno(const char *name)
+{
+	if (strcmp(name, "security.selinux") != 0)
+		return ENODATA;
+	pthread_once(&selinux_once, find_selinux);
+	return selinux_on ? ENODATA : EOPNOTSUPP;
+}
+
 void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct node *n = lfs_node(ino);
 	lfs_dbg("getxattr %s", name);   /* which ones the kernel asks (tests count them) */
-	if (lfs_is_internal_xattr(name) || known_bare(n)) {
+	if (lfs_is_internal_xattr(name)) {
 		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	if (known_bare(n)) {
+		fuse_reply_err(req, missing_errno(name));
 		return;
 	}
 	struct objref o;
@@ -76,6 +110,8 @@ void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t si
 	if (len < 0 && err == ENODATA && llistxattr(path, NULL, 0) == 0)
 		set_known_bare(n, true);
 	lfs_obj_release(&o);
+	if (len < 0 && err == ENODATA)
+		err = missing_errno(name);
 	if (lfs_acl_is_xattr(name)) {
 		/* A branch without ACLs has none: the kernel, which asks for
 		 * them before permission checks, must not see an error. */

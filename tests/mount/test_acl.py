@@ -3,12 +3,13 @@ are enforced, default ACLs are inherited by what is made through the
 mount, the umask applies where there is no default ACL; each case is
 compared with ext4 (this test's directory) in the same test. The kernel
 caches ACLs: a second `ls -l` asks layerfs for none."""
+import errno
 import os
 import subprocess
 
 import pytest
 
-from lfsutil import D, F, as_user, read
+from lfsutil import D, F, as_user, errno_of, read
 
 USER = 1000
 
@@ -185,6 +186,35 @@ def test_ls_l_asks_no_acl_per_file(union):
                             text=True).stdout
     assert first == second and "-rw-r--r--+" in second
     assert asked(m, "system.posix_acl_access") == acl_first
+
+
+def _host_runs_selinux():
+    with open("/proc/filesystems") as f:
+        return any(line.split()[-1] == "selinuxfs" for line in f if line.strip())
+
+
+def test_ls_l_stops_asking_security_selinux_without_selinux(union):
+    """ls -l asks security.selinux of every file (libselinux), which FUSE
+    cannot cache. On a host whose kernel runs no SELinux layerfs says "not
+    supported" for a file without one, and ls asks no more on this
+    filesystem; a file that carries one still shows it. With SELinux the
+    answer stays ENODATA."""
+    files = {"f%02d" % i: F("x") for i in range(50)}
+    low = union.branch("l1", {"d": D(files), "labelled": F("l")})
+    os.setxattr(os.path.join(low, "labelled"), "security.selinux", b"system_u:object_r:x:s0")
+    m = union.mount([(union.branch("rw", {}), "rw"), (low, "ro+wh")], extra_args=("-d",))
+    assert os.getxattr(m.p("labelled"), "security.selinux") == b"system_u:object_r:x:s0"
+    selinux = _host_runs_selinux()
+    want = errno.ENODATA if selinux else errno.EOPNOTSUPP
+    assert errno_of(os.getxattr, m.p("d", "f01"), "security.selinux") == want
+    assert errno_of(os.getxattr, m.p("d", "f02"), "user.none") == errno.ENODATA
+    before = asked(m, "security.selinux")
+    subprocess.run(["ls", "-l", m.p("d")], check=True, capture_output=True)
+    during = asked(m, "security.selinux") - before
+    if selinux:
+        assert during >= 50
+    else:
+        assert during <= 1, during     # was one per file (50)
 
 
 def test_noacl_leaves_acls_to_the_mode_bits(union):
