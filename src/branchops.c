@@ -16,6 +16,7 @@
 #include "layerfs/union.h"
 #include "lookup.h"
 #include "nodepath.h"
+#include "passthrough.h"
 
 static void inval_entry_add(struct lfs_inval *iv, fuse_ino_t parent, const char *name)
 {
@@ -227,6 +228,11 @@ static int check_add(int index, enum lfs_perm perm, char *err, size_t errsz)
 		snprintf(err, errsz, "an rw branch must be branch 0");
 		return -EINVAL;
 	}
+	if (perm == LFS_PERM_RW && lfs_pt_ro_union_files_open()) {
+		snprintf(err, errsz, "files of this read-only union are open passed through "
+			 "(they would miss copy-ups): close them first");
+		return -EBUSY;
+	}
 	if (perm != LFS_PERM_RW && lfs->has_rw && index == 0) {
 		snprintf(err, errsz, "the rw branch stays on top: add below it (index 1 or more)");
 		return -EINVAL;
@@ -319,6 +325,11 @@ int lfs_branch_mod(int index, enum lfs_perm perm, bool wh, struct lfs_inval *iv,
 	if (to_rw && index != 0) {
 		snprintf(err, errsz, "an rw branch must be branch 0");
 		return -EINVAL;
+	}
+	if (to_rw && !was_rw && lfs_pt_ro_union_files_open()) {
+		snprintf(err, errsz, "files of this read-only union are open passed through "
+			 "(they would miss copy-ups): close them first");
+		return -EBUSY;
 	}
 	b->perm = perm;
 	b->wh = wh || to_rw;

@@ -14,6 +14,7 @@ struct fhandle {
 	int branch;           /* the branch fd is open on (-1: a removed one) */
 	int upfd;             /* O_PATH of the copy made while open, or -1 (tree_lock) */
 	bool passthrough;     /* the kernel uses the branch file directly */
+	bool pt_ro_union;     /* ... opened while the union had no rw branch */
 	pthread_mutex_t lock; /* lock order 4 */
 	struct node *node;
 	struct fhandle *next; /* the node's other open handles */

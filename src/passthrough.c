@@ -42,6 +42,7 @@ struct pt_backing_map {
 struct lfs_pt {
 	enum lfs_pt_policy policy;
 	int refused;         /* errno of a refusal that holds for every file */
+	unsigned ro_union_open; /* passthrough handles made without an rw branch */
 };
 
 /* Per node (n->pt, under tree_lock): its open files by how the kernel
@@ -147,12 +148,14 @@ void lfs_pt_backing_close(int id)
 int lfs_pt_choose(struct node *n, struct fhandle *h, struct fuse_file_info *fi)
 {
 	int id = 0;
-	/* See passthrough.h for why only rw files. An rw file stays one file
-	 * (it is never copied up again), so its opens can share one backing
-	 * id for as long as any of them is open. */
-	bool want = pt_usable() && S_ISREG(n->type) && h->branch == 0 && lfs->has_rw;
+	/* See passthrough.h for why only rw files, and every file of a union
+	 * without an rw branch. Such a file stays one file (it is never
+	 * copied up again), so its opens can share one backing id for as long
+	 * as any of them is open. */
+	bool ro_union = !lfs->has_rw;
+	bool want = pt_usable() && S_ISREG(n->type) && (ro_union || h->branch == 0);
 	/* Writes to it would never reach us, nor drop its privileges. */
-	if (want && lfs_killpriv_on() && lfs_killpriv_privileged(h->fd))
+	if (want && !ro_union && lfs_killpriv_on() && lfs_killpriv_privileged(h->fd))
 		want = false;
 	lfs_tree_lock();
 	struct lfs_pt_node *p = n->pt ? n->pt : (n->pt = calloc(1, sizeof(*n->pt)));
@@ -177,6 +180,9 @@ int lfs_pt_choose(struct node *n, struct fhandle *h, struct fuse_file_info *fi)
 		}
 	}
 	h->passthrough = id > 0;
+	h->pt_ro_union = id > 0 && ro_union;
+	if (h->pt_ro_union)
+		PT->ro_union_open++;
 	if (id > 0) {
 		/* The kernel refuses passthrough opens with any flag but direct
 		 * I/O, parallel direct writes and noflush. */
@@ -191,11 +197,21 @@ int lfs_pt_choose(struct node *n, struct fhandle *h, struct fuse_file_info *fi)
 	return id;
 }
 
+bool lfs_pt_ro_union_files_open(void)
+{
+	lfs_tree_lock();
+	bool open = PT->ro_union_open > 0;
+	lfs_tree_unlock();
+	return open;
+}
+
 int lfs_pt_handle_gone_locked(struct node *n, struct fhandle *h)
 {
 	struct lfs_pt_node *p = n->pt;
 	if (!p)
 		return 0;
+	if (h->pt_ro_union && PT->ro_union_open)
+		PT->ro_union_open--;
 	if (!h->passthrough && p->cached_open) {
 		p->cached_open--;
 	} else if (h->passthrough && p->pt_open && --p->pt_open == 0) {

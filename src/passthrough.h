@@ -7,11 +7,16 @@
 
 #include "node.h"
 
-/* -o passthrough=on|off. Only files in the rw branch are passed through:
- * a lower file can be copied up while open, and the kernel cannot move an
+/* -o passthrough=on|off. Files in the rw branch are passed through, and
+ * in a union without an rw branch every file. A lower file of a union with
+ * an rw branch can be copied up while open, and the kernel cannot move an
  * open passthrough file to a new backing file (nor mix passthrough and
- * cached opens of one inode), so lower files stay served by the daemon,
- * which makes every open see the copied-up file. */
+ * cached opens of one inode): a reader passed through to the lower file
+ * would go on reading it after the copy-up and miss every write to the
+ * copy. So there lower files stay served by the daemon, which makes every
+ * open see the copied-up file (as on overlayfs since Linux 4.19); and an
+ * rw branch cannot be added to a read-only union while files passed
+ * through from it are open (branchops.c). */
 enum lfs_pt_policy {
 	LFS_PT_OFF,
 	LFS_PT_ON,
@@ -42,6 +47,9 @@ void lfs_pt_note_open_reply(int id);
  * or 0. */
 struct fhandle;
 int lfs_pt_choose(struct node *n, struct fhandle *h, struct fuse_file_info *fi);
+/* Whether files opened while the union had no rw branch are open passed
+ * through (then it must not get one: they would miss copy-ups). */
+bool lfs_pt_ro_union_files_open(void);
 /* Handle h of node n is closed (caller holds tree_lock): returns a backing
  * id to close once the lock is dropped, or 0. */
 int lfs_pt_handle_gone_locked(struct node *n, struct fhandle *h);

@@ -184,3 +184,43 @@ def test_passed_through_write_by_owner_clears_setuid(union):
     assert os.stat(m.p("prog")).st_mode & 0o7777 == 0o775
     assert os.stat(os.path.join(m.rw, "prog")).st_mode & 0o7777 == 0o775
     assert read(os.path.join(m.rw, "prog")) == b"#!/bin/sh\necho changed\n"
+
+
+def test_read_only_union_passes_lower_files_through(union):
+    """Without an rw branch nothing is ever copied up: every file's reads go
+    from the kernel to the branch file (no READ request), in any branch."""
+    l1 = union.branch("l1", {"top": DATA[:300_000]})
+    l2 = union.branch("l2", {"low": DATA, "top": "hidden"})
+    m = union.mount([(l1, "ro"), (l2, "ro")], extra_args=("-d",))
+    assert read(m.p("low")) == DATA
+    assert read(m.p("top")) == DATA[:300_000]
+    with open(m.p("low"), "rb") as f:
+        mm = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+        assert mm[4096:8192] == DATA[4096:8192]
+        mm.close()
+    assert requests(m, "OPEN") >= 3
+    assert requests(m, "READ") == 0
+
+
+def test_rw_branch_waits_for_files_passed_through_from_a_read_only_union(union):
+    """An rw branch made live would let a file open passed through to its
+    lower copy miss the copy-up: refused while one is open."""
+    from test_branches import layerctl
+    low = union.branch("l1", {"f": DATA})
+    rw = union.branch("rw", {})
+    m = union.mount([(low, "ro")], extra_args=("-d",))
+    f = open(m.p("f"), "rb")
+    try:
+        assert f.read(10) == DATA[:10]
+        r = layerctl("branch", "add", m.mnt, "0", rw + "=rw", check=False)
+        assert r.returncode == 1 and "open passed through" in r.stderr, r.stderr
+        r = layerctl("branch", "mod", m.mnt, low + "=rw", check=False)
+        assert r.returncode == 1 and "open passed through" in r.stderr, r.stderr
+    finally:
+        f.close()
+    layerctl("branch", "add", m.mnt, "0", rw + "=rw")
+    with open(m.p("f"), "r+b") as f:
+        f.write(b"new")
+    assert read(os.path.join(rw, "f"))[:3] == b"new"
+    assert read(m.p("f")) == b"new" + DATA[3:]
+    assert requests(m, "READ") == 0     # the rw copy is passed through too
