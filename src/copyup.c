@@ -508,6 +508,10 @@ int lfs_copyup_at(struct node *dir, const char *name, struct node *n)
 			ret = lfs_plink_link(n, key, pd.dfd, name);
 		if (ret == 0)
 			lfs_dir_times_restore(pd.dfd, &pt);
+	} else {
+		/* There already; a metadata-only copy gets its data, which its
+		 * new place (a tree moved whole, a new name) cannot find below. */
+		ret = lfs_copyup(n, true);
 	}
 	lfs_obj_release(&pd);
 	return ret;

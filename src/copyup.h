@@ -15,8 +15,9 @@ int lfs_copyup(struct node *n, bool data);
  * -o metacopy=on a lower regular file gets a metadata-only copy
  * (layerfs/metacopy.h), else the same as lfs_copyup(n, true). */
 int lfs_copyup_meta(struct node *n);
-/* Makes sure the entry name of dir (naming node n) exists in the rw branch:
- * linked from the hardlink index when n's data lives there. */
+/* Makes sure the entry name of dir (naming node n) exists in the rw branch
+ * with its data: linked from the hardlink index when n's data lives there;
+ * a metadata-only copy gets its data. */
 int lfs_copyup_at(struct node *dir, const char *name, struct node *n);
 /* A lower file node n that has no name left but is still open gets a copy
  * of its own for its open files (a change through them must not reach the

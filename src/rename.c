@@ -166,10 +166,8 @@ static int source_up(struct rename_side *src, enum dir_move *how, char **target)
 		*how = MOVE_TREE;
 		return copyup_tree(src->node);
 	}
-	int ret = lfs_copyup_at(src->dir, src->name, src->node);
-	/* A metadata-only copy finds its data by its name: it takes the data
-	 * along instead. */
-	return ret == 0 && S_ISREG(src->r.st.st_mode) ? lfs_copyup(src->node, true) : ret;
+	/* With its data: a metadata-only copy finds it by its name. */
+	return lfs_copyup_at(src->dir, src->name, src->node);
 }
 
 /* Replaces dst with the source in the rw branch. An rw directory at dst is

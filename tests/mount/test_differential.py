@@ -8,6 +8,8 @@ Bounded in time for CI; longer on demand:
                                fixed seeds always run, then random seeds
                                until the time is used up
   LAYERFS_DIFFTEST_OPS=N       operations per sequence (default 120)
+  LAYERFS_DIFFTEST_METACOPY_SECONDS=N  the same for the round with metacopy=on
+                               on both sides (default 30)
   LAYERFS_DIFFTEST_SEED=S      run only seed S (a failure prints its seed)
 """
 import os
@@ -20,6 +22,7 @@ import difftest
 import difftest_gen
 
 SECONDS = float(os.environ.get("LAYERFS_DIFFTEST_SECONDS", "75"))
+METACOPY_SECONDS = float(os.environ.get("LAYERFS_DIFFTEST_METACOPY_SECONDS", "30"))
 NOPS = int(os.environ.get("LAYERFS_DIFFTEST_OPS", "120"))
 ONLY_SEED = os.environ.get("LAYERFS_DIFFTEST_SEED")
 FIXED_SEEDS = [1, 2, 3, 4, 5, 6]
@@ -33,14 +36,28 @@ def _fail(union, seed, layers, ops, spelling, out):
                             time.monotonic() + SHRINK_SECONDS)
     check, _ = difftest.replay(union, layers, small, spelling)
     evs = check.failure[1] if check.failure else events
-    pytest.fail("layerfs and overlayfs disagree (%d operations, shrunk from %d; rerun with "
-                "LAYERFS_DIFFTEST_SEED=%r):\n%s" % (len(small), i + 1, seed,
+    pytest.fail("layerfs and overlayfs disagree%s (%d operations, shrunk from %d; rerun with "
+                "LAYERFS_DIFFTEST_SEED=%r):\n%s" % (" with metacopy=on" if difftest.METACOPY else "",
+                                                     len(small), i + 1, seed,
                 difftest.format_repro(seed, layers, small, spelling, evs)), pytrace=False)
 
 
 def test_random_sequences_agree_with_overlayfs(union, capsys):
+    _campaign(union, capsys, SECONDS)
+
+
+def test_random_sequences_agree_with_overlayfs_metacopy(union, capsys):
+    """The same with metadata-only copy-up on both sides (metacopy=on)."""
+    difftest.METACOPY = True
+    try:
+        _campaign(union, capsys, METACOPY_SECONDS)
+    finally:
+        difftest.METACOPY = False
+
+
+def _campaign(union, capsys, seconds):
     start = time.monotonic()
-    deadline = start + SECONDS
+    deadline = start + seconds
     if ONLY_SEED is not None:
         seeds = [int(ONLY_SEED) if ONLY_SEED.lstrip("-").isdigit() else ONLY_SEED]
     else:

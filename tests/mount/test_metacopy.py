@@ -244,3 +244,23 @@ def test_copy_whose_lower_file_changed_fails_with_eio(mc):
 def test_garbled_marker_is_no_data_not_zeros(mc):
     p = _remount_with_marker(mc, b"something else")
     assert errno_of(read, p) == errno.EIO
+
+
+@pytest.mark.parametrize("redirect", ["on", "off"])
+def test_directory_moved_takes_its_metadata_only_copies_along(union, redirect):
+    """A directory holding a metadata-only copy is renamed: redirected, the
+    copy still finds its data below through the redirect; moved whole
+    (redirect_dir=off), the copy gets its data first (its new place has none
+    below). Both after a remount too."""
+    m = union.std(lowers=[lower_spec()], opts=("metacopy=on", "redirect_dir=" + redirect))
+    os.chmod(m.p("d", "f"), 0o600)
+    assert is_metacopy(os.path.join(m.rw, "d", "f"))
+    os.rename(m.p("d"), m.p("moved"))
+    moved = os.path.join(m.rw, "moved", "f")
+    assert is_metacopy(moved) == (redirect == "on")
+    if redirect == "off":
+        assert read(moved) == DATA
+    for _ in range(2):
+        assert read(m.p("moved", "f")) == DATA
+        assert stat.S_IMODE(os.stat(m.p("moved", "f")).st_mode) == 0o600
+        m.remount()
