@@ -225,7 +225,11 @@ int main(int argc, char *argv[])
 	 * redirects: with that syntax a renamed directory is copied unless
 	 * asked otherwise; with br= (layerctl reads redirects) it is redirected. */
 	fs.redirect_dir = c.redirect_dir >= 0 ? c.redirect_dir : !c.upperdir;
-	fs.metacopy = c.metacopy;
+	/* Only with br=: podman and buildah (upperdir=) read the upper
+	 * directory as a plain layer and would find zeros where the data is
+	 * below; like fuse-overlayfs, layerfs then ignores metacopy=on (which
+	 * their storage.conf may pass, meant for the kernel's overlayfs). */
+	fs.metacopy = c.metacopy && !c.upperdir;
 	if (lfs_fs_init(&fs, &list, c.upperdir ? c.workdir : NULL, copts.mountpoint) ||
 	    init_modules())
 		goto out;

@@ -264,3 +264,15 @@ def test_directory_moved_takes_its_metadata_only_copies_along(union, redirect):
         assert read(m.p("moved", "f")) == DATA
         assert stat.S_IMODE(os.stat(m.p("moved", "f")).st_mode) == 0o600
         m.remount()
+
+
+def test_upperdir_spelling_ignores_metacopy(union):
+    """podman and buildah (upperdir=) read the upper directory as a plain
+    layer: metacopy=on, which their storage.conf may pass for the kernel's
+    overlayfs, is taken and ignored there (as by fuse-overlayfs)."""
+    low = union.branch("l1", lower_spec())
+    upper, work = union.branch("upper"), union.mkdir("work")
+    m = union.mount_overlay([low], upperdir=upper, workdir=work, opts=("metacopy=on",))
+    os.chmod(m.p("d", "f"), 0o600)
+    assert not is_metacopy(os.path.join(upper, "d", "f"))
+    assert read(os.path.join(upper, "d", "f")) == DATA
