@@ -51,7 +51,7 @@ static int probe_branch(struct node *dir, int b, const char *dirpath, const char
 		rw->shown = lfs_ino_for_rw(dfd, name, st);
 	/* Only a file with fewer blocks than its size can be one (one xattr
 	 * read for those, none for the rest). */
-	if (ret == 0 && rw && lfs_metacopy_maybe(st))
+	if (ret == 0 && rw && *kind == LFS_UNION_NONDIR && lfs_metacopy_maybe(st))
 		rw->metacopy = lfs_metacopy_read_at(dfd, name, &rw->mc) != 0;
 	/* Redirects are followed in the rw branch (layerfs writes them there). */
 	if (ret == 0 && rw && *kind == LFS_UNION_OPAQUE_DIR &&
