@@ -141,9 +141,7 @@ static int copy_regular(struct node *n, const struct objref *src, const struct s
 	ret = publish(orph, tmp, dstdfd, src->name);
 	if (ret == 0 && meta) {
 		lfs_tree_lock();
-		n->metacopy = true;
-		n->data_branch = src->branch;
-		n->metacopy_known = true;
+		lfs_node_set_metacopy_locked(n, true, src->branch, st->st_blocks);
 		lfs_tree_unlock();
 	}
 	if (ret == 0 && plink >= 0) {
@@ -228,9 +226,7 @@ static int copyup_locked(struct node *n, struct node *parent, enum need need)
 	if (ret == 0 && fstatat(dst.dfd, src.name, &ust, AT_SYMLINK_NOFOLLOW) == 0)
 		ret = lfs_ino_remember(&ust, n->ino);
 	if (ret == 0) {
-		lfs_tree_lock();
-		bool meta = n->metacopy;
-		lfs_tree_unlock();
+		bool meta = lfs_node_is_metacopy(n);
 		lfs_node_set_upper(n);
 		/* Open files of a metadata-only copy go on reading the lower
 		 * data (they reopen it by name). */
@@ -323,8 +319,7 @@ static int complete_metacopy_locked(struct node *n, bool data)
 		close(wfd);
 	if (ret == 0) {
 		lfs_tree_lock();
-		n->metacopy = false;
-		n->data_branch = -1;
+		lfs_node_set_metacopy_locked(n, false, -1, 0);
 		lfs_tree_unlock();
 		lfs_node_set_upper(n);   /* open files reopen: the data is here now */
 		lfs_handles_copied_up(n, up.dfd, up.name);
@@ -335,20 +330,12 @@ static int complete_metacopy_locked(struct node *n, bool data)
 	return ret;
 }
 
-static bool is_metacopy(struct node *n)
-{
-	lfs_tree_lock();
-	bool mc = n->metacopy;
-	lfs_tree_unlock();
-	return mc;
-}
-
 static int complete_metacopy(struct node *n, bool data)
 {
-	if (!is_metacopy(n))
+	if (!lfs_node_is_metacopy(n))
 		return 0;      /* the common case: no node lock taken */
 	lfs_mutex_lock(&n->lock, LFS_RANK_NODE);
-	int ret = is_metacopy(n) ? complete_metacopy_locked(n, data) : 0;
+	int ret = lfs_node_is_metacopy(n) ? complete_metacopy_locked(n, data) : 0;
 	lfs_mutex_unlock(&n->lock, LFS_RANK_NODE);
 	return ret;
 }

@@ -57,11 +57,8 @@ int lfs_make_entry(struct node *dir, const char *name, const struct resolved *r,
 		lfs_node_set_redirect_locked(n, r->redirect);
 	/* From the first meeting on, copy-ups keep it (a lookup racing one
 	 * must not bring back what it just changed). */
-	if (!n->metacopy_known) {
-		n->metacopy = r->metacopy;
-		n->data_branch = r->data_branch;
-		n->metacopy_known = true;
-	}
+	if (!n->metacopy_known)
+		lfs_node_set_metacopy_locked(n, r->metacopy, r->data_branch, r->st.st_blocks);
 	lfs_fix_stat(n, &e->attr);
 	lfs_tree_unlock();
 	e->ino = lfs_node_id(n);

@@ -276,25 +276,13 @@ void lfs_fix_stat(struct node *n, struct stat *st)
 {
 	st->st_ino = n->ino;
 	lfs_idmap_show(&lfs->ids, st);
+	/* A metadata-only copy has no blocks of its own: du counts its data's. */
+	if (n->metacopy && S_ISREG(st->st_mode))
+		st->st_blocks = n->data_blocks;
 	if (n->plink && S_ISREG(st->st_mode))
 		st->st_nlink = lfs_plink_nlink(n, st->st_nlink);
 	if (S_ISDIR(st->st_mode) && n->ndirbr > 1)
 		st->st_nlink = 1;   /* merged: the real count is unknown, as on overlayfs */
-}
-
-/* A metadata-only copy has no blocks of its own: du counts its data's. */
-static void data_blocks(struct node *n, struct stat *st)
-{
-	lfs_tree_lock();
-	bool mc = n->metacopy;
-	lfs_tree_unlock();
-	struct objref o;
-	struct stat dst;
-	if (!mc || lfs_obj_locate_data(n, &o))
-		return;
-	if (fstatat(o.dfd, o.name, &dst, AT_SYMLINK_NOFOLLOW) == 0)
-		st->st_blocks = dst.st_blocks;
-	lfs_obj_release(&o);
 }
 
 int lfs_node_stat(struct node *n, struct stat *st)
@@ -306,8 +294,6 @@ int lfs_node_stat(struct node *n, struct stat *st)
 	if (fstatat(o.dfd, o.name, st, AT_SYMLINK_NOFOLLOW) < 0)
 		ret = -errno;
 	lfs_obj_release(&o);
-	if (ret == 0)
-		data_blocks(n, st);
 	if (ret == 0) {
 		lfs_tree_lock();
 		lfs_fix_stat(n, st);

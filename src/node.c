@@ -418,6 +418,23 @@ bool lfs_node_last_stat(struct node *n, struct stat *st)
 	return kept;
 }
 
+void lfs_node_set_metacopy_locked(struct node *n, bool metacopy, int data_branch,
+				  blkcnt_t blocks)
+{
+	n->metacopy = metacopy;
+	n->data_branch = data_branch;
+	n->data_blocks = blocks;
+	n->metacopy_known = true;
+}
+
+bool lfs_node_is_metacopy(struct node *n)
+{
+	lfs_tree_lock();
+	bool mc = n->metacopy;
+	lfs_tree_unlock();
+	return mc;
+}
+
 void lfs_node_set_upper(struct node *n)
 {
 	lfs_tree_lock();

@@ -40,6 +40,8 @@ struct node {
 	bool metacopy_known; /* metacopy and data_branch were set (by a lookup or
 			      * a copy-up): later lookups leave them alone */
 	int data_branch;
+	blkcnt_t data_blocks; /* a metadata-only copy: its lower data's st_blocks
+			      * (the lower file never changes) */
 	struct stat *last_st; /* a removed object: what fstat of an open one shows */
 	int gone_fd;         /* an object the kernel opens without us (directory,
 			      * fifo, socket, device) whose last name went: an
@@ -94,6 +96,13 @@ bool lfs_node_last_stat(struct node *n, struct stat *st);
 /* Gives nameless n the O_PATH fd of its object (taken; closed when n has a
  * name again or goes), replacing an older one. tree_lock held. */
 void lfs_node_keep_gone_fd_locked(struct node *n, int fd);
+
+/* Node n is a metadata-only copy whose data is in branch data_branch
+ * (-1: nowhere) with blocks blocks, or (data_branch -1, metacopy false)
+ * no longer one. tree_lock held. */
+void lfs_node_set_metacopy_locked(struct node *n, bool metacopy, int data_branch,
+				  blkcnt_t blocks);
+bool lfs_node_is_metacopy(struct node *n);
 
 /* After copy-up or creation in the rw branch. */
 void lfs_node_set_upper(struct node *n);

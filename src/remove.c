@@ -2,9 +2,9 @@
 #include "remove.h"
 
 #include <errno.h>
-#include <string.h>
 #include <fcntl.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "copyup.h"
