@@ -183,7 +183,7 @@ int lfs_resolve(struct node *dir, const char *name, int min_branch, struct resol
 			continue;
 		struct stat st;
 		enum lfs_union_kind kind;
-		struct rw_probe rw = { 0, NULL, false, { 0 } };
+		struct rw_probe rw = { 0, NULL, false, { { 0 } } };
 		/* Only the supplier's attributes are shown. */
 		ret = probe(dir, dc, &hint, b, lfs_path_in(b, upper, lower), name, !w.found, &st,
 			    &kind, &rw);

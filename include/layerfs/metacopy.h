@@ -8,8 +8,13 @@
  *
  * On disk the copy is a sparse file of the right size (no data blocks),
  * and the marker is the xattr trusted.layerfs.metacopy (user.layerfs.
- * metacopy for a daemon that is not root), whose value names the lower
- * file it was made from: "v1 ino=N size=N mtime=S.NS". A reader that does
+ * metacopy for a daemon that is not root), whose value fingerprints the
+ * lower file it was made from: one version byte (1), then the first 8
+ * bytes of the SHA-256 of its inode number, size and mtime (as
+ * little-endian 64, 64, 64 and 32 bits). Binary and short so that the
+ * marker and the inode-number record fit inside a 256-byte ext4 inode:
+ * a readable value spilled both into an xattr block of their own, 4 KiB
+ * per copy, half of what copying the data of small files costs. A reader that does
  * not know the marker sees a file of zeros, so a branch that may hold such
  * copies is read as a layer only through something that knows them
  * (layerctl diff, commit and export write whole files); that is why the
@@ -29,12 +34,12 @@
 #define LFS_METACOPY_XATTR_ROOT "trusted.layerfs.metacopy"
 #define LFS_METACOPY_XATTR_USER "user.layerfs.metacopy"
 
+#define LFS_METACOPY_VERSION 1
+#define LFS_METACOPY_FINGERPRINT_LEN 8
+
 /* What a copy records of the lower file it was made from. */
 struct lfs_metacopy {
-	uint64_t ino;
-	int64_t size;
-	int64_t mtime_sec;
-	long mtime_nsec;
+	unsigned char fingerprint[LFS_METACOPY_FINGERPRINT_LEN];
 };
 
 /* Whether st (of an rw-branch object) may be a metadata-only copy: a
@@ -50,7 +55,7 @@ bool lfs_metacopy_matches(const struct lfs_metacopy *mc, const struct stat *lowe
 
 /* The marker's value for mc (buf of at least LFS_METACOPY_VALUE_MAX);
  * its length. */
-#define LFS_METACOPY_VALUE_MAX 96
+#define LFS_METACOPY_VALUE_MAX 16
 int lfs_metacopy_format(const struct lfs_metacopy *mc, char *buf, size_t size);
 /* Parses a marker's value (len bytes, not terminated): 0, or -EINVAL. */
 int lfs_metacopy_parse(const char *value, size_t len, struct lfs_metacopy *mc);

@@ -2,11 +2,12 @@
 #include "layerfs/metacopy.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
+
+#include <nettle/sha2.h>
 
 /* What a file's xattrs may add to its st_blocks (ext4 counts its external
  * xattr block, XFS its attribute fork). */
@@ -19,44 +20,56 @@ bool lfs_metacopy_maybe(const struct stat *st)
 	       (allocated <= XATTR_SLACK || allocated < (int64_t)st->st_size);
 }
 
+/* Fixed little-endian bytes, so that a layer's markers mean the same on
+ * every host. */
+static void put_le(unsigned char *p, uint64_t v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void fingerprint(const struct stat *st, unsigned char out[LFS_METACOPY_FINGERPRINT_LEN])
+{
+	unsigned char in[28], digest[SHA256_DIGEST_SIZE];
+	put_le(in, (uint64_t)st->st_ino, 8);
+	put_le(in + 8, (uint64_t)st->st_size, 8);
+	put_le(in + 16, (uint64_t)st->st_mtim.tv_sec, 8);
+	put_le(in + 24, (uint64_t)st->st_mtim.tv_nsec, 4);
+	struct sha256_ctx ctx;
+	sha256_init(&ctx);
+	sha256_update(&ctx, sizeof(in), in);
+	sha256_digest(&ctx, sizeof(digest), digest);
+	memcpy(out, digest, LFS_METACOPY_FINGERPRINT_LEN);
+}
+
 void lfs_metacopy_of(const struct stat *lower, struct lfs_metacopy *mc)
 {
-	mc->ino = (uint64_t)lower->st_ino;
-	mc->size = (int64_t)lower->st_size;
-	mc->mtime_sec = (int64_t)lower->st_mtim.tv_sec;
-	mc->mtime_nsec = lower->st_mtim.tv_nsec;
+	fingerprint(lower, mc->fingerprint);
 }
 
 bool lfs_metacopy_matches(const struct lfs_metacopy *mc, const struct stat *lower)
 {
-	return S_ISREG(lower->st_mode) && mc->ino == (uint64_t)lower->st_ino &&
-	       mc->size == (int64_t)lower->st_size &&
-	       mc->mtime_sec == (int64_t)lower->st_mtim.tv_sec &&
-	       mc->mtime_nsec == lower->st_mtim.tv_nsec;
+	if (!S_ISREG(lower->st_mode))
+		return false;
+	unsigned char fp[LFS_METACOPY_FINGERPRINT_LEN];
+	fingerprint(lower, fp);
+	return memcmp(fp, mc->fingerprint, sizeof(fp)) == 0;
 }
 
 int lfs_metacopy_format(const struct lfs_metacopy *mc, char *buf, size_t size)
 {
-	return snprintf(buf, size, "v1 ino=%" PRIu64 " size=%" PRId64 " mtime=%" PRId64 ".%09ld",
-			mc->ino, mc->size, mc->mtime_sec, mc->mtime_nsec);
+	if (size < 1 + LFS_METACOPY_FINGERPRINT_LEN)
+		return -ERANGE;
+	buf[0] = LFS_METACOPY_VERSION;
+	memcpy(buf + 1, mc->fingerprint, LFS_METACOPY_FINGERPRINT_LEN);
+	return 1 + LFS_METACOPY_FINGERPRINT_LEN;
 }
 
 int lfs_metacopy_parse(const char *value, size_t len, struct lfs_metacopy *mc)
 {
-	char buf[LFS_METACOPY_VALUE_MAX];
-	if (len == 0 || len >= sizeof(buf) || memchr(value, '\0', len))
+	if (len != 1 + LFS_METACOPY_FINGERPRINT_LEN || value[0] != LFS_METACOPY_VERSION)
 		return -EINVAL;
-	memcpy(buf, value, len);
-	buf[len] = '\0';
-	uint64_t ino;
-	int64_t size, sec;
-	long nsec;
-	int used = -1;
-	if (sscanf(buf, "v1 ino=%" SCNu64 " size=%" SCNd64 " mtime=%" SCNd64 ".%9ld%n", &ino,
-		   &size, &sec, &nsec, &used) != 4 || used != (int)len || size < 0 || nsec < 0 ||
-	    nsec > 999999999)
-		return -EINVAL;
-	*mc = (struct lfs_metacopy){ ino, size, sec, nsec };
+	memcpy(mc->fingerprint, value + 1, LFS_METACOPY_FINGERPRINT_LEN);
 	return 0;
 }
 
