@@ -29,6 +29,8 @@ struct copy_ctx {
 	int dst;
 	bool use_cfr; /* copy_file_range() not yet found useless here */
 	char *bounce; /* allocated on first use of the fallback */
+	size_t bounce_size; /* no more than the file needs: a small file's
+			     * buffer comes from the heap, not a fresh mmap */
 };
 
 /* Catches fds that would fail only halfway through (or, for O_APPEND,
@@ -78,13 +80,13 @@ static ssize_t chunk_cfr(struct copy_ctx *c, off_t off, size_t len)
 static ssize_t chunk_rw(struct copy_ctx *c, off_t off, size_t len)
 {
 	if (!c->bounce) {
-		c->bounce = malloc(BOUNCE_SIZE);
+		c->bounce = malloc(c->bounce_size);
 		if (!c->bounce) {
 			errno = ENOMEM;
 			return -1;
 		}
 	}
-	ssize_t n = pread(c->src, c->bounce, len < BOUNCE_SIZE ? len : BOUNCE_SIZE, off);
+	ssize_t n = pread(c->src, c->bounce, len < c->bounce_size ? len : c->bounce_size, off);
 	if (n <= 0)
 		return n;
 	int ret = lfs_pwrite_all(c->dst, c->bounce, (size_t)n, off);
@@ -157,10 +159,14 @@ static int next_extent(int src_fd, off_t off, off_t size, off_t *start, off_t *e
 	return 1;
 }
 
-/* Copies only the data extents, so holes stay unallocated in dst. */
+/* Copies only the data extents, so holes stay unallocated in dst.
+ * Returns 0 when dst got all of size (its data ends there), 1 when it
+ * still needs its size set (a trailing hole, or the source ended early),
+ * or -errno. */
 static int copy_extents(int src_fd, int dst_fd, off_t size)
 {
-	struct copy_ctx c = { .src = src_fd, .dst = dst_fd, .use_cfr = true };
+	struct copy_ctx c = { .src = src_fd, .dst = dst_fd, .use_cfr = true,
+			      .bounce_size = size < (off_t)BOUNCE_SIZE ? (size_t)size : BOUNCE_SIZE };
 	off_t off = 0, start = 0, end = 0;
 	int ret = 0;
 
@@ -174,7 +180,9 @@ static int copy_extents(int src_fd, int dst_fd, off_t size)
 		off = end;
 	}
 	free(c.bounce);
-	return ret < 0 ? ret : 0;
+	if (ret < 0)
+		return ret;
+	return ret == 0 && off == size ? 0 : 1;
 }
 
 static int set_size(int fd, off_t size)
@@ -195,8 +203,8 @@ int lfs_copy_data(int src_fd, int dst_fd, off_t size)
 		return err;
 	if (!try_clone(src_fd, dst_fd)) {
 		err = copy_extents(src_fd, dst_fd, size);
-		if (err)
-			return err;
+		if (err <= 0)
+			return err;    /* written up to size: nothing to set */
 	}
 	/* Also after a clone: the source may be longer than size. */
 	return set_size(dst_fd, size);

@@ -20,7 +20,8 @@
  * extents with lseek(SEEK_DATA/SEEK_HOLE) and copies each with
  * copy_file_range(), falling back to pread/pwrite when copy_file_range
  * fails with EXDEV/EINVAL/EOPNOTSUPP/ENOSYS; holes stay holes; finally the
- * size is set with ftruncate(dst, size) so a trailing hole is kept.
+ * size is set with ftruncate(dst, size) so a trailing hole is kept (not
+ * needed, and not done, when the data written ends at size).
  * Handles short copies and EINTR. Returns 0 or -errno.
  *
  * src_fd must be readable, dst_fd writable and not O_APPEND (-EBADF

@@ -45,7 +45,17 @@ static void record_number(struct node *n, int orph, const char *tmp)
 		lfs_dbg("copy-up: cannot record the inode number: %s", strerror(-ret));
 }
 
-static int fill_regular(const struct objref *src, const struct stat *st, int orph,
+/* The xattrs of n (found at src) onto tmp in the work directory: none to
+ * copy when a getxattr of n found it has none (chown asks the kernel's
+ * security.capability question first, so chown -R lists each file once). */
+static int copy_xattrs(struct node *n, const struct objref *src, int orph, const char *tmp)
+{
+	if (lfs_node_known_bare(n))
+		return 0;
+	return lfs_copy_xattrs(src->dfd, src->name, orph, tmp, lfs_is_internal_xattr);
+}
+
+static int fill_regular(struct node *n, const struct objref *src, const struct stat *st, int orph,
 			const char *tmp, bool data)
 {
 	int sfd = openat(src->dfd, src->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -62,7 +72,7 @@ static int fill_regular(const struct objref *src, const struct stat *st, int orp
 	if (ret == 0)
 		ret = lfs_copy_attrs_fd(dfd, st);
 	if (ret == 0)
-		ret = lfs_copy_xattrs(src->dfd, src->name, orph, tmp, lfs_is_internal_xattr);
+		ret = copy_xattrs(n, src, orph, tmp);
 	close(sfd);
 	close(dfd);
 	return ret;
@@ -76,7 +86,7 @@ static const char *metacopy_xattr(void)
 
 /* A metadata-only copy of src under tmp: a sparse file of its size with
  * its attributes and xattrs, and the marker naming it. */
-static int fill_metacopy(const struct objref *src, const struct stat *st, int orph,
+static int fill_metacopy(struct node *n, const struct objref *src, const struct stat *st, int orph,
 			 const char *tmp)
 {
 	int dfd = openat(orph, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
@@ -88,7 +98,7 @@ static int fill_metacopy(const struct objref *src, const struct stat *st, int or
 	if (ret == 0)
 		ret = lfs_copy_attrs_fd(dfd, st);
 	if (ret == 0)
-		ret = lfs_copy_xattrs(src->dfd, src->name, orph, tmp, lfs_is_internal_xattr);
+		ret = copy_xattrs(n, src, orph, tmp);
 	if (ret == 0)
 		ret = lfs_metacopy_mark_fd(dfd, metacopy_xattr(), &mc);
 	close(dfd);
@@ -124,8 +134,8 @@ static int copy_regular(struct node *n, const struct objref *src, const struct s
 	char tmp[64];
 	lfs_tmpname(tmp, sizeof(tmp), "cu");
 	bool meta = makes_metacopy(need, st);
-	int ret = meta ? fill_metacopy(src, st, orph, tmp)
-		       : fill_regular(src, st, orph, tmp, need != NEED_EMPTY || st->st_nlink > 1);
+	int ret = meta ? fill_metacopy(n, src, st, orph, tmp)
+		       : fill_regular(n, src, st, orph, tmp, need != NEED_EMPTY || st->st_nlink > 1);
 	if (ret == 0)
 		record_number(n, orph, tmp);
 	/* The name published below is the first lower name gone up. */
@@ -184,7 +194,7 @@ static int copy_other(struct node *n, const struct objref *src, const struct sta
 		return ret;
 	ret = lfs_copy_attrs(orph, tmp, st);
 	if (ret == 0)
-		ret = lfs_copy_xattrs(src->dfd, src->name, orph, tmp, lfs_is_internal_xattr);
+		ret = copy_xattrs(n, src, orph, tmp);
 	if (ret == 0)
 		record_number(n, orph, tmp);
 	if (ret) {

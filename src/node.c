@@ -427,6 +427,14 @@ void lfs_node_set_metacopy_locked(struct node *n, bool metacopy, int data_branch
 	n->metacopy_known = true;
 }
 
+bool lfs_node_known_bare(struct node *n)
+{
+	lfs_tree_lock();
+	bool bare = n->no_xattrs;
+	lfs_tree_unlock();
+	return bare;
+}
+
 bool lfs_node_is_metacopy(struct node *n)
 {
 	lfs_tree_lock();

@@ -102,6 +102,8 @@ void lfs_node_keep_gone_fd_locked(struct node *n, int fd);
  * no longer one. tree_lock held. */
 void lfs_node_set_metacopy_locked(struct node *n, bool metacopy, int data_branch,
 				  blkcnt_t blocks);
+/* Whether n is known to carry no xattrs (its getxattr found none). */
+bool lfs_node_known_bare(struct node *n);
 bool lfs_node_is_metacopy(struct node *n);
 
 /* After copy-up or creation in the rw branch. */

@@ -40,14 +40,6 @@ static void reply_value(fuse_req_t req, ssize_t len, const char *buf, size_t siz
 		fuse_reply_buf(req, buf, (size_t)len);
 }
 
-static bool known_bare(struct node *n)
-{
-	lfs_tree_lock();
-	bool bare = n->no_xattrs;
-	lfs_tree_unlock();
-	return bare;
-}
-
 static void set_known_bare(struct node *n, bool bare)
 {
 	lfs_tree_lock();
@@ -91,7 +83,7 @@ void lfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t si
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
-	if (known_bare(n)) {
+	if (lfs_node_known_bare(n)) {
 		fuse_reply_err(req, missing_errno(name));
 		return;
 	}
@@ -141,7 +133,7 @@ static size_t filter_list(char *list, size_t len)
 
 void lfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	if (known_bare(lfs_node(ino))) {
+	if (lfs_node_known_bare(lfs_node(ino))) {
 		if (size)
 			fuse_reply_buf(req, NULL, 0);
 		else
