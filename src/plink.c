@@ -11,34 +11,11 @@
 
 #include "workdir.h"
 
-/* On an inode of the index: "KEY NLINK". trusted.* needs root; a workdir=
- * mount as root keeps it there, anyone else in user.*. */
-#define PLINK_XATTR_ROOT "trusted.layerfs.plink"
-#define PLINK_XATTR_USER "user.layerfs.plink"
-
+/* trusted.* needs root; a workdir= mount as root keeps it there, anyone
+ * else in user.*. */
 static const char *plink_xattr(void)
 {
-	return lfs->workfd >= 0 && geteuid() == 0 ? PLINK_XATTR_ROOT : PLINK_XATTR_USER;
-}
-
-void lfs_plink_key(const struct stat *lower, char *buf, size_t size)
-{
-	snprintf(buf, size, "%llx_%llx", (unsigned long long)lower->st_dev,
-		 (unsigned long long)lower->st_ino);
-}
-
-static bool parse_mark(const char *value, char *key, size_t keysize,
-		       struct lfs_plink_count *count)
-{
-	unsigned long nl = 0, gone = 0;
-	char k[LFS_PLINK_KEY_MAX];
-	int n = sscanf(value, "%63s %lu %lu", k, &nl, &gone);
-	if (n < 2)
-		return false;
-	snprintf(key, keysize, "%s", k);
-	count->lower = (nlink_t)nl;
-	count->gone = n == 3 ? (nlink_t)gone : LFS_PLINK_GONE_UNKNOWN;
-	return true;
+	return lfs->workfd >= 0 && geteuid() == 0 ? LFS_PLINK_XATTR_ROOT : LFS_PLINK_XATTR_USER;
 }
 
 bool lfs_plink_marked(int dfd, const char *name, char *key, size_t keysize,
@@ -50,7 +27,7 @@ bool lfs_plink_marked(int dfd, const char *name, char *key, size_t keysize,
 	if (len <= 0)
 		return false;
 	value[len] = '\0';
-	return parse_mark(value, key, keysize, count);
+	return lfs_plink_parse_mark(value, key, keysize, count);
 }
 
 bool lfs_plink_find(const struct stat *lower, char *key, size_t keysize, struct stat *st,
@@ -75,10 +52,7 @@ void lfs_plink_mark(int dfd, const char *name, const char *key,
 {
 	char path[PATH_MAX], value[96];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dfd, name);
-	int len = count->gone == LFS_PLINK_GONE_UNKNOWN
-		  ? snprintf(value, sizeof(value), "%s %lu", key, (unsigned long)count->lower)
-		  : snprintf(value, sizeof(value), "%s %lu %lu", key, (unsigned long)count->lower,
-			     (unsigned long)count->gone);
+	int len = lfs_plink_format_mark(key, count, value, sizeof(value));
 	if (lsetxattr(path, plink_xattr(), value, (size_t)len, 0) < 0)
 		lfs_dbg("cannot mark '%s' as indexed: %s", name, strerror(errno));
 }

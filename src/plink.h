@@ -14,19 +14,7 @@
 #define LAYERFS_PLINK_H
 
 #include "node.h"
-
-#define LFS_PLINK_KEY_MAX 64
-
-/* The index key of a lower object. */
-void lfs_plink_key(const struct stat *lower, char *buf, size_t size);
-/* GONE of a mark that does not say. */
-#define LFS_PLINK_GONE_UNKNOWN ((nlink_t)-1)
-
-/* What a mark says besides the key. */
-struct lfs_plink_count {
-	nlink_t lower;       /* NLINK */
-	nlink_t gone;        /* GONE, or LFS_PLINK_GONE_UNKNOWN */
-};
+#include "layerfs/plinkmark.h"   /* the key and the mark, as layerctl reads them */
 
 /* Whether the index holds a copy of lower (a multiply-linked lower
  * regular file); its stat in *st, its key in key, its mark in *count. */

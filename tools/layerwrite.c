@@ -21,6 +21,7 @@
 #include "layerfs/fdio.h"
 #include "layerfs/longwh.h"
 #include "layerfs/metacopy.h"
+#include "layerfs/plinkmark.h"
 #include "layerfs/union.h"
 #include "layerfs/whiteout.h"
 #include "dirnames.h"
@@ -37,12 +38,17 @@ struct lw {
 	void *links;        /* tsearch tree of struct link */
 	int failed;
 	const struct mw_view *view;  /* the lower view, for redirects (or NULL) */
+	int rootfd;         /* the rw layer */
+	unsigned aliases;   /* indexed copies among the links */
 };
 
+/* A multiply-linked file already in the tar, by inode; or (alias) the
+ * lower inode an indexed copy in the tar stands for. */
 struct link {
 	dev_t dev;
 	ino_t ino;
 	char *path;
+	bool alias;
 };
 
 /* Deflates what is in z's input (finishing when flush is Z_FINISH). */
@@ -212,20 +218,49 @@ static int copy_data(struct lw *w, int dirfd, const char *name, const char *rel,
 	return 0;
 }
 
+static struct link *find_link(struct lw *w, dev_t dev, ino_t ino)
+{
+	struct link key = { .dev = dev, .ino = ino };
+	void *found = tfind(&key, &w->links, cmp_link);
+	return found ? *(struct link **)found : NULL;
+}
+
+static void add_link(struct lw *w, dev_t dev, ino_t ino, const char *rel, bool alias)
+{
+	struct link *l = malloc(sizeof(*l));
+	if (!l || !(l->path = strdup(rel)))
+		abort();
+	l->dev = dev;
+	l->ino = ino;
+	l->alias = alias;
+	tsearch(l, &w->links, cmp_link);
+}
+
+/* An indexed copy (layerfs/plinkmark.h) written as rel: its lower inode
+ * becomes an alias of rel, for the lower names written after the walk. */
+static void note_indexed_copy(struct lw *w, int dirfd, const char *name, const char *rel)
+{
+	char key[LFS_PLINK_KEY_MAX];
+	struct lfs_plink_count count;
+	dev_t dev;
+	ino_t ino;
+	if (!lfs_plink_read_mark_at(dirfd, name, key, sizeof(key), &count) ||
+	    !lfs_plink_key_inode(key, &dev, &ino) || find_link(w, dev, ino))
+		return;
+	add_link(w, dev, ino, rel, true);
+	w->aliases++;
+}
+
 /* For a multiply-linked regular file: the path of its first name in the
  * tar (then it becomes a hardlink entry) or NULL (this is the first). */
-static const char *first_link(struct lw *w, const struct stat *st, const char *rel)
+static const char *first_link(struct lw *w, int dirfd, const char *name,
+			      const struct stat *st, const char *rel)
 {
-	struct link key = { .dev = st->st_dev, .ino = st->st_ino };
-	void *found = tfind(&key, &w->links, cmp_link);
-	if (found)
-		return (*(struct link **)found)->path;
-	struct link *l = malloc(sizeof(*l));
-	if (l) {
-		*l = key;
-		l->path = strdup(rel);
-		tsearch(l, &w->links, cmp_link);
-	}
+	struct link *l = find_link(w, st->st_dev, st->st_ino);
+	if (l)
+		return l->path;
+	add_link(w, st->st_dev, st->st_ino, rel, false);
+	note_indexed_copy(w, dirfd, name, rel);
 	return NULL;
 }
 
@@ -257,7 +292,7 @@ static int write_entry(struct lw *w, int dirfd, const char *name, const struct s
 	const char *link = NULL;
 	char target[PATH_MAX];
 	if (S_ISREG(st->st_mode) && !marker) {
-		link = st->st_nlink > 1 ? first_link(w, st, rel) : NULL;
+		link = st->st_nlink > 1 ? first_link(w, dirfd, name, st, rel) : NULL;
 		if (link)
 			archive_entry_set_hardlink(e, link);
 		else
@@ -453,12 +488,92 @@ static int walk(struct lw *w, int dirfd, const char *prefix)
 	return rc;
 }
 
+/* ---- lower names of indexed copies ---------------------------------- */
+
+/* The container saw every lower name of a file it changed through one
+ * name as that one changed file (the daemon's hardlink index); the rw layer
+ * holds only the names it touched. Each other lower name that the rw layer
+ * leaves visible (by the union rule, rw layer on top) goes into the tar as
+ * a link of the copy, so that the layer shows what the container saw. */
+struct alias_ctx {
+	struct lw *w;
+	const char *prefix;
+};
+
+static int visible_below_rw(struct lw *w, const char *rel)
+{
+	unsigned n = 1 + w->view->nroots;
+	int fds[n];
+	fds[0] = w->rootfd;
+	for (unsigned i = 1; i < n; i++)
+		fds[i] = w->view->roots[i - 1];
+	struct lfs_union_fds ctx = { fds, NULL };
+	struct lfs_union_stack stack = { n, lfs_union_probe_fds, &ctx };
+	unsigned out[n], nout, supplier;
+	enum lfs_union_kind kind;
+	int ret = lfs_union_resolve_path(&stack, rel, out, &nout, &supplier, &kind);
+	return ret == 0 && supplier > 0 && kind == LFS_UNION_NONDIR;
+}
+
+static int alias_walk(struct lw *w, const struct mw_stack *dir, const char *prefix);
+
+static int alias_entry(void *arg, const char *name, int dfd, const struct stat *st,
+		       const struct mw_stack *sub)
+{
+	(void)dfd;
+	struct alias_ctx *c = arg;
+	char *rel = join_rel(c->prefix, name);
+	int rc = 0;
+	struct link *l = S_ISREG(st->st_mode) && st->st_nlink > 1
+			 ? find_link(c->w, st->st_dev, st->st_ino) : NULL;
+	if (l && l->alias && strcmp(l->path, rel) != 0 && visible_below_rw(c->w, rel)) {
+		struct archive_entry *e = archive_entry_new();
+		fill_entry(e, st, rel);
+		archive_entry_set_hardlink(e, l->path);
+		rc = archive_write_header(c->w->a, e) < ARCHIVE_WARN ? -1 : 0;
+		archive_entry_free(e);
+		if (rc < 0)
+			fprintf(stderr, "layerctl: %s: %s\n", rel, archive_error_string(c->w->a));
+		else
+			c->w->out->entries++;
+	}
+	if (rc == 0 && sub)
+		rc = alias_walk(c->w, sub, rel);
+	free(rel);
+	return rc;
+}
+
+static int alias_walk(struct lw *w, const struct mw_stack *dir, const char *prefix)
+{
+	struct alias_ctx c = { w, prefix };
+	int rc = mw_list(w->view, dir, alias_entry, &c);
+	if (rc < 0 && rc != -1)
+		fprintf(stderr, "layerctl: %s: %s\n", *prefix ? prefix : "/", strerror(-rc));
+	return rc < 0 ? -1 : 0;
+}
+
+static int write_lower_names(struct lw *w)
+{
+	if (!w->aliases || !w->view)
+		return 0;
+	struct mw_stack root;
+	int rc = mw_stack_at(w->view, "", &root);
+	if (rc < 0) {
+		fprintf(stderr, "layerctl: the lower layers: %s\n", strerror(-rc));
+		return -1;
+	}
+	rc = alias_walk(w, &root, "");
+	mw_stack_free(&root);
+	return rc;
+}
+
 int layerwrite(int rootfd, const struct mw_view *view, int outfd, struct layer_blob *out)
 {
 	struct lw *w = calloc(1, sizeof(*w));
 	if (!w)
 		return -1;
 	w->view = view;
+	w->rootfd = rootfd;
 	memset(out, 0, sizeof(*out));
 	w->outfd = outfd;
 	w->out = out;
@@ -479,6 +594,8 @@ int layerwrite(int rootfd, const struct mw_view *view, int outfd, struct layer_b
 		goto done;
 	}
 	rc = walk(w, rootfd, "");
+	if (rc == 0)
+		rc = write_lower_names(w);
 	if (archive_write_close(w->a) != ARCHIVE_OK && rc == 0) {
 		fprintf(stderr, "layerctl: writing the layer: %s\n", archive_error_string(w->a));
 		rc = -1;

@@ -334,3 +334,50 @@ def test_commit_writes_whole_files_for_metadata_only_copies(cstore):
     assert tar_read(blob, "opt/moved/README") == b"tool\n"
     assert members["opt/moved/README"].mode & 0o7777 == 0o600
     assert not any("layerfs" in k for m in members.values() for k in m.pax_headers)
+
+
+def test_commit_keeps_the_other_names_of_a_changed_hardlinked_file(cstore):
+    """The container changes a file of four lower names through one of them
+    and removes another, and never looks at the other two: it would see the
+    change through them (layerfs's hardlink index), while the rw layer holds
+    only the copy. The committed layer links those two names to the copy,
+    and not the removed one, so the committed image shows what the
+    container would have seen."""
+    cstore.add_image("test/links:1", [[
+        ("f", "bin/tool", "#!/bin/sh\necho tool\n", 0o755),
+        ("h", "bin/tool-alias", "bin/tool"),
+        ("h", "sbin/tool", "bin/tool"),
+        ("h", "bin/tool-old", "bin/tool"),
+        ("f", "bin/other", "other\n"),
+    ]])
+    cstore.ctl("create", "test/links:1", "hl")
+    mnt = cstore.ctl("mount", "hl").stdout.strip()
+    try:
+        os.chmod(os.path.join(mnt, "bin/tool"), 0o700)
+        os.unlink(os.path.join(mnt, "bin/tool-old"))
+        assert os.stat(os.path.join(mnt, "bin/tool")).st_nlink == 3
+    finally:
+        cstore.ctl("umount", "hl")
+    rw = cstore.cdir("hl", "rw")
+    for rel in ("bin/tool-alias", "sbin/tool"):
+        assert not os.path.lexists(os.path.join(rw, rel)), "premise: only the copy is up"
+    img = cstore.image(cstore.ctl("commit", "hl", "test/links:2").stdout.strip()[7:])
+    blob, _ = layer_blob_of(cstore, img)
+    members = tar_members(blob)
+    assert tar_read(blob, "bin/tool") == b"#!/bin/sh\necho tool\n"
+    assert members["bin/tool"].mode & 0o7777 == 0o700
+    for rel in ("bin/tool-alias", "sbin/tool"):
+        assert members[rel].islnk() and members[rel].linkname == "bin/tool", rel
+    assert "bin/.wh.tool-old" in members and "bin/tool-old" not in members
+    assert "bin/other" not in members
+    # and mounted again, the committed image is one inode of three names
+    cstore.ctl("create", "test/links:2", "hl2")
+    mnt = cstore.ctl("mount", "hl2").stdout.strip()
+    try:
+        inodes = {os.stat(os.path.join(mnt, rel)).st_ino
+                  for rel in ("bin/tool", "bin/tool-alias", "sbin/tool")}
+        assert len(inodes) == 1
+        assert os.stat(os.path.join(mnt, "sbin/tool")).st_mode & 0o7777 == 0o700
+        assert not os.path.lexists(os.path.join(mnt, "bin/tool-old"))
+    finally:
+        cstore.ctl("umount", "hl2")

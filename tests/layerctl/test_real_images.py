@@ -16,7 +16,7 @@ import realimages
 from ctrutil import cstore, is_mounted  # noqa: F401
 from realimages import TAGS, manifest_of, need_tools, sh
 from test_e2e import compare_trees, hardlink_groups, init_entries, mounted_tree, snapshot, \
-    umoci_rootfs, without
+    umoci_rootfs, whole_seconds, without
 
 
 class Built:
@@ -252,3 +252,70 @@ def test_setuid_works_in_the_container(built, cstore):
     subprocess.run(["runc", "delete", "--force", "layerctl-r"], capture_output=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0] == "4755 0"
+
+
+def _is_data_less_copy(path):
+    """path (in the rw layer) is a metadata-only copy: marked, no data."""
+    try:
+        marker = os.getxattr(path, "trusted.layerfs.metacopy", follow_symlinks=False)
+    except OSError:
+        return False
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        os.lseek(fd, 0, os.SEEK_DATA)
+        return False
+    except OSError:
+        return marker[:1] == b"\x01"
+    finally:
+        os.close(fd)
+
+
+def test_container_metadata_changes_commit_whole_files(built, cstore):
+    """runc runs chmod, chown and touch on files of the umoci-made image
+    (layerctl mounts containers with metacopy=on): the rw layer holds
+    data-less marked copies, the container reads the lower data through
+    them; the committed image, exported and unpacked by umoci, is the
+    original tree with exactly those changes, every file whole."""
+    if shutil.which("runc") is None:
+        pytest.fail("runc is not installed (scripts/deps.sh installs it)")
+    cstore.ctl("unpack", "-q", "oci:%s:v2" % built.layout)
+    cstore.ctl("create", "layout:v2", "mc")
+    script = ("chmod 700 /data/keep && chown 1000:1000 /bin/busybox && "
+              "touch -m -d @1600000000 /data/twice && chmod 600 /data/hl1 && "
+              "chmod 4711 /data/setuid && cat /data/keep /data/twice && /bin/busybox true")
+    r = cstore.ctl("run", "mc", "/bin/sh", "-c", script, check=False, timeout=120,
+                   env={"LAYERCTL_RUNTIME": "runc"})
+    subprocess.run(["runc", "delete", "--force", "layerctl-mc"], capture_output=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "keep\nlast in v2\n"
+    rw = cstore.cdir("mc", "rw")
+    for rel in ("data/keep", "bin/busybox", "data/twice", "data/setuid"):
+        assert _is_data_less_copy(os.path.join(rw, rel)), rel
+    # a hardlinked file is copied whole (its copy is shared by its names)
+    assert not _is_data_less_copy(os.path.join(rw, "data/hl1"))
+    cstore.ctl("commit", "mc", "layout:mc")
+    out = os.path.join(tempfile.mkdtemp(dir=built.work), "oci")
+    cstore.ctl("export", "layout:mc", "--oci", out)
+    rootfs = umoci_rootfs(out, "mc", os.path.join(os.path.dirname(out), "bundle"))
+    want = dict(built.trees["v2"])
+
+    def changed(rel, **kw):
+        fields = ("kind", "mode", "uid", "gid", "size", "nlink", "content", "xattrs", "mtime")
+        v = dict(zip(fields, want[rel]))
+        v.update(kw)
+        want[rel] = tuple(v[f] for f in fields)
+    changed("data/keep", mode=0o700)
+    changed("bin/busybox", uid=1000, gid=1000)
+    changed("data/twice", mtime=1600000000 * 10**9)
+    changed("data/hl1", mode=0o600)
+    changed("data/hl2", mode=0o600)
+    changed("data/setuid", mode=0o4711)
+    got = snapshot(rootfs)
+    # the container's own entries (init layer, /proc and such) aside
+    every, _ = init_entries(cstore, "mc")
+    # (layer tarballs carry whole seconds: test_e2e's round trip)
+    loose = UMOCI_DIR_TIME_QUIRK["v2"]
+    diff = compare_trees(no_mtime(whole_seconds(without(want, every)), loose),
+                         no_mtime(whole_seconds(without(got, every)), loose))
+    assert not diff, "the committed image differs:\n" + diff
+    assert hardlink_groups(rootfs) == built.links["v2"]
