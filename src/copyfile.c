@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/sendfile.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -28,6 +29,10 @@ struct copy_ctx {
 	int src;
 	int dst;
 	bool use_cfr; /* copy_file_range() not yet found useless here */
+	bool use_sendfile; /* sendfile() neither: between two filesystems
+			    * (EXDEV for copy_file_range) it still copies page
+			    * cache to page cache in the kernel, one copy where
+			    * pread/pwrite make two and a round trip through us */
 	char *bounce; /* allocated on first use of the fallback */
 	size_t bounce_size; /* no more than the file needs: a small file's
 			     * buffer comes from the heap, not a fresh mmap */
@@ -76,6 +81,21 @@ static ssize_t chunk_cfr(struct copy_ctx *c, off_t off, size_t len)
 	return copy_file_range(c->src, &in, c->dst, &out, len, 0);
 }
 
+/* sendfile() writes at dst's file position: put it at off first. */
+static ssize_t chunk_sendfile(struct copy_ctx *c, off_t off, size_t len)
+{
+	if (lseek(c->dst, off, SEEK_SET) != off)
+		return -1;
+	off_t in = off;
+	return sendfile(c->dst, c->src, &in, len);
+}
+
+/* The errors with which sendfile() says "not for these files". */
+static bool sendfile_unsupported(int err)
+{
+	return err == EINVAL || err == ENOSYS || err == EOPNOTSUPP || err == ENOTSUP;
+}
+
 /* One bounce-buffer round. Same result convention as copy_file_range(). */
 static ssize_t chunk_rw(struct copy_ctx *c, off_t off, size_t len)
 {
@@ -103,7 +123,8 @@ static int copy_range(struct copy_ctx *c, off_t off, off_t len)
 {
 	while (len > 0) {
 		size_t want = len > (off_t)COPY_CHUNK_MAX ? COPY_CHUNK_MAX : (size_t)len;
-		ssize_t n = c->use_cfr ? chunk_cfr(c, off, want) : chunk_rw(c, off, want);
+		ssize_t n = c->use_cfr ? chunk_cfr(c, off, want)
+			    : c->use_sendfile ? chunk_sendfile(c, off, want) : chunk_rw(c, off, want);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -111,13 +132,22 @@ static int copy_range(struct copy_ctx *c, off_t off, off_t len)
 				c->use_cfr = false;
 				continue;
 			}
+			if (!c->use_cfr && c->use_sendfile && sendfile_unsupported(errno)) {
+				c->use_sendfile = false;
+				continue;
+			}
 			return -errno;
 		}
 		if (n == 0) {
-			/* copy_file_range() returns 0 on some files that do have
-			 * data; only a 0 from pread() proves end of file. */
+			/* copy_file_range() and sendfile() return 0 on some
+			 * files that do have data (procfs-like ones); only a 0
+			 * from pread() proves end of file. */
 			if (c->use_cfr) {
 				c->use_cfr = false;
+				continue;
+			}
+			if (c->use_sendfile) {
+				c->use_sendfile = false;
 				continue;
 			}
 			return 1;
@@ -165,7 +195,7 @@ static int next_extent(int src_fd, off_t off, off_t size, off_t *start, off_t *e
  * or -errno. */
 static int copy_extents(int src_fd, int dst_fd, off_t size)
 {
-	struct copy_ctx c = { .src = src_fd, .dst = dst_fd, .use_cfr = true,
+	struct copy_ctx c = { .src = src_fd, .dst = dst_fd, .use_cfr = true, .use_sendfile = true,
 			      .bounce_size = size < (off_t)BOUNCE_SIZE ? (size_t)size : BOUNCE_SIZE };
 	off_t off = 0, start = 0, end = 0;
 	int ret = 0;

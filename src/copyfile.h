@@ -18,14 +18,16 @@
  * a new empty regular file opened for writing on the destination fs.
  * Tries ioctl(FICLONE) first (reflink, whole file); then walks the data
  * extents with lseek(SEEK_DATA/SEEK_HOLE) and copies each with
- * copy_file_range(), falling back to pread/pwrite when copy_file_range
- * fails with EXDEV/EINVAL/EOPNOTSUPP/ENOSYS; holes stay holes; finally the
+ * copy_file_range(), falling back to sendfile() when copy_file_range
+ * fails with EXDEV/EINVAL/EOPNOTSUPP/ENOSYS (two filesystems: still one
+ * in-kernel copy), and to pread/pwrite when sendfile cannot; holes stay
+ * holes; finally the
  * size is set with ftruncate(dst, size) so a trailing hole is kept (not
  * needed, and not done, when the data written ends at size).
  * Handles short copies and EINTR. Returns 0 or -errno.
  *
  * src_fd must be readable, dst_fd writable and not O_APPEND (-EBADF
- * otherwise). src_fd's file offset is moved. If the source turns out
+ * otherwise). Both fds' file offsets may move. If the source turns out
  * shorter than size, the rest of the copy reads as zeros. */
 int lfs_copy_data(int src_fd, int dst_fd, off_t size);
 
