@@ -243,8 +243,12 @@ static void end_session(struct loop *lp, int error)
 	for (struct worker *w = lp->parked; w; w = w->next_parked)
 		sem_post(&w->wake);
 	lp->parked = NULL;
+	/* Forgotten once woken: the main thread frees a worker as soon as it
+	 * has joined it, and a worker that ends later must not post to it. A
+	 * worker that stands by after this clears it again on its way out. */
 	if (lp->standby)
 		sem_post(&lp->standby->wake);
+	lp->standby = NULL;
 	pthread_mutex_unlock(&lp->lock);
 }
 
