@@ -28,11 +28,11 @@
 struct copy_ctx {
 	int src;
 	int dst;
-	bool use_cfr; /* copy_file_range() not yet found useless here */
-	bool use_sendfile; /* sendfile() neither: between two filesystems
-			    * (EXDEV for copy_file_range) it still copies page
-			    * cache to page cache in the kernel, one copy where
-			    * pread/pwrite make two and a round trip through us */
+	/* How chunks are copied, best first; a way found useless here is
+	 * left for the next. sendfile() works between two filesystems
+	 * (EXDEV for copy_file_range) and still copies page cache to page
+	 * cache in the kernel, one copy where pread/pwrite make two. */
+	enum { VIA_CFR, VIA_SENDFILE, VIA_BOUNCE } via;
 	char *bounce; /* allocated on first use of the fallback */
 	size_t bounce_size; /* no more than the file needs: a small file's
 			     * buffer comes from the heap, not a fresh mmap */
@@ -90,10 +90,14 @@ static ssize_t chunk_sendfile(struct copy_ctx *c, off_t off, size_t len)
 	return sendfile(c->dst, c->src, &in, len);
 }
 
-/* The errors with which sendfile() says "not for these files". */
-static bool sendfile_unsupported(int err)
+/* Whether err from the current way says "not between these two files"
+ * rather than "the copy failed". */
+static bool way_unsupported(const struct copy_ctx *c, int err)
 {
-	return err == EINVAL || err == ENOSYS || err == EOPNOTSUPP || err == ENOTSUP;
+	if (c->via == VIA_CFR)
+		return cfr_unsupported(err);
+	return c->via == VIA_SENDFILE &&
+	       (err == EINVAL || err == ENOSYS || err == EOPNOTSUPP || err == ENOTSUP);
 }
 
 /* One bounce-buffer round. Same result convention as copy_file_range(). */
@@ -123,35 +127,22 @@ static int copy_range(struct copy_ctx *c, off_t off, off_t len)
 {
 	while (len > 0) {
 		size_t want = len > (off_t)COPY_CHUNK_MAX ? COPY_CHUNK_MAX : (size_t)len;
-		ssize_t n = c->use_cfr ? chunk_cfr(c, off, want)
-			    : c->use_sendfile ? chunk_sendfile(c, off, want) : chunk_rw(c, off, want);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (c->use_cfr && cfr_unsupported(errno)) {
-				c->use_cfr = false;
-				continue;
-			}
-			if (!c->use_cfr && c->use_sendfile && sendfile_unsupported(errno)) {
-				c->use_sendfile = false;
-				continue;
-			}
+		ssize_t n = c->via == VIA_CFR ? chunk_cfr(c, off, want)
+			    : c->via == VIA_SENDFILE ? chunk_sendfile(c, off, want)
+			    : chunk_rw(c, off, want);
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* copy_file_range() and sendfile() also return 0 on some files
+		 * that do have data (procfs-like ones); only a 0 from pread()
+		 * proves end of file. */
+		if ((n < 0 && way_unsupported(c, errno)) || (n == 0 && c->via != VIA_BOUNCE)) {
+			c->via++;
+			continue;
+		}
+		if (n < 0)
 			return -errno;
-		}
-		if (n == 0) {
-			/* copy_file_range() and sendfile() return 0 on some
-			 * files that do have data (procfs-like ones); only a 0
-			 * from pread() proves end of file. */
-			if (c->use_cfr) {
-				c->use_cfr = false;
-				continue;
-			}
-			if (c->use_sendfile) {
-				c->use_sendfile = false;
-				continue;
-			}
+		if (n == 0)
 			return 1;
-		}
 		off += n;
 		len -= n;
 	}
@@ -195,7 +186,7 @@ static int next_extent(int src_fd, off_t off, off_t size, off_t *start, off_t *e
  * or -errno. */
 static int copy_extents(int src_fd, int dst_fd, off_t size)
 {
-	struct copy_ctx c = { .src = src_fd, .dst = dst_fd, .use_cfr = true, .use_sendfile = true,
+	struct copy_ctx c = { .src = src_fd, .dst = dst_fd, .via = VIA_CFR,
 			      .bounce_size = size < (off_t)BOUNCE_SIZE ? (size_t)size : BOUNCE_SIZE };
 	off_t off = 0, start = 0, end = 0;
 	int ret = 0;

@@ -21,13 +21,7 @@ static const char *plink_xattr(void)
 bool lfs_plink_marked(int dfd, const char *name, char *key, size_t keysize,
 		      struct lfs_plink_count *count)
 {
-	char path[PATH_MAX + 64], value[96];
-	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dfd, name);
-	ssize_t len = lgetxattr(path, plink_xattr(), value, sizeof(value) - 1);
-	if (len <= 0)
-		return false;
-	value[len] = '\0';
-	return lfs_plink_parse_mark(value, key, keysize, count);
+	return lfs_plink_read_mark_in(dfd, name, plink_xattr(), key, keysize, count);
 }
 
 bool lfs_plink_find(const struct stat *lower, char *key, size_t keysize, struct stat *st,

@@ -41,7 +41,11 @@ int lfs_plink_format_mark(const char *key, const struct lfs_plink_count *count, 
 /* Parses a mark's value (NUL-terminated): true with key and *count set. */
 bool lfs_plink_parse_mark(const char *value, char *key, size_t keysize,
 			  struct lfs_plink_count *count);
-/* The mark of name in directory dfd (never through a symlink), in either
+/* The mark of name in directory dfd (never through a symlink) in the
+ * xattr named: true with key and *count set. */
+bool lfs_plink_read_mark_in(int dfd, const char *name, const char *xattr, char *key,
+			    size_t keysize, struct lfs_plink_count *count);
+/* The same, in either
  * namespace (root's first): true with key and *count set. */
 bool lfs_plink_read_mark_at(int dfd, const char *name, char *key, size_t keysize,
 			    struct lfs_plink_count *count);

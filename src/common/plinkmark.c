@@ -45,19 +45,22 @@ bool lfs_plink_parse_mark(const char *value, char *key, size_t keysize,
 	return true;
 }
 
-bool lfs_plink_read_mark_at(int dfd, const char *name, char *key, size_t keysize,
-			    struct lfs_plink_count *count)
+bool lfs_plink_read_mark_in(int dfd, const char *name, const char *xattr, char *key,
+			    size_t keysize, struct lfs_plink_count *count)
 {
 	char path[PATH_MAX + 64], value[96];
 	if (snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dfd, name) >= (int)sizeof(path))
 		return false;
-	static const char *const names[] = { LFS_PLINK_XATTR_ROOT, LFS_PLINK_XATTR_USER };
-	for (size_t i = 0; i < 2; i++) {
-		ssize_t len = lgetxattr(path, names[i], value, sizeof(value) - 1);
-		if (len > 0) {
-			value[len] = '\0';
-			return lfs_plink_parse_mark(value, key, keysize, count);
-		}
-	}
-	return false;
+	ssize_t len = lgetxattr(path, xattr, value, sizeof(value) - 1);
+	if (len <= 0)
+		return false;
+	value[len] = '\0';
+	return lfs_plink_parse_mark(value, key, keysize, count);
+}
+
+bool lfs_plink_read_mark_at(int dfd, const char *name, char *key, size_t keysize,
+			    struct lfs_plink_count *count)
+{
+	return lfs_plink_read_mark_in(dfd, name, LFS_PLINK_XATTR_ROOT, key, keysize, count) ||
+	       lfs_plink_read_mark_in(dfd, name, LFS_PLINK_XATTR_USER, key, keysize, count);
 }
