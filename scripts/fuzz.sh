@@ -5,7 +5,10 @@
 #
 # Usage: scripts/fuzz.sh [SECONDS]     (default 60 per target)
 # Needs: clang and libclang-rt-14-dev (libFuzzer's runtime), Debian packages.
-# Environment: FUZZ_BUILDDIR (default build-fuzz), FUZZ_TARGETS (names to run).
+# Environment: FUZZ_BUILDDIR (default build-fuzz), FUZZ_TARGETS (names to run),
+# FUZZ_REPORT (a file that gets, for each failed target, its first error lines
+# and its reproducer in base64, so that a run seen only by its log's tail can
+# be replayed: base64 -d > crash; build-fuzz/tests/fuzz/TARGET crash).
 set -euo pipefail
 
 seconds=${1:-60}
@@ -34,13 +37,31 @@ ninja -C "$out" "${targets[@]/#/tests/fuzz/}" >/dev/null
 
 failed=0
 summary=()
+report=${FUZZ_REPORT:-}
+[[ -z $report ]] || : >"$report"
+
+# report_failure NAME LOG: what FUZZ_REPORT keeps of a failed target.
+report_failure() {
+	local name=$1 log=$2 f
+	[[ -n $report ]] || return 0
+	{
+		echo "fuzz target $name failed:"
+		grep -m1 -E -A24 "ERROR:|runtime error:|==[0-9]+== " "$log" |
+			grep -v -E "fuzzer::|__sanitizer_print" | head -16 || tail -12 "$log"
+		for f in "$out/$name-"*; do
+			[[ -f $f ]] || continue
+			echo "reproducer $(basename "$f") ($(stat -c %s "$f") bytes), base64:"
+			head -c 8192 "$f" | base64 -w 100
+		done
+	} >>"$report" 2>&1
+}
 for name in "${targets[@]}"; do
 	if [[ -n "${FUZZ_TARGETS:-}" && " $FUZZ_TARGETS " != *" $name "* ]]; then
 		continue
 	fi
 	bin="$out/tests/fuzz/$name"
 	work="$out/$name.corpus"
-	rm -rf "$work"
+	rm -rf "$work" "$out/$name-"*
 	mkdir -p "$work"
 	seeds="tests/fuzz/corpus/$name"
 	log="$out/$name.log"
@@ -56,6 +77,7 @@ for name in "${targets[@]}"; do
 		echo "fuzz.sh: $name FAILED (exit $rc); log $log:" >&2
 		grep -E -A30 "ERROR:|runtime error:" "$log" | head -60 >&2 || tail -40 "$log" >&2
 		ls "$out/$name-"* 2>/dev/null | sed 's/^/  reproducer: /' >&2 || true
+		report_failure "$name" "$log"
 		failed=1
 		summary+=("$name: FAILED after ${execs:-?} executions")
 	else

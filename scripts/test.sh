@@ -291,6 +291,9 @@ single_check_pass() {
 if [[ $run_fuzz -eq 1 ]]; then
 	echo
 	echo "==================== pass c/fuzz ===================="
+	fuzz_report=$repo/build-fuzz/failures.txt
+	rm -f "$fuzz_report"
+	export FUZZ_REPORT=$fuzz_report
 	single_check_pass "c/fuzz" "every target ran clean" \
 		"$repo/scripts/fuzz.sh" "${LAYERFS_FUZZ_SECONDS:-60}"
 fi
@@ -318,6 +321,12 @@ if [[ $overall_ok -eq 1 ]]; then
 	echo "result: OK ($total_skip skipped)"
 else
 	echo "result: FAILED ($total_skip skipped)"
+fi
+# A failed fuzz target's reproducer, last, where a log's tail still shows it.
+if [[ -s ${fuzz_report:-} ]]; then
+	echo
+	echo "==================== failed fuzz targets ===================="
+	cat "$fuzz_report"
 fi
 echo "$total_pass passed, $total_fail failed"
 [[ $overall_ok -eq 1 ]]
