@@ -17,6 +17,9 @@
  * (most recently parked first out). When no request came for a while the
  * standby stops ticking until the next one.
  *
+ * A reader looks for the next request for spin_us before it sleeps in
+ * read(2) (spinwait.h); the standby never does.
+ *
  * With -o clone_fd every thread reads from its own clone of the device fd
  * (FUSE_DEV_IOC_CLONE) and replies on it (devio.c). With -o io_uring the
  * requests come over per-CPU rings once INIT is done (uring.c); these
@@ -37,6 +40,7 @@
 #include <linux/fuse.h>
 
 #include "devio.h"
+#include "spinwait.h"
 #include "uring.h"
 
 /* A request is at most max_write (1 MiB, ops.c) plus its headers; the
@@ -52,6 +56,7 @@ struct worker {
 	int fd;              /* the thread's device fd (a clone, or the session's) */
 	bool cloned;
 	bool standby;        /* woken to stand by rather than to read */
+	struct lfs_spinwait spin;
 	sem_t wake;          /* posted to end a park */
 	struct worker *next_parked;
 };
@@ -86,6 +91,9 @@ static int start_worker_locked(struct loop *lp, bool standby)
 	w->lp = lp;
 	w->fd = lp->devfd;
 	w->standby = standby;
+	/* The rings serve requests with io_uring: read(2) gets only the
+	 * rare rest, not worth a look. */
+	lfs_spinwait_init(&w->spin, lp->opts.io_uring ? 0 : lp->opts.spin_us);
 	sem_init(&w->wake, 0, 0);
 	if (standby)
 		lp->standby = w;
@@ -102,6 +110,7 @@ static int start_worker_locked(struct loop *lp, bool standby)
 			lp->standby = NULL;
 		else
 			atomic_fetch_sub(&lp->readers, 1);
+		lfs_spinwait_free(&w->spin);
 		sem_destroy(&w->wake);
 		free(w);
 		return -ret;
@@ -272,6 +281,7 @@ static void clone_device(struct worker *w)
  * -errno for an error that ends it. */
 static ssize_t receive(struct worker *w, char *buf)
 {
+	lfs_spinwait_for_request(&w->spin, w->fd);
 	for (;;) {
 		ssize_t n = read(w->fd, buf, REQ_BUF_SIZE);
 		if (n >= (ssize_t)sizeof(struct fuse_in_header))
@@ -369,6 +379,7 @@ int lfs_session_loop(struct fuse_session *se, const struct lfs_loop_opts *opts)
 		pthread_join(w->thread, NULL);
 		if (w->cloned)
 			close(w->fd);
+		lfs_spinwait_free(&w->spin);
 		sem_destroy(&w->wake);
 		free(w);
 	}

@@ -10,6 +10,7 @@ struct lfs_loop_opts {
 	unsigned max_idle;     /* threads waiting in read(2), at most */
 	bool clone_fd;         /* a device fd per thread */
 	bool io_uring;         /* -o io_uring: requests over per-CPU rings */
+	unsigned spin_us;      /* -o spin=USEC: look for the next request first */
 };
 
 int lfs_session_loop(struct fuse_session *se, const struct lfs_loop_opts *opts);

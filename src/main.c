@@ -46,6 +46,8 @@ static void usage(const char *prog)
 	       "    -o metacopy=on|off     chmod/chown/utimes/xattrs of a lower file copy its\n"
 	       "                           metadata only (default off)\n"
 	       "                           (on with br=, off with upperdir=)\n"
+	       "    -o spin=USEC           after each request, look for the next one this long\n"
+	       "                           before sleeping (100; 0 never)\n"
 	       "    -o io_uring            requests over FUSE io_uring rings when the kernel\n"
 	       "                           offers them (else through /dev/fuse as usual)\n"
 	       "    -V, --version          print the version\n"
@@ -74,13 +76,15 @@ static struct fuse_session *make_session(struct fuse_args *args)
 
 /* libfuse's thread options, read our way (loop.c): max_idle_threads is
  * how many threads wait for requests (2 unless given). */
-static int run_session(struct fuse_session *se, struct fuse_cmdline_opts *copts, bool io_uring)
+static int run_session(struct fuse_session *se, struct fuse_cmdline_opts *copts,
+		       const struct cmdline *c)
 {
 	struct lfs_loop_opts o = {
 		.max_threads = copts->singlethread ? 1 : copts->max_threads,
 		.max_idle = copts->max_idle_threads,
 		.clone_fd = copts->clone_fd,
-		.io_uring = io_uring,
+		.io_uring = c->io_uring,
+		.spin_us = c->spin_us,
 	};
 	if (o.max_threads == 0 || o.max_threads > 256)
 		o.max_threads = 16;
@@ -125,7 +129,7 @@ static int mount_and_serve(struct fuse_args *args, struct fuse_cmdline_opts *cop
 			if (lfs_devio_attach(se) == 0) {
 				fuse_daemonize(copts->foreground);
 				lfs_control_start();   /* inspection is a service, not a must */
-				ret = run_session(se, copts, c->io_uring) ? 1 : 0;
+				ret = run_session(se, copts, c) ? 1 : 0;
 				lfs_control_stop();
 			} else {
 				fuse_session_unmount(se);
@@ -186,7 +190,7 @@ static void free_modules(void)
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct cmdline c = { .timeout = 3600.0, .passthrough = LFS_PT_ON, .redirect_dir = -1 };
+	struct cmdline c = { .timeout = 3600.0, .spin_us = LFS_SPIN_US_DEFAULT, .passthrough = LFS_PT_ON, .redirect_dir = -1 };
 	struct fuse_cmdline_opts copts = { 0 };
 	struct lfs_branch_list list = { 0 };
 	static struct lfs fs;

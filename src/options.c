@@ -95,6 +95,20 @@ static int take_compat_item(struct cmdline *c, const char *item)
 
 /* 1 when item was one of ours (and taken), 0 when it is for libfuse,
  * -1 on error. */
+/* spin=USEC: 0 (never look) up to LFS_SPIN_US_MAX. */
+static int take_spin(struct cmdline *c, const char *v)
+{
+	char *end;
+	unsigned long us = strtoul(v, &end, 10);
+	if (end == v || *end || *v == '-' || us > LFS_SPIN_US_MAX) {
+		fprintf(stderr, "layerfs: bad spin '%s' (microseconds, 0 to %d)\n", v,
+			LFS_SPIN_US_MAX);
+		return -1;
+	}
+	c->spin_us = (unsigned)us;
+	return 1;
+}
+
 static int take_own_item(struct cmdline *c, const char *item)
 {
 	if (!strncmp(item, "br=", 3))
@@ -148,6 +162,8 @@ static int take_own_item(struct cmdline *c, const char *item)
 		fprintf(stderr, "layerfs: bad passthrough '%s' (on or off)\n", item + 12);
 		return -1;
 	}
+	if (!strncmp(item, "spin=", 5))
+		return take_spin(c, item + 5);
 	if (!strcmp(item, "io_uring") || !strcmp(item, "io_uring=on") ||
 	    !strcmp(item, "io_uring=off")) {
 		c->io_uring = strcmp(item, "io_uring=off") != 0;

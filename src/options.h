@@ -8,6 +8,10 @@
 #include "lfs.h"
 #include "passthrough.h"
 
+/* How long a reader looks for the next request before it sleeps. */
+#define LFS_SPIN_US_DEFAULT 100
+#define LFS_SPIN_US_MAX 10000
+
 struct cmdline {
 	char *br;            /* br=, dirs= or br: value */
 	char *lowerdir;
@@ -18,6 +22,7 @@ struct cmdline {
 	int redirect_dir;        /* 1 on, 0 off, -1 the default of the syntax */
 	bool metacopy;           /* -o metacopy=on */
 	bool io_uring;           /* -o io_uring: requests over io_uring */
+	unsigned spin_us;        /* -o spin=USEC (spinwait.h) */
 	int nbr_options;
 	char *nonopt[3];
 	int nnonopt;

@@ -232,6 +232,17 @@ class Union:
             if d not in self.snapshots:
                 self.snapshots[d] = snapshot(d)
 
+    def refused_option(self, option):
+        """Runs layerfs over a fresh rw branch with -o OPTION, which it must
+        refuse: a non-zero exit and one line on stderr, returned."""
+        rw, mnt = self.branch("refused-rw"), self.mkdir("refused-mnt")
+        r = subprocess.run([LAYERFS_BIN, mnt, "-f", "-o", "br=%s=rw,%s" % (rw, option)],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode != 0, "layerfs took -o %s" % option
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1, "not one line for -o %s: %r" % (option, r.stderr)
+        return lines[0]
+
     def mount(self, branches, opts=(), mnt=None, allow_other=True, extra_args=(),
               source=None):
         """branches: list of (dir, perm) or dir; perm None = no '=PERM'.
