@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <sys/ioctl.h>
 #include <linux/fuse.h>
 
@@ -325,7 +326,8 @@ static void *worker_main(void *arg)
 		ssize_t n = receive(w, buf);
 		atomic_fetch_sub(&lp->readers, 1);
 		if (n <= 0 || fuse_session_exited(lp->se)) {
-			error = (int)(n < 0 ? n : 0);
+			/* Once the session ends, how the read ended is no error. */
+			error = (int)(n < 0 && !fuse_session_exited(lp->se) ? n : 0);
 			break;
 		}
 		took_request(lp);
@@ -341,14 +343,23 @@ static void *worker_main(void *arg)
 
 int lfs_session_loop(struct fuse_session *se, const struct lfs_loop_opts *opts)
 {
-	struct loop lp = { .se = se, .opts = *opts, .devfd = lfs_devio_fd() };
+	/* The workers read from a reference of their own: the unmount below
+	 * closes the session's fd while a worker may be between two reads
+	 * (serving the FORGETs of the unmount), and its next read must meet
+	 * the ended connection (ENODEV), not a closed or reused fd number. */
+	int devfd = fcntl(lfs_devio_fd(), F_DUPFD_CLOEXEC, 0);
+	if (devfd < 0)
+		return -errno;
+	struct loop lp = { .se = se, .opts = *opts, .devfd = devfd };
 	if (lp.opts.max_threads == 0)
 		lp.opts.max_threads = 1;
 	pthread_mutex_init(&lp.lock, NULL);
 	sem_init(&lp.finished, 0, 0);
 	lp.all = calloc(lp.opts.max_threads, sizeof(*lp.all));
-	if (!lp.all)
+	if (!lp.all) {
+		close(devfd);
 		return -ENOMEM;
+	}
 	/* One thread reads, one stands by. */
 	pthread_mutex_lock(&lp.lock);
 	if (start_worker_locked(&lp, false) == 0 && lp.opts.max_threads > 1)
@@ -357,6 +368,7 @@ int lfs_session_loop(struct fuse_session *se, const struct lfs_loop_opts *opts)
 	pthread_mutex_unlock(&lp.lock);
 	if (started == 0) {
 		free(lp.all);
+		close(devfd);
 		return -EAGAIN;
 	}
 	/* Ends when a worker leaves (unmount) or a signal handler of
@@ -385,6 +397,7 @@ int lfs_session_loop(struct fuse_session *se, const struct lfs_loop_opts *opts)
 	}
 	lfs_uring_stop();
 	free(lp.all);
+	close(devfd);
 	pthread_mutex_destroy(&lp.lock);
 	sem_destroy(&lp.finished);
 	return lp.error;
