@@ -291,8 +291,8 @@ single_check_pass() {
 if [[ $run_fuzz -eq 1 ]]; then
 	echo
 	echo "==================== pass c/fuzz ===================="
-	fuzz_report=$repo/build-fuzz/failures.txt
-	rm -f "$fuzz_report"
+	# Outside the fuzz build directory, which FUZZ_BUILDDIR may move.
+	fuzz_report=$(mktemp /tmp/layerfs-fuzz-failures.XXXXXX)
 	export FUZZ_REPORT=$fuzz_report
 	single_check_pass "c/fuzz" "every target ran clean" \
 		"$repo/scripts/fuzz.sh" "${LAYERFS_FUZZ_SECONDS:-60}"
@@ -328,5 +328,6 @@ if [[ -s ${fuzz_report:-} ]]; then
 	echo "==================== failed fuzz targets ===================="
 	cat "$fuzz_report"
 fi
+[[ -z ${fuzz_report:-} ]] || rm -f "$fuzz_report"
 echo "$total_pass passed, $total_fail failed"
 [[ $overall_ok -eq 1 ]]

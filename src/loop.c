@@ -29,7 +29,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -148,12 +147,6 @@ static bool wait_wake(struct worker *w, const struct timespec *deadline)
 	}
 }
 
-static bool requests_pending(struct loop *lp)
-{
-	struct pollfd p = { .fd = lp->devfd, .events = POLLIN };
-	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
-}
-
 static void add_tick(struct timespec *at)
 {
 	at->tv_nsec += TICK_NS;
@@ -184,7 +177,7 @@ static bool stand_by(struct worker *w)
 		unsigned long now = atomic_load(&lp->taken);
 		bool busy = atomic_load(&lp->inflight) > 0;
 		if (atomic_load(&lp->readers) == 0 && busy &&
-		    (now == last || requests_pending(lp))) {
+		    (now == last || lfs_request_waiting(lp->devfd))) {
 			pthread_mutex_lock(&lp->lock);
 			atomic_fetch_add(&lp->readers, 1);
 			w->standby = false;

@@ -190,7 +190,8 @@ static void free_modules(void)
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct cmdline c = { .timeout = 3600.0, .spin_us = LFS_SPIN_US_DEFAULT, .passthrough = LFS_PT_ON, .redirect_dir = -1 };
+	struct cmdline c = { .timeout = 3600.0, .spin_us = LFS_SPIN_US_DEFAULT,
+			     .passthrough = LFS_PT_ON, .redirect_dir = -1 };
 	struct fuse_cmdline_opts copts = { 0 };
 	struct lfs_branch_list list = { 0 };
 	static struct lfs fs;

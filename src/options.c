@@ -93,8 +93,6 @@ static int take_compat_item(struct cmdline *c, const char *item)
 	return 0;
 }
 
-/* 1 when item was one of ours (and taken), 0 when it is for libfuse,
- * -1 on error. */
 /* spin=USEC: 0 (never look) up to LFS_SPIN_US_MAX. */
 static int take_spin(struct cmdline *c, const char *v)
 {
@@ -109,6 +107,8 @@ static int take_spin(struct cmdline *c, const char *v)
 	return 1;
 }
 
+/* 1 when item was one of ours (and taken), 0 when it is for libfuse,
+ * -1 on error. */
 static int take_own_item(struct cmdline *c, const char *item)
 {
 	if (!strncmp(item, "br=", 3))

@@ -32,7 +32,7 @@ static int64_t now_ns(void)
 	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-static bool request_waiting(int fd)
+bool lfs_request_waiting(int fd)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
@@ -84,7 +84,8 @@ static int64_t run_delay_ns(struct lfs_spinwait *s)
 static bool cpu_shared(struct lfs_spinwait *s, int64_t now)
 {
 	int64_t delay = run_delay_ns(s);
-	bool shared = delay >= 0 && s->last_run_delay_ns >= 0 && s->last_check_ns > 0 &&
+	/* No earlier look (last_run_delay_ns -1): nothing to compare yet. */
+	bool shared = delay >= 0 && s->last_run_delay_ns >= 0 &&
 		      (delay - s->last_run_delay_ns) * RUN_DELAY_SHARE > now - s->last_check_ns;
 	s->last_run_delay_ns = delay;
 	s->last_check_ns = now;
@@ -156,17 +157,15 @@ bool lfs_spinwait_for_request(struct lfs_spinwait *s, int fd)
 		return false;
 	long switches = involuntary_switches();
 	for (int64_t now = start; now - start < s->window_ns; now = now_ns()) {
-		if (request_waiting(fd)) {
+		if (lfs_request_waiting(fd)) {
 			s->strikes = 0;
 			return true;
 		}
 		sched_yield();
-		long after = involuntary_switches();
-		if (after == switches)
+		if (involuntary_switches() == switches)
 			continue;
-		switches = after;
 		/* Whoever ran may have been the caller, now waiting for us. */
-		if (request_waiting(fd))
+		if (lfs_request_waiting(fd))
 			return true;
 		strike(s, now_ns());
 		return false;

@@ -39,6 +39,8 @@ struct lfs_spinwait {
 
 void lfs_spinwait_init(struct lfs_spinwait *s, unsigned window_us);
 void lfs_spinwait_free(struct lfs_spinwait *s);
+/* Whether the device fd has a request to read (a poll that does not wait). */
+bool lfs_request_waiting(int fd);
 /* Looks for a request on the device fd for up to the window: true when
  * one is there to read. */
 bool lfs_spinwait_for_request(struct lfs_spinwait *s, int fd);
