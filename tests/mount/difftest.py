@@ -138,6 +138,7 @@ class Pair:
         self.union = union
         self.layers = layers
         self.spelling = spelling
+        self.history = []       # (operation, results) of those run on both sides
         base = union.mkdir("pair-%d" % Pair.serial)
         self.base = base
         self.lfs_layers, self.ovl_layers = [], []
@@ -557,12 +558,45 @@ def _dir_stat_nlink_only(ev):
     return op[1] if op[0] == "stat" else None
 
 
+def _unwrapped(op):
+    return op[3] if op[0] == "as" else op
+
+
+def _fd_moved_by_rename(ev):
+    """The directory an fstat asks about was opened at a path that a rename
+    (which worked on both sides) moved away or moved in: a renamed tree."""
+    slot = _unwrapped(ev.op)[1]
+    history = ev.ctx.get("history", [])
+    opened = None
+    for i in range(len(history) - 1, -1, -1):
+        op, res = history[i]
+        op = _unwrapped(op)
+        if op[0] == "open" and op[1] == slot and res and res[0][0] == "ok":
+            opened = i
+            break
+    if opened is None:
+        return False
+    path = _unwrapped(history[opened][0])[2]
+    for op, res in history:
+        op = _unwrapped(op)
+        if op[0] == "rename" and res and res[0][0] == "ok" and res[1][0] == "ok" and \
+                any(path == x or path.startswith(x + "/") for x in (op[1], op[2])):
+            return True
+    return False
+
+
 def _stat_in_renamed_tree(ev):
     """A stat of a directory in a renamed tree, overlayfs saying st_nlink 1
     (the tree comparison after the operation checks that layerfs's count is
-    ext4's). An fstat names no path: some directory must have been moved."""
+    ext4's). An fstat names no path: some directory must have been moved,
+    or, for one removed since (layerfs saying 0, as ext4 does), the one it
+    asks about."""
     path = _dir_stat_nlink_only(ev)
-    if path is False or ev.ovl[1][4] != 1 or ev.lfs[1][4] < 2:
+    if path is False or ev.ovl[1][4] != 1:
+        return False
+    if ev.lfs[1][4] == 0:
+        return path is None and _fd_moved_by_rename(ev)
+    if ev.lfs[1][4] < 2:
         return False
     upper = ev.ctx["upper"]
     if path is None:
@@ -614,8 +648,8 @@ DIFFERENCES = [
         "With redirect_dir=off (the default with upperdir=, the podman spelling) a "
         "renamed lower directory is copied up whole and made opaque, so it and the "
         "directories in it live in the rw branch alone and report their real link count "
-        "(2 + subdirectories, as on ext4); overlayfs redirects it and reports 1, as for "
-        "every merged directory.",
+        "(2 + subdirectories, as on ext4, and 0 once removed while open); overlayfs "
+        "redirects it and reports 1, as for every merged directory.",
         match=lambda ev: ((ev.kind == "tree" and ev.field == "nlink" and ev.ovl == 1 and
                            _is_dir(ev) and _true_dir_nlink(ev) and
                            _redirected_at_or_above(ev.ctx["upper"], ev.path)) or
@@ -696,6 +730,7 @@ def run_sequence(pair, ops, check_every=True, on_op=None):
     difference (Outcome.failure) or at a diverging documented one."""
     out = Outcome()
     lfs, ovl = pair.sides
+    history = pair.history
     old_umask = os.umask(pair.umask)
     try:
         for i, op in enumerate(ops):
@@ -716,8 +751,10 @@ def run_sequence(pair, ops, check_every=True, on_op=None):
                 a, b = run_op(lfs, op), run_op(ovl, op)
                 res = (a, b)
                 out.results.append((a, b))
+                history.append((op, res))
                 if a != b:
-                    ev = Event("op", op=op, lfs=a, ovl=b, ctx={"rw": pair.rw, "upper": pair.upper})
+                    ev = Event("op", op=op, lfs=a, ovl=b, ctx={"rw": pair.rw, "upper": pair.upper,
+                                                                "history": list(history)})
                     d = excused(ev)
                     if d and d.diverges:
                         out.ops_run = i + 1

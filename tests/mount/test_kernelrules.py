@@ -93,6 +93,21 @@ def test_fstat_of_open_removed_directory(union, where):
         assert res[-2] == ("ok", ("drwxr-xr-x", 0, 0, None, 0, 0, "new"))
 
 
+def test_fstat_of_open_removed_renamed_lower_directory(union):
+    """3. The same for a lower directory renamed over another (redirect_dir
+    off: copied up whole, in the rw branch alone), emptied, opened and
+    removed: layerfs says nlink 0 as ext4 does, overlayfs 1 (a redirected,
+    merged directory): the documented renamed-dir-nlink difference, which
+    did not cover it (CI seed 799631689)."""
+    layers = [[d("a"), d("a/b", uid=65534, gid=65534), f("a/b/d"), d("b"), d("b/c")]]
+    res, _ = agree(union, layers, [
+        ("rename", "a/b", "b/c", 0), ("rename", "b/c/d", "c", 0),
+        ("open", 3, "b/c", "dir"), ("stat", "b/c"), ("rmdir", "b/c"), ("fstat", 3),
+        ("close", 3)], spelling="upperdir")
+    assert res[3] == ("ok", ("drwxr-xr-x", 65534, 65534, None, 2, 0, "new")), res[3]
+    assert res[5] == ("ok", ("drwxr-xr-x", 65534, 65534, None, 0, 0, "new")), res[5]
+
+
 @pytest.mark.parametrize("where", ["rw", "lower"])
 def test_fstat_of_open_removed_fifo(union, where):
     """3. The same for a fifo (the kernel opens it without layerfs)."""
