@@ -13,6 +13,10 @@
 #include "passthrough.h"
 #include "sharedfd.h"
 
+/* A stat walk keeps one node per file: 200 bytes a node (it was 224, with
+ * holes; malloc rounds to 208 and 240), a million files 32 MB less. */
+_Static_assert(sizeof(struct node) <= 200, "struct node grew: mind its holes");
+
 #define NODE_BUCKETS 65536
 struct lfs_nodes {
 	struct node *hash[NODE_BUCKETS];

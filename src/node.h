@@ -13,15 +13,29 @@ struct lname {
 	struct lname *next;
 };
 
-/* Fields are under lfs->tree_lock unless said otherwise. */
+/* Fields are under lfs->tree_lock unless said otherwise. Ordered (and the
+ * small ones narrow) so that the struct has no holes: a stat walk of a
+ * million files keeps a million nodes. */
 struct node {
 	uint64_t ino;        /* st_ino shown to users; stable for the mount */
 	uint64_t nlookup;    /* references the kernel holds */
 	uint32_t pins;       /* names of children that point at this node */
-	mode_t type;         /* S_IFMT bits */
-	int branch;          /* topmost branch holding the object */
+	unsigned gen;        /* bumped (atomically) when the object moves up */
+	uint16_t type;       /* S_IFMT bits */
+	int16_t branch;      /* topmost branch holding the object */
+	uint16_t ndirbr;     /* entries of dirbr */
+	int16_t data_branch; /* see metacopy */
+	int gone_fd;         /* an object the kernel opens without us (directory,
+			      * fifo, socket, device) whose last name went: an
+			      * O_PATH fd of it (or of its orphan copy), else -1 */
+	bool hashed;         /* reachable from the inode table */
+	bool no_xattrs;      /* known to carry no xattrs (ls -l asks for every file) */
+	bool metacopy;       /* a metadata-only copy in the rw branch: its data is
+			      * the file of the same name in data_branch
+			      * (layerfs/metacopy.h), or nowhere (-1: EIO) */
+	bool metacopy_known; /* metacopy and data_branch were set (by a lookup or
+			      * a copy-up): later lookups leave them alone */
 	uint16_t *dirbr;     /* directories: branches that contribute, top-down */
-	unsigned ndirbr;
 	nlink_t lower_nlink; /* link count the lower object had (hardlink index) */
 	nlink_t lower_gone;  /* its names no longer only lower (plink.h) */
 	char *plink;         /* data lives in the hardlink index under this name */
@@ -31,21 +45,9 @@ struct node {
 			      * open (O_PATH: it follows renames), or NULL
 			      * (objref.c; sharedfd.h) */
 	struct lname *names; /* NULL only for the root */
-	bool hashed;         /* reachable from the inode table */
-	unsigned gen;        /* bumped (atomically) when the object moves up */
-	bool no_xattrs;      /* known to carry no xattrs (ls -l asks for every file) */
-	bool metacopy;       /* a metadata-only copy in the rw branch: its data is
-			      * the file of the same name in data_branch
-			      * (layerfs/metacopy.h), or nowhere (-1: EIO) */
-	bool metacopy_known; /* metacopy and data_branch were set (by a lookup or
-			      * a copy-up): later lookups leave them alone */
-	int data_branch;
 	blkcnt_t data_blocks; /* a metadata-only copy: its lower data's st_blocks
 			      * (the lower file never changes) */
 	struct stat *last_st; /* a removed object: what fstat of an open one shows */
-	int gone_fd;         /* an object the kernel opens without us (directory,
-			      * fifo, socket, device) whose last name went: an
-			      * O_PATH fd of it (or of its orphan copy), else -1 */
 	pthread_mutex_t lock; /* serialises copy-up of this node (lock order 3) */
 	struct node *hnext;
 	struct node *all_prev, *all_next; /* every live node, for teardown */
