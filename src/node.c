@@ -111,7 +111,6 @@ static void node_release_memory(struct node *n)
 	while (n->names) {
 		struct lname *l = n->names;
 		n->names = l->next;
-		free(l->name);
 		free(l);
 	}
 	lfs_dircache_node_gone_locked(n);
@@ -149,27 +148,34 @@ struct node *lfs_node_new_root(void)
 	return n;
 }
 
-static struct lname *node_find_name(struct node *n, struct node *parent, const char *name)
+/* Where n's name (parent, name) is linked in its list, or NULL. */
+static struct lname **node_find_name(struct node *n, struct node *parent, const char *name)
 {
-	for (struct lname *l = n->names; l; l = l->next)
-		if (l->parent == parent && strcmp(l->name, name) == 0)
-			return l;
+	for (struct lname **p = &n->names; *p; p = &(*p)->next)
+		if ((*p)->parent == parent && strcmp((*p)->name, name) == 0)
+			return p;
 	return NULL;
+}
+
+static struct lname *lname_new(struct node *parent, const char *name)
+{
+	size_t size = strlen(name) + 1;
+	struct lname *l = malloc(sizeof(*l) + size);
+	if (!l)
+		return NULL;
+	l->parent = parent;
+	l->next = NULL;
+	memcpy(l->name, name, size);
+	return l;
 }
 
 static int node_add_name(struct node *n, struct node *parent, const char *name)
 {
 	if (node_find_name(n, parent, name))
 		return 0;
-	struct lname *l = malloc(sizeof(*l));
+	struct lname *l = lname_new(parent, name);
 	if (!l)
 		return -ENOMEM;
-	l->name = strdup(name);
-	if (!l->name) {
-		free(l);
-		return -ENOMEM;
-	}
-	l->parent = parent;
 	parent->pins++;
 	/* A directory has exactly one name: a new one replaces the old (and
 	 * its cache, read at the old path). */
@@ -180,7 +186,6 @@ static int node_add_name(struct node *n, struct node *parent, const char *name)
 			struct lname *old = n->names;
 			n->names = old->next;
 			old->parent->pins--;
-			free(old->name);
 			free(old);
 		}
 	}
@@ -352,7 +357,6 @@ void lfs_node_unname(struct node *n, struct node *parent, const char *name)
 		struct lname *l = *p;
 		if (l->parent == parent && strcmp(l->name, name) == 0) {
 			*p = l->next;
-			free(l->name);
 			free(l);
 			parent->pins--;
 			break;
@@ -381,19 +385,17 @@ int lfs_node_rename(struct node *n, struct node *oldparent, const char *oldname,
 {
 	if (S_ISDIR(n->type))
 		lfs_dircache_drop_locked(n);   /* read at the old path */
-	struct lname *l = node_find_name(n, oldparent, oldname);
-	if (!l)
+	struct lname **p = node_find_name(n, oldparent, oldname);
+	if (!p)
 		return node_add_name(n, newparent, newname);
-	char *dup = strdup(newname);
-	if (!dup)
+	struct lname *old = *p, *l = lname_new(newparent, newname);
+	if (!l)
 		return -ENOMEM;
-	free(l->name);
-	l->name = dup;
-	if (l->parent != newparent) {
-		newparent->pins++;
-		l->parent->pins--;
-		l->parent = newparent;
-	}
+	l->next = old->next;
+	*p = l;
+	newparent->pins++;
+	old->parent->pins--;
+	free(old);
 	return 0;
 }
 

@@ -6,11 +6,12 @@
 
 #include "lfs.h"
 
-/* One name of a node: (parent directory node, entry name). */
+/* One name of a node: (parent directory node, entry name). One allocation
+ * holds both (a million nodes: 16-32 MB less than a separate strdup). */
 struct lname {
 	struct node *parent;
-	char *name;
 	struct lname *next;
+	char name[];
 };
 
 /* Fields are under lfs->tree_lock unless said otherwise. Ordered (and the
