@@ -353,14 +353,12 @@ int lfs_node_add_name_locked(struct node *n, struct node *parent, const char *na
 
 void lfs_node_unname(struct node *n, struct node *parent, const char *name)
 {
-	for (struct lname **p = &n->names; *p; p = &(*p)->next) {
+	struct lname **p = node_find_name(n, parent, name);
+	if (p) {
 		struct lname *l = *p;
-		if (l->parent == parent && strcmp(l->name, name) == 0) {
-			*p = l->next;
-			free(l);
-			parent->pins--;
-			break;
-		}
+		*p = l->next;
+		free(l);
+		parent->pins--;
 	}
 	/* A node without names is gone from the tree: its number may be reused
 	 * by an object created later, which must get a node of its own. */

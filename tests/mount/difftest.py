@@ -498,12 +498,17 @@ class Difference:
         self.diverges, self.generated = diverges, generated
 
 
+def _unwrapped(op):
+    """The operation itself, also when it is run as another user."""
+    return op[3] if op[0] == "as" else op
+
+
 def _op_is(ev, name, **kw):
     """ev is an operation name (also run as another user) with arguments
     aN == v (N: the index in the operation's tuple)."""
     if ev.kind != "op":
         return False
-    op = ev.op[3] if ev.op[0] == "as" else ev.op
+    op = _unwrapped(ev.op)
     return op[0] == name and all(op[int(k[1:])] == v for k, v in kw.items())
 
 
@@ -548,7 +553,7 @@ def _redirected_at_or_above(upper, path):
 def _dir_stat_nlink_only(ev):
     """For a stat (or fstat) of a directory whose results differ only in
     st_nlink: (its path, or None for an fstat), else False."""
-    op = ev.op[3] if ev.kind == "op" and ev.op[0] == "as" else ev.op
+    op = _unwrapped(ev.op) if ev.kind == "op" else ev.op
     if ev.kind != "op" or op[0] not in ("stat", "fstat") or ev.lfs[0] != "ok" or \
             ev.ovl[0] != "ok":
         return False
@@ -558,28 +563,19 @@ def _dir_stat_nlink_only(ev):
     return op[1] if op[0] == "stat" else None
 
 
-def _unwrapped(op):
-    return op[3] if op[0] == "as" else op
-
-
 def _fd_moved_by_rename(ev):
     """The directory an fstat asks about was opened at a path that a rename
     (which worked on both sides) moved away or moved in: a renamed tree."""
     slot = _unwrapped(ev.op)[1]
     history = ev.ctx.get("history", [])
-    opened = None
-    for i in range(len(history) - 1, -1, -1):
-        op, res = history[i]
-        op = _unwrapped(op)
-        if op[0] == "open" and op[1] == slot and res and res[0][0] == "ok":
-            opened = i
-            break
-    if opened is None:
+    opens = [_unwrapped(op)[2] for op, res in history
+             if _unwrapped(op)[:2] == ("open", slot) and res[0][0] == "ok"]
+    if not opens:
         return False
-    path = _unwrapped(history[opened][0])[2]
+    path = opens[-1]
     for op, res in history:
         op = _unwrapped(op)
-        if op[0] == "rename" and res and res[0][0] == "ok" and res[1][0] == "ok" and \
+        if op[0] == "rename" and res[0][0] == "ok" and res[1][0] == "ok" and \
                 any(path == x or path.startswith(x + "/") for x in (op[1], op[2])):
             return True
     return False
