@@ -29,7 +29,8 @@ struct node {
 	int gone_fd;         /* an object the kernel opens without us (directory,
 			      * fifo, socket, device) whose last name went: an
 			      * O_PATH fd of it (or of its orphan copy), else -1 */
-	bool hashed;         /* reachable from the inode table */
+	bool hashed;         /* found by its number (node.c keeps every node in a
+			      * chain of its table, found or not) */
 	bool no_xattrs;      /* known to carry no xattrs (ls -l asks for every file) */
 	bool metacopy;       /* a metadata-only copy in the rw branch: its data is
 			      * the file of the same name in data_branch
@@ -50,8 +51,7 @@ struct node {
 			      * (the lower file never changes) */
 	struct stat *last_st; /* a removed object: what fstat of an open one shows */
 	pthread_mutex_t lock; /* serialises copy-up of this node (lock order 3) */
-	struct node *hnext;
-	struct node *all_prev, *all_next; /* every live node, for teardown */
+	struct node *hnext;  /* its chain in the node table */
 	/* What other modules keep per node; their types are theirs alone. */
 	struct fhandle *handles;       /* handle.c: the open files */
 	struct lfs_pt_node *pt;        /* passthrough.c: how they are served */

@@ -115,3 +115,39 @@ def test_ino_survives_remount(union):
     every = [os.lstat(m.p(n)).st_ino for n in ["r", "rd", "f", "d", "s", "h1", "ln",
                                                  "kept", "new"]]
     assert len(set(every)) == len(every)
+
+
+def test_numbers_hold_while_the_node_table_grows(union):
+    """Thousands of nodes make the daemon's node table grow several times
+    (from 1024 buckets) and move every node to a new chain: a file open
+    after its last name went, hardlinks and copied-up files keep their
+    numbers through it, and forgotten nodes come back with the same ones."""
+    lower = {"h": "hard"}                     # made first: d0/h2 links to it
+    lower.update({"d%d" % d: {"f%d" % i: "%d.%d" % (d, i) for i in range(500)}
+                  for d in range(12)})
+    lower["d0"]["h2"] = HL("h")
+    m = union.std(rw={"open": "still here"}, lowers=[lower])
+    fd = os.open(m.p("open"), os.O_RDONLY)
+    hfd = os.open(m.p("h"), os.O_RDONLY)
+    try:
+        assert os.read(hfd, 64) == b"hard"    # its pages are cached now
+        open_ino = os.fstat(fd).st_ino
+        os.unlink(m.p("open"))                # a nameless node, kept by the kernel
+        names = ["d%d/f%d" % (d, i) for d in range(12) for i in range(500)]
+        before = inos(m, names + ["h", "d0/h2"])
+        assert len(set(before.values())) == len(names) + 1
+        assert before["h"] == before["d0/h2"]
+        assert os.fstat(fd).st_ino == open_ino and os.read(fd, 64) == b"still here"
+        os.chmod(m.p("d3/f7"), 0o600)         # copy-up after the growth
+        write(m.p("d0/h2"), "through h2")
+        # One node (one kernel inode, one page cache) for both names.
+        assert os.pread(hfd, 64, 0) == b"through h2"
+        drop_caches()                         # the kernel forgets most nodes
+        assert inos(m, names + ["h", "d0/h2"]) == before
+        assert read(m.p("h")) == b"through h2"
+        assert os.pread(fd, 64, 0) == b"still here"
+    finally:
+        os.close(fd)
+        os.close(hfd)
+    assert not os.path.exists(os.path.join(m.rw, "open"))
+    assert os.stat(os.path.join(m.rw, "d3", "f7")).st_mode & 0o777 == 0o600
