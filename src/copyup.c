@@ -45,6 +45,14 @@ static void record_number(struct node *n, int orph, const char *tmp)
 		lfs_dbg("copy-up: cannot record the inode number: %s", strerror(-ret));
 }
 
+/* The same for a copy open as fd (a regular file being filled). */
+static void record_number_fd(struct node *n, int fd)
+{
+	int ret = lfs_ino_record_fd(fd, n->ino);
+	if (ret)
+		lfs_dbg("copy-up: cannot record the inode number: %s", strerror(-ret));
+}
+
 /* The xattrs of n (found at src) onto tmp in the work directory: none to
  * copy when a getxattr of n found it has none (chown asks the kernel's
  * security.capability question first, so chown -R lists each file once). */
@@ -73,6 +81,8 @@ static int fill_regular(struct node *n, const struct objref *src, const struct s
 		ret = lfs_copy_attrs_fd(dfd, st);
 	if (ret == 0)
 		ret = copy_xattrs(n, src, orph, tmp);
+	if (ret == 0)
+		record_number_fd(n, dfd);
 	close(sfd);
 	close(dfd);
 	return ret;
@@ -101,6 +111,8 @@ static int fill_metacopy(struct node *n, const struct objref *src, const struct 
 		ret = copy_xattrs(n, src, orph, tmp);
 	if (ret == 0)
 		ret = lfs_metacopy_mark_fd(dfd, metacopy_xattr(), &mc);
+	if (ret == 0)
+		record_number_fd(n, dfd);
 	close(dfd);
 	return ret;
 }
@@ -136,8 +148,6 @@ static int copy_regular(struct node *n, const struct objref *src, const struct s
 	bool meta = makes_metacopy(need, st);
 	int ret = meta ? fill_metacopy(n, src, st, orph, tmp)
 		       : fill_regular(n, src, st, orph, tmp, need != NEED_EMPTY || st->st_nlink > 1);
-	if (ret == 0)
-		record_number(n, orph, tmp);
 	/* The name published below is the first lower name gone up. */
 	struct lfs_plink_count count = { st->st_nlink, 1 };
 	if (ret == 0 && plink >= 0)

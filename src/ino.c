@@ -143,6 +143,13 @@ int lfs_ino_record(int dfd, const char *name, uint64_t ino)
 	return 0;
 }
 
+int lfs_ino_record_fd(int fd, uint64_t ino)
+{
+	char value[32];
+	int len = snprintf(value, sizeof(value), "%llx", (unsigned long long)ino);
+	return fsetxattr(fd, ino_xattr(), value, (size_t)len, 0) < 0 ? -errno : 0;
+}
+
 uint64_t lfs_ino_for_rw(int dfd, const char *name, const struct stat *st)
 {
 	lfs_mutex_lock(&lfs->inos->lock, LFS_RANK_LEAF);

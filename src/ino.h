@@ -19,6 +19,8 @@ uint64_t lfs_ino_for(const struct stat *st);
 uint64_t lfs_ino_for_rw(int dfd, const char *name, const struct stat *st);
 /* Records on a new copy (name in dfd) the number it shows. 0 or -errno. */
 int lfs_ino_record(int dfd, const char *name, uint64_t ino);
+/* The same on an object open as fd (no path walk through /proc). */
+int lfs_ino_record_fd(int fd, uint64_t ino);
 /* Remembers that the rw object upper (now) stands for ino (after copy-up). */
 int lfs_ino_remember(const struct stat *upper, uint64_t ino);
 /* The rw object upper is gone: its number may be reused by a new object. */
