@@ -36,19 +36,12 @@ static int publish(int orph, const char *tmp, int dstdfd, const char *name)
 }
 
 /* The copy keeps the inode number its original shows, across remounts
- * (ino.h). A filesystem without xattrs (or user.* on a symlink, for an
- * unprivileged daemon) keeps it for this mount only. */
-static void record_number(struct node *n, int orph, const char *tmp)
+ * (ino.h): recorded by name (lfs_ino_record) or, for a regular file being
+ * filled, on its fd (lfs_ino_record_fd). A filesystem without xattrs (or
+ * user.* on a symlink, for an unprivileged daemon) keeps it for this mount
+ * only, so a failure is only worth a debug line. */
+static void number_recorded(int ret)
 {
-	int ret = lfs_ino_record(orph, tmp, n->ino);
-	if (ret)
-		lfs_dbg("copy-up: cannot record the inode number: %s", strerror(-ret));
-}
-
-/* The same for a copy open as fd (a regular file being filled). */
-static void record_number_fd(struct node *n, int fd)
-{
-	int ret = lfs_ino_record_fd(fd, n->ino);
 	if (ret)
 		lfs_dbg("copy-up: cannot record the inode number: %s", strerror(-ret));
 }
@@ -82,7 +75,7 @@ static int fill_regular(struct node *n, const struct objref *src, const struct s
 	if (ret == 0)
 		ret = copy_xattrs(n, src, orph, tmp);
 	if (ret == 0)
-		record_number_fd(n, dfd);
+		number_recorded(lfs_ino_record_fd(dfd, n->ino));
 	close(sfd);
 	close(dfd);
 	return ret;
@@ -112,7 +105,7 @@ static int fill_metacopy(struct node *n, const struct objref *src, const struct 
 	if (ret == 0)
 		ret = lfs_metacopy_mark_fd(dfd, metacopy_xattr(), &mc);
 	if (ret == 0)
-		record_number_fd(n, dfd);
+		number_recorded(lfs_ino_record_fd(dfd, n->ino));
 	close(dfd);
 	return ret;
 }
@@ -206,7 +199,7 @@ static int copy_other(struct node *n, const struct objref *src, const struct sta
 	if (ret == 0)
 		ret = copy_xattrs(n, src, orph, tmp);
 	if (ret == 0)
-		record_number(n, orph, tmp);
+		number_recorded(lfs_ino_record(orph, tmp, n->ino));
 	if (ret) {
 		lfs_remove_tree_at(orph, tmp);
 		return ret;

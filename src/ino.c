@@ -133,20 +133,24 @@ static const char *ino_xattr(void)
 	return geteuid() == 0 ? "trusted.layerfs.ino" : "user.layerfs.ino";
 }
 
+/* The recorded value: the number in hex. Its length. */
+static int ino_value(uint64_t ino, char *buf, size_t size)
+{
+	return snprintf(buf, size, "%llx", (unsigned long long)ino);
+}
+
 int lfs_ino_record(int dfd, const char *name, uint64_t ino)
 {
 	char path[64 + NAME_MAX], value[32];
 	snprintf(path, sizeof(path), "/proc/self/fd/%d/%s", dfd, name);
-	int len = snprintf(value, sizeof(value), "%llx", (unsigned long long)ino);
-	if (lsetxattr(path, ino_xattr(), value, (size_t)len, 0) < 0)
-		return -errno;
-	return 0;
+	int len = ino_value(ino, value, sizeof(value));
+	return lsetxattr(path, ino_xattr(), value, (size_t)len, 0) < 0 ? -errno : 0;
 }
 
 int lfs_ino_record_fd(int fd, uint64_t ino)
 {
 	char value[32];
-	int len = snprintf(value, sizeof(value), "%llx", (unsigned long long)ino);
+	int len = ino_value(ino, value, sizeof(value));
 	return fsetxattr(fd, ino_xattr(), value, (size_t)len, 0) < 0 ? -errno : 0;
 }
 

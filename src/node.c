@@ -19,7 +19,7 @@
 _Static_assert(sizeof(struct node) <= 184, "struct node grew: mind its holes");
 
 /* Every live node is in one bucket chain, by inode number; only those with
- * hashed set are found by it (a nameless node stays in its chain until the
+ * findable set are found by it (a nameless node stays in its chain until the
  * kernel forgets it, so teardown and the branch operations still see it).
  * The table grows with the nodes: a fixed 64k buckets were 512 KiB resident
  * from the first few hundred lookups, and chains of 16 at a million files. */
@@ -96,21 +96,10 @@ static void node_chain_del(struct node *n)
 	}
 }
 
-/* Found by its number from now on / no longer. */
-static void node_hash_add(struct node *n)
-{
-	n->hashed = true;
-}
-
-static void node_hash_del(struct node *n)
-{
-	n->hashed = false;
-}
-
 struct node *lfs_node_find_locked(uint64_t ino)
 {
 	for (struct node *n = *node_chain(ino); n; n = n->hnext)
-		if (n->ino == ino && n->hashed)
+		if (n->ino == ino && n->findable)
 			return n;
 	return NULL;
 }
@@ -261,7 +250,6 @@ static void node_free(struct node *n)
 	todo[ntodo++] = n;
 	while (ntodo) {
 		struct node *x = todo[--ntodo];
-		node_hash_del(x);
 		for (struct lname *l = x->names; l; l = l->next) {
 			struct node *p = l->parent;
 			if (--p->pins || !node_unused(p))
@@ -291,7 +279,7 @@ struct node *lfs_node_get(struct node *parent, const char *name, uint64_t ino,
 	struct node *n = lfs_node_find_locked(ino);
 	if (n && n->type != type) {
 		/* The number now belongs to another object: retire the old node. */
-		node_hash_del(n);
+		n->findable = false;
 		n = NULL;
 	}
 	/* A directory has one name. Found under another one, the node belongs
@@ -301,7 +289,7 @@ struct node *lfs_node_get(struct node *parent, const char *name, uint64_t ino,
 	    (n->names->parent != parent || strcmp(n->names->name, name) != 0)) {
 		lfs_log("directory number %llu met again as '%s' (was '%s'): new node",
 			(unsigned long long)ino, name, n->names->name);
-		node_hash_del(n);
+		n->findable = false;
 		n = NULL;
 	}
 	bool fresh = !n;
@@ -318,7 +306,7 @@ struct node *lfs_node_get(struct node *parent, const char *name, uint64_t ino,
 	}
 	n->branch = branch;
 	if (fresh)
-		node_hash_add(n);
+		n->findable = true;
 	n->nlookup++;
 	return n;
 }
@@ -331,25 +319,27 @@ static bool node_below(struct node *n, struct node *dir)
 	return false;
 }
 
-static void drop_caches_below(struct node *dir)
+/* Runs fn on every directory node with a name at or below dir. */
+static void for_dirs_below(struct node *dir, void (*fn)(struct node *))
 {
 	for (size_t b = 0; b < lfs->nodes->nbuckets; b++)
 		for (struct node *n = lfs->nodes->hash[b]; n; n = n->hnext)
-			if (n->hashed && S_ISDIR(n->type) && node_below(n, dir))
-				lfs_dircache_drop_locked(n);
+			if (n->findable && S_ISDIR(n->type) && node_below(n, dir))
+				fn(n);
+}
+
+/* A directory of a moved tree: its path changed (its cache goes) and it
+ * lives in the rw branch alone. */
+static void trim_moved_dir(struct node *n)
+{
+	lfs_dircache_drop_locked(n);
+	if (n->ndirbr && n->dirbr[0] == 0)
+		n->ndirbr = 1;
 }
 
 void lfs_node_trim_subtree(struct node *dir)
 {
-	for (size_t b = 0; b < lfs->nodes->nbuckets; b++) {
-		for (struct node *n = lfs->nodes->hash[b]; n; n = n->hnext) {
-			if (!n->hashed || !S_ISDIR(n->type) || !node_below(n, dir))
-				continue;
-			lfs_dircache_drop_locked(n);   /* its path changed */
-			if (n->ndirbr && n->dirbr[0] == 0)
-				n->ndirbr = 1;
-		}
-	}
+	for_dirs_below(dir, trim_moved_dir);
 }
 
 void lfs_node_set_redirect_locked(struct node *n, const char *lower_path)
@@ -368,7 +358,7 @@ void lfs_node_set_redirect_locked(struct node *n, const char *lower_path)
 	 * subtree, and their caches go. */
 	lfs_dircache_drop_locked(n);
 	if (moved)
-		drop_caches_below(n);
+		for_dirs_below(n, lfs_dircache_drop_locked);
 }
 
 void lfs_node_forget(struct node *n, uint64_t count)
@@ -389,8 +379,8 @@ int lfs_node_add_name_locked(struct node *n, struct node *parent, const char *na
 	int ret = node_add_name(n, parent, name);
 	if (ret == 0)
 		lfs_node_keep_gone_fd_locked(n, -1);
-	if (ret == 0 && !n->hashed && !lfs_node_find_locked(n->ino))
-		node_hash_add(n);
+	if (ret == 0 && !n->findable && !lfs_node_find_locked(n->ino))
+		n->findable = true;
 	return ret;
 }
 
@@ -406,7 +396,7 @@ void lfs_node_unname(struct node *n, struct node *parent, const char *name)
 	/* A node without names is gone from the tree: its number may be reused
 	 * by an object created later, which must get a node of its own. */
 	if (!n->names) {
-		node_hash_del(n);
+		n->findable = false;
 		lfs_dircache_drop_locked(n);
 		lfs_node_drop_rwfd_locked(n);
 	}

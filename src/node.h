@@ -29,8 +29,8 @@ struct node {
 	int gone_fd;         /* an object the kernel opens without us (directory,
 			      * fifo, socket, device) whose last name went: an
 			      * O_PATH fd of it (or of its orphan copy), else -1 */
-	bool hashed;         /* found by its number (node.c keeps every node in a
-			      * chain of its table, found or not) */
+	bool findable;       /* found by its number (node.c keeps every node in a
+			      * chain of its table, findable or not) */
 	bool no_xattrs;      /* known to carry no xattrs (ls -l asks for every file) */
 	bool metacopy;       /* a metadata-only copy in the rw branch: its data is
 			      * the file of the same name in data_branch
